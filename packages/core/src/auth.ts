@@ -1,0 +1,68 @@
+import type { AuthScheme, ZeroTrustError } from './errors.js'
+import type { RequestLike } from './request.js'
+
+/** Confirmation claims that bind a token to a key or a certificate (RFC 7800, RFC 8705, RFC 9449). */
+export interface Confirmation {
+  /** RFC 9449: the RFC 7638 thumbprint of the DPoP proof key. */
+  readonly jkt?: string
+  /** RFC 8705: base64url SHA-256 of the client certificate's DER. */
+  readonly 'x5t#S256'?: string
+}
+
+/**
+ * Who sent a request, as an authenticator proved it.
+ *
+ * Adapters attach it where their users look: Express `req.auth`, Fastify `request.auth`, Koa
+ * `ctx.state.auth`, Hono `c.get('auth')`.
+ */
+export interface Auth {
+  /** The `sub` claim: the user or workload the token speaks for. */
+  readonly subject: string | undefined
+  /** The `iss` claim: who issued the token. */
+  readonly issuer: string | undefined
+  /** The `aud` claim, always as an array. */
+  readonly audience: readonly string[]
+  /** The OAuth client the token was issued to (`client_id`, or `azp`). */
+  readonly clientId: string | undefined
+  /** The granted scopes (`scope` split on spaces, or `scp`). */
+  readonly scopes: readonly string[]
+  /** Every claim of the token, read-only. */
+  readonly claims: Readonly<Record<string, unknown>>
+  /** How the token was presented. */
+  readonly scheme: AuthScheme
+  /** `jwt` when verified locally, `opaque` when introspected. */
+  readonly format: 'jwt' | 'opaque'
+  /** When the token expires, in seconds since the epoch. */
+  readonly expiresAt: number | undefined
+  /** The token's `cnf` claim, when it is bound to a key or certificate. */
+  readonly cnf: Confirmation | undefined
+}
+
+/**
+ * Turns a request's credentials into an {@link Auth}, or throws a `ZeroTrustError`.
+ *
+ * Built once at startup and shared by every request.
+ */
+export interface Authenticator {
+  /** The layer name reported in decision events, such as `jwt`. */
+  readonly layer: string
+  /** Authenticates one request; rejects with a `ZeroTrustError`. */
+  authenticate(req: RequestLike): Promise<Auth>
+  /**
+   * Whether this authenticator handles the credential the request carries, for {@link anyOf}. Absent
+   * means it handles every request.
+   */
+  accepts?(req: RequestLike): boolean
+}
+
+/** The answer of an {@link Authorizer}. */
+export type Decision =
+  | { readonly allowed: true; readonly reasons?: readonly string[] }
+  | { readonly allowed: false; readonly error: ZeroTrustError }
+
+/** Answers allow or deny for an authenticated request. */
+export interface Authorizer {
+  /** The layer name reported in decision events, such as `scopes`. */
+  readonly layer: string
+  authorize(req: RequestLike, auth: Auth): Promise<Decision>
+}

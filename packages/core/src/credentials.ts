@@ -1,0 +1,79 @@
+import { type Challenge, ZeroTrustError } from './errors.js'
+import type { RequestLike } from './request.js'
+
+/** A token taken from the `Authorization` header. */
+export interface Credentials {
+  /** The scheme as this library names it (`Bearer`, `DPoP`), whatever case the client sent. */
+  readonly scheme: 'Bearer' | 'DPoP'
+  readonly token: string
+}
+
+/** Options of {@link readCredentials}. */
+export interface ReadCredentialsOptions {
+  /** The schemes the caller handles. */
+  readonly schemes: readonly ('Bearer' | 'DPoP')[]
+  /** Longest token accepted, checked before any parsing. */
+  readonly maxTokenLength: number
+  /** The challenges errors carry. */
+  readonly challenges: readonly Challenge[]
+}
+
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const b64token = /^[A-Za-z0-9\-._~+/]+=*$/
+// RFC 6750 §2.3 names the query parameter; any occurrence counts, whatever its value.
+const queryToken = /[?&]access_token(?:=|&|$)/
+
+/**
+ * Reads the access token from the `Authorization` header, enforcing RFC 6750 §2: one credential only,
+ * none in the query string, b64token syntax, and a size bound checked before any parsing. Auth-schemes
+ * are case-insensitive (RFC 9110 §11.1), so `bearer` is `Bearer`.
+ *
+ * Returns `undefined` when the request carries no credential for these schemes.
+ *
+ * @throws ZeroTrustError `invalid_request` (400) for several credentials, a query token or a malformed
+ * header; `invalid_token` (401) for a token over the size bound.
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
+ */
+export function readCredentials(req: RequestLike, options: ReadCredentialsOptions): Credentials | undefined {
+  const values = req.headerValues('authorization')
+  const inQuery = req.target.length !== req.path.length && queryToken.test(req.target)
+  if (values.length > 1 || (inQuery && values.length === 1)) {
+    throw invalidRequest('the request carries more than one credential', 'multiple_credentials', options)
+  }
+  if (inQuery) {
+    throw invalidRequest('access tokens in the query string are not accepted', 'token_in_query', options)
+  }
+  const header = values[0]
+  if (header === undefined) return undefined
+
+  const space = header.indexOf(' ')
+  const schemeText = space === -1 ? header : header.slice(0, space)
+  const scheme = matchScheme(schemeText, options.schemes)
+  if (scheme === undefined) return undefined
+
+  const token = header.slice(space + 1).trim()
+  if (token.length > options.maxTokenLength) {
+    throw new ZeroTrustError('invalid_token', 'the access token is too large', {
+      reason: 'token_too_large',
+      challenges: options.challenges,
+    })
+  }
+  if (space === -1 || !b64token.test(token)) {
+    throw invalidRequest('the Authorization header is malformed', 'malformed_authorization', options)
+  }
+  return { scheme, token }
+}
+
+function matchScheme(
+  text: string,
+  schemes: ReadCredentialsOptions['schemes'],
+): 'Bearer' | 'DPoP' | undefined {
+  for (const scheme of schemes) {
+    if (text.length === scheme.length && text.toLowerCase() === scheme.toLowerCase()) return scheme
+  }
+  return undefined
+}
+
+function invalidRequest(message: string, reason: string, options: ReadCredentialsOptions): ZeroTrustError {
+  return new ZeroTrustError('invalid_request', message, { reason, challenges: options.challenges })
+}

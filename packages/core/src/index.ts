@@ -1,0 +1,35 @@
+export { anyOf } from './any-of.js'
+export type { Auth, Authenticator, Authorizer, Confirmation, Decision } from './auth.js'
+export { type Credentials, type ReadCredentialsOptions, readCredentials } from './credentials.js'
+export { type DecisionEvent, type DecisionSink, runAuthentication, runAuthorization } from './decision.js'
+export {
+  type AuthScheme,
+  type Challenge,
+  errorTable,
+  isZeroTrustError,
+  toZeroTrustError,
+  ZeroTrustError,
+  type ZeroTrustErrorCode,
+  type ZeroTrustErrorOptions,
+} from './errors.js'
+export { parseOptions } from './options.js'
+export {
+  type ProblemDetails,
+  type RenderErrorOptions,
+  type RenderedError,
+  renderError,
+} from './render-error.js'
+export {
+  type ConnectionInfo,
+  fromNodeRequest,
+  type NodeRequestOptions,
+  type NodeRequestSource,
+  type OriginOptions,
+  type OriginResolver,
+  originResolver,
+  type PeerCertificate,
+  type RequestLike,
+  requestUrl,
+} from './request.js'
+export { type ClaimCheck, requireClaims } from './require-claims.js'
+export { type RequireScopesOptions, requireScopes } from './require-scopes.js'

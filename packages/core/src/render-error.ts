@@ -1,0 +1,101 @@
+import { type Challenge, errorTable, toZeroTrustError } from './errors.js'
+import { descriptionText, quote } from './lib/header-params.js'
+
+/** An RFC 9457 problem details object, with the zerotrust code as an extension member. */
+export interface ProblemDetails {
+  readonly type: string
+  readonly title: string
+  readonly status: number
+  readonly detail: string
+  readonly code: string
+  readonly reason?: string
+  readonly scope?: string
+}
+
+/** What an adapter sends for an error: status, headers and a serialized body. */
+export interface RenderedError {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  /** The serialized problem; `headers` names its `content-type`. */
+  readonly body: string
+  readonly problem: ProblemDetails
+}
+
+/** Options of {@link renderError}. */
+export interface RenderErrorOptions {
+  /** The `realm` to put in challenges that do not name one. */
+  readonly realm?: string
+}
+
+const defaultChallenges: readonly Challenge[] = [{ scheme: 'Bearer' }]
+const defaultRetryAfter = 5
+
+/**
+ * Renders any thrown value as an HTTP response: RFC 9457 `application/problem+json` and, for
+ * authentication errors, an RFC 6750 / RFC 9449 `WWW-Authenticate` challenge.
+ *
+ * Unknown errors render as a 500 whose body says nothing of the original message.
+ *
+ * @example
+ * const { status, headers, body } = renderError(err, { realm: 'orders' })
+ * res.writeHead(status, headers).end(body)
+ * @see https://www.rfc-editor.org/rfc/rfc9457
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+export function renderError(error: unknown, options: RenderErrorOptions = {}): RenderedError {
+  const err = toZeroTrustError(error)
+  const entry = errorTable[err.code]
+  const scope = err.scope?.length ? err.scope.join(' ') : undefined
+  const detail =
+    entry.status >= 500 && err.code === 'internal_error' ? 'an internal error occurred' : err.message
+
+  const headers: Record<string, string> = {
+    'content-type': 'application/problem+json',
+    'cache-control': 'no-store',
+  }
+  if (entry.challenge) {
+    headers['www-authenticate'] = (err.challenges ?? defaultChallenges)
+      .map((challenge) => formatChallenge(challenge, entry.oauthError, detail, scope, options.realm))
+      .join(', ')
+  }
+  if (err.code === 'dependency_unavailable') {
+    headers['retry-after'] = String(err.retryAfter ?? defaultRetryAfter)
+  }
+  if (err.headers) {
+    for (const [name, value] of Object.entries(err.headers)) headers[name.toLowerCase()] = value
+  }
+
+  const problem: ProblemDetails = {
+    type: `urn:zerotrust:error:${err.code}`,
+    title: entry.title,
+    status: entry.status,
+    detail,
+    code: err.code,
+    ...(err.reason === undefined || err.code === 'internal_error' ? {} : { reason: err.reason }),
+    ...(scope === undefined ? {} : { scope }),
+  }
+  return { status: entry.status, headers, body: JSON.stringify(problem), problem }
+}
+
+function formatChallenge(
+  challenge: Challenge,
+  oauthError: string | undefined,
+  description: string,
+  scope: string | undefined,
+  realm: string | undefined,
+): string {
+  const params: string[] = []
+  const own = challenge.params ?? {}
+  const challengeRealm = own.realm ?? realm
+  if (challengeRealm !== undefined) params.push(`realm=${quote(challengeRealm)}`)
+  // RFC 6750 §3.1: without credentials the challenge carries no error attribute at all.
+  if (oauthError !== undefined) {
+    params.push(`error=${quote(oauthError)}`, `error_description="${descriptionText(description)}"`)
+  }
+  if (scope !== undefined) params.push(`scope=${quote(scope)}`)
+  for (const [name, value] of Object.entries(own)) {
+    if (name === 'realm' || name === 'error' || name === 'error_description' || name === 'scope') continue
+    params.push(`${name}=${quote(value)}`)
+  }
+  return params.length === 0 ? challenge.scheme : `${challenge.scheme} ${params.join(', ')}`
+}

@@ -1,0 +1,201 @@
+import { ZeroTrustError } from './errors.js'
+
+/** The peer's TLS client certificate, where the server asked for one. */
+export interface PeerCertificate {
+  /** The certificate's DER encoding. */
+  readonly raw: Uint8Array
+  /** The `subjectAltName` string as Node reports it, such as `URI:spiffe://example.org/api`. */
+  readonly subjectAltName?: string
+}
+
+/**
+ * The framework-free view of a request that every layer reads. Adapters build it; layers never see a
+ * framework object.
+ */
+export interface RequestLike {
+  /** The method, upper-case. */
+  readonly method: string
+  /**
+   * The public origin (`https://api.example.com`) from configuration or a trusted proxy; `undefined`
+   * when neither is configured. Never taken from `Host` by default.
+   */
+  readonly origin: string | undefined
+  /** The request target as received: path and query, such as `/orders/7?expand=items`. */
+  readonly target: string
+  /** The path of the target, without the query. */
+  readonly path: string
+  /** Every value of a header (name in any case), in order; empty when absent. */
+  headerValues(name: string): readonly string[]
+  /** The peer's TLS client certificate, where the connection has one. */
+  peerCertificate?(): PeerCertificate | undefined
+  /** A correlation id for decision events, such as a valid `x-request-id`. */
+  readonly requestId?: string | undefined
+}
+
+/** How an adapter learns the public origin of the service. */
+export interface OriginOptions {
+  /**
+   * The origin clients use to reach this service, such as `https://api.example.com`. DPoP `htu` checks
+   * compare against it, so it must not come from the request.
+   */
+  readonly publicOrigin?: string
+  /**
+   * Trust `X-Forwarded-Proto` and `X-Forwarded-Host` when the immediate peer passes this rule: `true`
+   * trusts every peer (only behind a proxy that overwrites these headers).
+   */
+  readonly trustProxy?: boolean | ((remoteAddress: string | undefined) => boolean)
+}
+
+/** What an adapter knows of the connection, to resolve the origin. */
+export interface ConnectionInfo {
+  readonly remoteAddress: string | undefined
+  headerValues(name: string): readonly string[]
+}
+
+/** Resolves the public origin of one request. */
+export type OriginResolver = (connection: ConnectionInfo) => string | undefined
+
+/**
+ * Checks `OriginOptions` once and returns the resolver an adapter calls per request.
+ *
+ * @example
+ * const resolveOrigin = originResolver({ publicOrigin: 'https://api.example.com' })
+ * @throws TypeError naming the option when `publicOrigin` is not an http(s) origin
+ */
+export function originResolver(options: OriginOptions = {}): OriginResolver {
+  const { publicOrigin, trustProxy } = options
+  if (publicOrigin !== undefined) {
+    const origin = parsePublicOrigin(publicOrigin)
+    return () => origin
+  }
+  if (trustProxy === undefined || trustProxy === false) return () => undefined
+  if (trustProxy !== true && typeof trustProxy !== 'function') {
+    throw new TypeError('"trustProxy" option must be a boolean or a function')
+  }
+  const trusted = trustProxy === true ? () => true : trustProxy
+  return (connection) => {
+    if (!trusted(connection.remoteAddress)) return undefined
+    const proto = firstListValue(connection.headerValues('x-forwarded-proto'))?.toLowerCase()
+    const host = firstListValue(connection.headerValues('x-forwarded-host'))
+    if ((proto !== 'http' && proto !== 'https') || host === undefined || !hostPattern.test(host)) {
+      return undefined
+    }
+    return `${proto}://${host.toLowerCase()}`
+  }
+}
+
+// A host with an optional port, and nothing that could smuggle a path or credentials into the origin.
+const hostPattern = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i
+
+function firstListValue(values: readonly string[]): string | undefined {
+  const first = values[0]?.split(',')[0]?.trim()
+  return first === '' ? undefined : first
+}
+
+function parsePublicOrigin(value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError('"publicOrigin" option must be a string')
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new TypeError('"publicOrigin" option must be an absolute http(s) URL')
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new TypeError('"publicOrigin" option must be an absolute http(s) URL')
+  }
+  if (
+    url.username ||
+    url.password ||
+    url.search ||
+    url.hash ||
+    (url.pathname !== '/' && url.pathname !== '')
+  ) {
+    throw new TypeError(
+      '"publicOrigin" option must be an origin, without path, query, fragment or credentials',
+    )
+  }
+  return url.origin
+}
+
+/**
+ * The absolute URL of a request, for layers that need one (DPoP `htu`).
+ *
+ * @throws ZeroTrustError `internal_error` when no origin is configured: an origin guessed from `Host`
+ * would let a forged header pass a proof made for another endpoint.
+ */
+export function requestUrl(req: RequestLike): URL {
+  if (req.origin === undefined) {
+    throw new ZeroTrustError(
+      'internal_error',
+      'the public origin is not configured: set "publicOrigin" or "trustProxy" on the adapter',
+      { reason: 'origin_not_configured' },
+    )
+  }
+  return new URL(req.target, req.origin)
+}
+
+/** The parts of Node's `IncomingMessage` that {@link fromNodeRequest} reads. */
+export interface NodeRequestSource {
+  readonly method?: string | undefined
+  readonly url?: string | undefined
+  readonly rawHeaders: readonly string[]
+  readonly socket: {
+    readonly remoteAddress?: string | undefined
+    getPeerCertificate?: (detailed?: boolean) => { raw?: Uint8Array; subjectaltname?: string } | object | null
+  }
+}
+
+/** Options of {@link fromNodeRequest}. */
+export interface NodeRequestOptions {
+  readonly resolveOrigin: OriginResolver
+  /** The request target when the framework rewrites `url` (Express `originalUrl`). */
+  readonly target?: string | undefined
+}
+
+const requestIdPattern = /^[\w.:@/+=-]{1,128}$/
+
+/**
+ * Builds the {@link RequestLike} of a Node `IncomingMessage`; the Express, Fastify and Koa adapters share
+ * it. Headers are read from `rawHeaders`, so a repeated `Authorization` header stays visible (Node's
+ * `headers` object keeps only the first).
+ */
+export function fromNodeRequest(req: NodeRequestSource, options: NodeRequestOptions): RequestLike {
+  const target = options.target ?? req.url ?? '/'
+  const rawHeaders = req.rawHeaders
+  const headerValues = (name: string): readonly string[] => readRawHeader(rawHeaders, name)
+  const query = target.indexOf('?')
+  const requestId = headerValues('x-request-id')[0]
+  const socket = req.socket
+  return {
+    method: (req.method ?? 'GET').toUpperCase(),
+    origin: options.resolveOrigin({ remoteAddress: socket.remoteAddress, headerValues }),
+    target,
+    path: query === -1 ? target : target.slice(0, query),
+    headerValues,
+    requestId: requestId !== undefined && requestIdPattern.test(requestId) ? requestId : undefined,
+    peerCertificate: () => nodePeerCertificate(socket),
+  }
+}
+
+const noValues: readonly string[] = Object.freeze([])
+
+function readRawHeader(rawHeaders: readonly string[], name: string): readonly string[] {
+  const wanted = name.toLowerCase()
+  let found: string[] | undefined
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const key = rawHeaders[i] as string
+    if (key.length === wanted.length && key.toLowerCase() === wanted) {
+      if (found === undefined) found = []
+      found.push(rawHeaders[i + 1] as string)
+    }
+  }
+  return found ?? noValues
+}
+
+function nodePeerCertificate(socket: NodeRequestSource['socket']): PeerCertificate | undefined {
+  const cert = socket.getPeerCertificate?.(false) as { raw?: Uint8Array; subjectaltname?: string } | null
+  if (cert?.raw === undefined || cert.raw.length === 0) return undefined
+  return cert.subjectaltname === undefined
+    ? { raw: cert.raw }
+    : { raw: cert.raw, subjectAltName: cert.subjectaltname }
+}

@@ -1,0 +1,26 @@
+import { isZeroTrustError } from '@zerotrust/core'
+import type { ErrorRequestHandler } from 'express'
+import { contexts, sendError } from './lib/context.js'
+
+/** Options of {@link errorHandler}. */
+export interface ErrorHandlerOptions {
+  /** The `realm` of challenges that do not name one. */
+  readonly realm?: string
+}
+
+/**
+ * An Express error handler that renders a `ZeroTrustError` thrown anywhere in a route (for example by a
+ * handler that checks ownership) as core does; every other error goes on to the next handler.
+ *
+ * @example
+ * app.use(errorHandler())
+ */
+export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
+  return function zeroTrustErrorHandler(error, req, res, next) {
+    if (!isZeroTrustError(error) || res.headersSent) {
+      next(error)
+      return
+    }
+    sendError(res, error, contexts.get(req)?.realm ?? options.realm)
+  }
+}

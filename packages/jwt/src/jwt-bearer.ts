@@ -1,0 +1,233 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import {
+  type Auth,
+  type Authenticator,
+  type Challenge,
+  type PeerCertificate,
+  type RequestLike,
+  readCredentials,
+  ZeroTrustError,
+} from '@zerotrust/core'
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  jwtVerify,
+} from 'jose'
+import { LRUCache } from 'lru-cache'
+import { minimumSecretBytes } from './lib/algorithms.js'
+import { discoverJwksUri } from './lib/discovery.js'
+import {
+  type JwtBearerOptions,
+  type NormalizedOptions,
+  normalizeOptions,
+  type SecretInput,
+} from './lib/options.js'
+import { publicSigningKeys, RemoteKeySet } from './lib/remote-keys.js'
+import { toAuth } from './lib/to-auth.js'
+import { translateError } from './lib/translate-error.js'
+
+/** An authenticator of JWT access tokens; {@link JwtBearer.verify} checks a bare token. */
+export interface JwtBearer extends Authenticator {
+  readonly layer: 'jwt'
+  /**
+   * Verifies one access token (signature, algorithm, issuer, audience, times, `typ`, required claims)
+   * without reading a request; `dpop()` builds on it. Served from the cache when it holds the token.
+   */
+  verify(token: string): Promise<Auth>
+}
+
+type KeyInput = JWTVerifyGetKey | ((header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array>)
+
+interface CacheEntry {
+  readonly auth: Auth
+}
+
+/**
+ * Verifies JWT access tokens on jose: pinned algorithms, keys only from the issuer's JWKS (discovered
+ * and cached), exact `iss`, `aud`, `exp`/`nbf`/`iat` with a small tolerance, `typ: at+jwt` and the
+ * RFC 9068 claims by default, and a bounded cache of verified tokens so that a repeated token costs a map
+ * lookup.
+ *
+ * `jku`, `x5u`, `x5c` and an embedded `jwk` in a token header are never used to find keys, and `kid` is
+ * only compared. A token bound to a DPoP key (`cnf.jkt`) is refused here (RFC 9449 §7.2); a token bound
+ * to a client certificate (`cnf["x5t#S256"]`) must come over that certificate (RFC 8705 §3).
+ *
+ * @example
+ * const tokens = jwtBearer({
+ *   issuer: 'https://idp.example.com/',
+ *   audience: 'api://orders',
+ *   algorithms: ['ES256'],
+ * })
+ * app.use(authenticate(tokens))
+ * @throws TypeError naming the option when an option is invalid
+ * @see https://www.rfc-editor.org/rfc/rfc9068
+ * @see https://www.rfc-editor.org/rfc/rfc8725
+ */
+export function jwtBearer(options: JwtBearerOptions): JwtBearer {
+  const o = normalizeOptions(options)
+  const challenges: readonly Challenge[] = Object.freeze([
+    o.realm === undefined ? { scheme: 'Bearer' } : { scheme: 'Bearer', params: { realm: o.realm } },
+  ])
+  const readOptions = { schemes: ['Bearer'] as const, maxTokenLength: o.maxTokenLength, challenges }
+  const keysByIssuer = keySources(o)
+  const single = o.issuers.length === 1 ? (o.issuers[0] as string) : undefined
+  const cache =
+    o.cache === undefined
+      ? undefined
+      : new LRUCache<string, CacheEntry>({ max: o.cache.max, ttlAutopurge: false })
+  const verifyOptions = (issuer: string): JWTVerifyOptions => ({
+    issuer,
+    audience: o.audience as string[],
+    algorithms: o.algorithms as string[],
+    clockTolerance: o.clockTolerance,
+    requiredClaims: o.requiredClaims as string[],
+    ...(o.typ === undefined ? {} : { typ: o.typ }),
+    ...(o.maxTokenAge === undefined ? {} : { maxTokenAge: o.maxTokenAge }),
+  })
+  const optionsByIssuer = new Map(o.issuers.map((issuer) => [issuer, verifyOptions(issuer)]))
+
+  async function verifyUncached(token: string): Promise<Auth> {
+    // With several issuers the unverified `iss` only picks the key set; jwtVerify then requires that
+    // very issuer, and the signature covers it.
+    const issuer = single ?? pickIssuer(token)
+    const key = keysByIssuer.get(issuer) as KeyInput
+    const { payload } = await jwtVerify(token, key as JWTVerifyGetKey, optionsByIssuer.get(issuer))
+    const auth = toAuth(payload, 'Bearer')
+    if (cache !== undefined) {
+      const ttl = cacheTtl(payload, o)
+      if (ttl > 0) cache.set(token, { auth }, { ttl })
+    }
+    return auth
+  }
+
+  function pickIssuer(token: string): string {
+    let iss: JWTPayload['iss']
+    try {
+      iss = decodeJwt(token).iss
+    } catch (error) {
+      throw translateError(error, challenges)
+    }
+    if (typeof iss !== 'string' || !keysByIssuer.has(iss)) {
+      throw new ZeroTrustError('invalid_token', 'unexpected "iss" claim value', {
+        reason: 'claim:iss',
+        challenges,
+      })
+    }
+    return iss
+  }
+
+  async function verify(token: string): Promise<Auth> {
+    const hit = cache?.get(token)
+    if (hit !== undefined) return hit.auth
+    try {
+      return await verifyUncached(token)
+    } catch (error) {
+      throw translateError(error, challenges)
+    }
+  }
+
+  return {
+    layer: 'jwt',
+    verify,
+    async authenticate(req: RequestLike): Promise<Auth> {
+      const credentials = readCredentials(req, readOptions)
+      if (credentials === undefined) {
+        throw new ZeroTrustError('missing_credentials', 'the request carries no access token', { challenges })
+      }
+      const auth = await verify(credentials.token)
+      if (auth.cnf !== undefined) checkBinding(auth, req, challenges)
+      return auth
+    },
+    accepts(req: RequestLike): boolean {
+      const header = req.headerValues('authorization')[0]
+      return header !== undefined && jwtShape.test(header)
+    },
+  }
+}
+
+// A compact JWS after a Bearer (or DPoP) scheme: three base64url segments.
+const jwtShape = /^(?:bearer|dpop) +[\w-]+\.[\w-]+\.[\w-]+ *$/i
+
+function keySources(o: NormalizedOptions): Map<string, KeyInput> {
+  const sources = new Map<string, KeyInput>()
+  const settings = o.http
+  for (const issuer of o.issuers) {
+    if (o.secret !== undefined) {
+      sources.set(issuer, secretKey(o.secret))
+    } else if (o.jwks !== undefined) {
+      sources.set(issuer, createLocalJWKSet(publicSigningKeys(o.jwks as unknown as Record<string, unknown>)))
+    } else {
+      const explicit = o.jwksUri === undefined ? undefined : new URL(o.jwksUri)
+      const resolve = explicit === undefined ? () => discoverJwksUri(issuer, settings) : async () => explicit
+      sources.set(issuer, new RemoteKeySet(resolve, settings).getKey)
+    }
+  }
+  return sources
+}
+
+const encoder = new TextEncoder()
+
+function secretKey(secret: SecretInput): (header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array> {
+  const fixed = typeof secret === 'function' ? undefined : toBytes(secret)
+  return async (header) => {
+    const bytes = fixed ?? toBytes(await secret_(secret))
+    const needed = minimumSecretBytes[header.alg as keyof typeof minimumSecretBytes] ?? 0
+    if (bytes.byteLength < needed) {
+      throw new ZeroTrustError('internal_error', 'the configured HMAC secret is too short', {
+        reason: 'secret_too_short',
+      })
+    }
+    return bytes
+  }
+}
+
+function secret_(secret: SecretInput): PromiseLike<string | Uint8Array> | string | Uint8Array {
+  return typeof secret === 'function' ? secret() : secret
+}
+
+function toBytes(value: string | Uint8Array): Uint8Array {
+  if (typeof value === 'string') return encoder.encode(value)
+  if (value instanceof Uint8Array) return value
+  throw new ZeroTrustError('internal_error', 'the configured HMAC secret is not a string or Uint8Array', {
+    reason: 'secret_invalid',
+  })
+}
+
+function cacheTtl(payload: JWTPayload, o: NormalizedOptions): number {
+  const now = Date.now()
+  let until = now + (o.cache?.maxTtl ?? 0) * 1000
+  if (typeof payload.exp === 'number') until = Math.min(until, payload.exp * 1000)
+  if (o.maxTokenAge !== undefined && typeof payload.iat === 'number') {
+    until = Math.min(until, (payload.iat + o.maxTokenAge) * 1000)
+  }
+  return Math.floor(until - now)
+}
+
+function checkBinding(auth: Auth, req: RequestLike, challenges: readonly Challenge[]): void {
+  const cnf = auth.cnf
+  if (cnf?.jkt !== undefined) {
+    // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is refused.
+    throw new ZeroTrustError('invalid_token', 'the access token is bound to a DPoP key', {
+      reason: 'dpop_bound',
+      challenges,
+    })
+  }
+  const expected = cnf?.['x5t#S256']
+  if (expected !== undefined && !certificateMatches(expected, req.peerCertificate?.())) {
+    // RFC 8705 §3: a certificate-bound token is only good over a connection with that certificate.
+    throw new ZeroTrustError('invalid_token', 'the access token is bound to another client certificate', {
+      reason: 'certificate_mismatch',
+      challenges,
+    })
+  }
+}
+
+function certificateMatches(expected: string, certificate: PeerCertificate | undefined): boolean {
+  if (certificate === undefined) return false
+  const actual = createHash('sha256').update(certificate.raw).digest()
+  const wanted = Buffer.from(expected, 'base64url')
+  return wanted.length === actual.length && timingSafeEqual(wanted, actual)
+}

@@ -1,0 +1,47 @@
+import { type FetchSettings, fetchJsonObject, unavailable } from './fetch-json.js'
+import { checkEndpoint } from './urls.js'
+
+/**
+ * The metadata URLs of an issuer, in the order they are tried: OpenID Connect Discovery, then RFC 8414
+ * (which puts the well-known segment between the host and the issuer's path).
+ *
+ * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
+ * @see https://www.rfc-editor.org/rfc/rfc8414#section-3.1
+ */
+export function metadataUrls(issuer: string): URL[] {
+  const url = new URL(issuer)
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
+  return [
+    new URL(`${url.origin}${path}/.well-known/openid-configuration`),
+    new URL(`${url.origin}/.well-known/oauth-authorization-server${path}`),
+  ]
+}
+
+/**
+ * Finds the issuer's `jwks_uri`. The metadata's `issuer` must equal the configured one exactly
+ * (RFC 8414 §3.3), so a document served for another issuer cannot hand us its keys.
+ */
+export async function discoverJwksUri(issuer: string, settings: FetchSettings): Promise<URL> {
+  let lastError: unknown
+  for (const url of metadataUrls(issuer)) {
+    let metadata: Record<string, unknown>
+    try {
+      metadata = await fetchJsonObject(url, settings, 'discovery_unavailable')
+    } catch (error) {
+      lastError = error
+      continue
+    }
+    if (metadata.issuer !== issuer) {
+      lastError = unavailable('discovery_issuer_mismatch')
+      continue
+    }
+    const jwksUri = metadata.jwks_uri
+    const checked = typeof jwksUri === 'string' ? checkEndpoint(jwksUri) : undefined
+    if (checked === undefined) {
+      lastError = unavailable('discovery_invalid_jwks_uri')
+      continue
+    }
+    return checked
+  }
+  throw lastError ?? unavailable('discovery_unavailable')
+}

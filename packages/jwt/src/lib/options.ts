@@ -1,0 +1,233 @@
+import { parseOptions } from '@zerotrust/core'
+import type { JSONWebKeySet } from 'jose'
+import { z } from 'zod'
+import {
+  asymmetricAlgorithms,
+  hmacAlgorithms,
+  isHmac,
+  type JwtAlgorithm,
+  minimumSecretBytes,
+} from './algorithms.js'
+import { checkEndpoint } from './urls.js'
+
+/** A shared HMAC secret, or a getter returning the current one (picked up on rotation). */
+export type SecretInput = string | Uint8Array | (() => string | Uint8Array | PromiseLike<string | Uint8Array>)
+
+/** Options of `jwtBearer`. */
+export interface JwtBearerOptions {
+  /** The issuer(s) whose tokens are accepted; `iss` must equal one exactly. */
+  readonly issuer: string | readonly string[]
+  /** This resource server's identifier(s); `aud` must contain one. */
+  readonly audience: string | readonly string[]
+  /** The pinned JWS algorithms. Asymmetric algorithms need keys from a JWKS; HMAC ones a `secret`. */
+  readonly algorithms: readonly JwtAlgorithm[]
+  /** The issuer's JWKS URL; found by discovery when absent. Only with a single issuer. */
+  readonly jwksUri?: string
+  /** A static JWKS, for issuers whose keys are distributed out of band. Only with a single issuer. */
+  readonly jwks?: JSONWebKeySet
+  /** The shared secret for HS256/384/512; a getter picks up rotated secrets without restart. */
+  readonly secret?: SecretInput
+  /** The required `typ` header; `at+jwt` (RFC 9068) by default; `false` to accept any. */
+  readonly typ?: string | false
+  /** Seconds of clock skew tolerated on `exp`, `nbf` and `iat`; 5 by default. */
+  readonly clockTolerance?: number
+  /** Reject tokens whose `iat` is older than this many seconds. */
+  readonly maxTokenAge?: number
+  /** Claims that must be present; the RFC 9068 set by default when `typ` is `at+jwt`. */
+  readonly requiredClaims?: readonly string[]
+  /** Longest token accepted, in characters, checked before parsing; 8192 by default. */
+  readonly maxTokenLength?: number
+  /** The `realm` of the `WWW-Authenticate` challenge. */
+  readonly realm?: string
+  /** The verified-token cache; `false` turns it off. */
+  readonly cache?:
+    | false
+    | {
+        /** Most tokens kept; 10 000 by default. */
+        readonly max?: number
+        /** Longest time in seconds a token stays cached (never past its `exp`); 600 by default. */
+        readonly maxTtl?: number
+      }
+  /** Fetching of discovery metadata and JWKS. */
+  readonly http?: {
+    /** Milliseconds before a fetch is abandoned; 5000 by default. */
+    readonly timeout?: number
+    /** Milliseconds between refetches triggered by an unknown `kid`; 30 000 by default. */
+    readonly cooldown?: number
+    /** Milliseconds after which keys are refreshed in the background; 600 000 by default. */
+    readonly maxAge?: number
+    /** The fetch implementation, for a proxy or a custom agent; the global `fetch` by default. */
+    readonly fetch?: typeof globalThis.fetch
+  }
+}
+
+/** RFC 9068 §2.2: the claims every JWT access token carries. */
+export const rfc9068Claims = Object.freeze(['iss', 'exp', 'aud', 'sub', 'client_id', 'iat', 'jti'])
+
+const nonEmpty = 'must be a non-empty string'
+const issuerUrl = z
+  .string({ error: nonEmpty })
+  .min(1, { error: nonEmpty })
+  .refine((value) => checkEndpoint(value) !== undefined, {
+    error: 'must be an https URL (plain http only on loopback)',
+  })
+const oneOrMany = <T extends z.ZodType>(item: T, message: string) =>
+  z.union([item, z.array(item).min(1)], { error: message })
+const positiveInt = (message: string) =>
+  z.number({ error: message }).int({ error: message }).positive({ error: message })
+const nonNegative = (message: string) => z.number({ error: message }).nonnegative({ error: message }).finite()
+
+const isFunction = z.custom<() => unknown>((v) => typeof v === 'function')
+
+const schema = z
+  .strictObject({
+    issuer: oneOrMany(issuerUrl, 'must be an https URL or a non-empty array of them'),
+    audience: oneOrMany(z.string().min(1), 'must be a non-empty string or a non-empty array of them'),
+    algorithms: z
+      .array(
+        z.enum([...asymmetricAlgorithms, ...hmacAlgorithms], {
+          error: 'must only name supported algorithms (never "none")',
+        }),
+        {
+          error: 'must be a non-empty array of algorithm names',
+        },
+      )
+      .min(1, { error: 'must be a non-empty array of algorithm names' }),
+    jwksUri: issuerUrl.optional(),
+    jwks: z
+      .object({ keys: z.array(z.record(z.string(), z.unknown())) }, { error: 'must be a JSON Web Key Set' })
+      .optional(),
+    secret: z
+      .union([z.string().min(1), z.instanceof(Uint8Array), isFunction], {
+        error: 'must be a string, a Uint8Array or a function returning one',
+      })
+      .optional(),
+    typ: z
+      .union([z.string().min(1), z.literal(false)], { error: 'must be a non-empty string or false' })
+      .optional(),
+    clockTolerance: nonNegative('must be a non-negative number of seconds').optional(),
+    maxTokenAge: nonNegative('must be a non-negative number of seconds').optional(),
+    requiredClaims: z.array(z.string().min(1), { error: 'must be an array of claim names' }).optional(),
+    maxTokenLength: positiveInt('must be a positive integer').optional(),
+    realm: z.string({ error: 'must be a string' }).optional(),
+    cache: z
+      .union([
+        z.literal(false),
+        z.strictObject({
+          max: positiveInt('must be a positive integer').optional(),
+          maxTtl: positiveInt('must be a positive integer number of seconds').optional(),
+        }),
+      ])
+      .optional(),
+    http: z
+      .strictObject({
+        timeout: positiveInt('must be a positive integer number of milliseconds').optional(),
+        cooldown: z
+          .number()
+          .int()
+          .nonnegative({ error: 'must be a non-negative integer number of milliseconds' })
+          .optional(),
+        maxAge: positiveInt('must be a positive integer number of milliseconds').optional(),
+        fetch: z
+          .custom<typeof globalThis.fetch>((v) => typeof v === 'function', {
+            error: 'must be a fetch function',
+          })
+          .optional(),
+      })
+      .optional(),
+  })
+  .superRefine((o, ctx) => {
+    const issuers = typeof o.issuer === 'string' ? [o.issuer] : o.issuer
+    const hmac = o.algorithms.filter(isHmac)
+    const sources = [o.jwksUri, o.jwks, o.secret].filter((s) => s !== undefined).length
+    if (sources > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwksUri'],
+        message: 'cannot be combined with "jwks" or "secret"',
+      })
+    }
+    if ((o.jwksUri !== undefined || o.jwks !== undefined || o.secret !== undefined) && issuers.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'must be a single issuer when keys are configured explicitly',
+      })
+    }
+    // RFC 8725 §3.1 / §2.2: never let one issuer's tokens choose between a secret and a public key.
+    if (hmac.length > 0 && hmac.length !== o.algorithms.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithms'],
+        message: 'cannot mix HMAC and asymmetric algorithms',
+      })
+    }
+    if (hmac.length > 0 && o.secret === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'is required for HMAC algorithms' })
+    }
+    if (o.secret !== undefined && hmac.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithms'],
+        message: 'must be HMAC algorithms when "secret" is set',
+      })
+    }
+    if (typeof o.secret === 'string' || o.secret instanceof Uint8Array) {
+      const bytes = typeof o.secret === 'string' ? Buffer.byteLength(o.secret) : o.secret.byteLength
+      const needed = Math.max(...hmac.map((alg) => minimumSecretBytes[alg]), 0)
+      if (bytes < needed) {
+        ctx.addIssue({ code: 'custom', path: ['secret'], message: `must be at least ${needed} bytes long` })
+      }
+    }
+  })
+
+/** The options after validation, with every default filled in. */
+export interface NormalizedOptions {
+  readonly issuers: readonly string[]
+  readonly audience: readonly string[]
+  readonly algorithms: readonly JwtAlgorithm[]
+  readonly jwksUri: string | undefined
+  readonly jwks: JSONWebKeySet | undefined
+  readonly secret: SecretInput | undefined
+  readonly typ: string | undefined
+  readonly clockTolerance: number
+  readonly maxTokenAge: number | undefined
+  readonly requiredClaims: readonly string[]
+  readonly maxTokenLength: number
+  readonly realm: string | undefined
+  readonly cache: { readonly max: number; readonly maxTtl: number } | undefined
+  readonly http: {
+    readonly timeout: number
+    readonly cooldown: number
+    readonly maxAge: number
+    readonly fetch: typeof globalThis.fetch
+  }
+}
+
+export function normalizeOptions(input: unknown): NormalizedOptions {
+  const o = parseOptions('jwtBearer', schema, input)
+  const typ = o.typ === undefined ? 'at+jwt' : o.typ === false ? undefined : o.typ
+  const atJwt = typ !== undefined && typ.replace(/^application\//i, '').toLowerCase() === 'at+jwt'
+  return Object.freeze({
+    issuers: Object.freeze(typeof o.issuer === 'string' ? [o.issuer] : [...o.issuer]),
+    audience: Object.freeze(typeof o.audience === 'string' ? [o.audience] : [...o.audience]),
+    algorithms: Object.freeze([...o.algorithms]),
+    jwksUri: o.jwksUri,
+    jwks: o.jwks as JSONWebKeySet | undefined,
+    secret: o.secret as SecretInput | undefined,
+    typ,
+    clockTolerance: o.clockTolerance ?? 5,
+    maxTokenAge: o.maxTokenAge,
+    requiredClaims: Object.freeze(o.requiredClaims ?? (atJwt ? rfc9068Claims : ['iss', 'exp', 'aud'])),
+    maxTokenLength: o.maxTokenLength ?? 8192,
+    realm: o.realm,
+    cache: o.cache === false ? undefined : { max: o.cache?.max ?? 10_000, maxTtl: o.cache?.maxTtl ?? 600 },
+    http: {
+      timeout: o.http?.timeout ?? 5000,
+      cooldown: o.http?.cooldown ?? 30_000,
+      maxAge: o.http?.maxAge ?? 600_000,
+      fetch:
+        (o.http?.fetch as typeof globalThis.fetch | undefined) ?? ((...args) => globalThis.fetch(...args)),
+    },
+  })
+}

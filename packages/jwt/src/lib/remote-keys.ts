@@ -1,0 +1,118 @@
+import { ZeroTrustError } from '@zerotrust/core'
+import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose'
+import { type FetchSettings, fetchJsonObject, unavailable } from './fetch-json.js'
+
+/** Timing of a remote key set. */
+export interface RemoteKeySettings extends FetchSettings {
+  /** Milliseconds after a fetch before an unknown `kid` may trigger another. */
+  readonly cooldown: number
+  /** Milliseconds after which keys are refreshed in the background (they keep serving meanwhile). */
+  readonly maxAge: number
+}
+
+// After a failed fetch, wait this long before the next attempt, so an outage is not a fetch storm.
+const failureBackoff = 1000
+
+/**
+ * The keys of one issuer, fetched from its JWKS URL (found by discovery when not configured):
+ * - concurrent requests share one fetch;
+ * - an unknown `kid` triggers a refetch at most once per cooldown (key rotation);
+ * - stale keys are refreshed in the background and keep serving while the issuer is down;
+ * - with no usable key and an unreachable issuer, verification fails as `dependency_unavailable`
+ *   (503), never as an invalid token.
+ */
+export class RemoteKeySet {
+  readonly #resolveUrl: () => Promise<URL>
+  readonly #settings: RemoteKeySettings
+  #url: URL | undefined
+  #keys: JWTVerifyGetKey | undefined
+  #fetchedAt = Number.NEGATIVE_INFINITY
+  #attemptedAt = Number.NEGATIVE_INFINITY
+  #failed = false
+  #pending: Promise<void> | undefined
+
+  constructor(resolveUrl: () => Promise<URL>, settings: RemoteKeySettings) {
+    this.#resolveUrl = resolveUrl
+    this.#settings = settings
+  }
+
+  /** A jose key resolver over this set. */
+  readonly getKey: JWTVerifyGetKey = async (header, token) => {
+    if (this.#keys === undefined) {
+      await this.#refreshNow()
+    } else if (performance.now() - this.#fetchedAt > this.#settings.maxAge && this.#mayFetch()) {
+      this.#refresh().catch(() => {})
+    }
+    const keys = this.#keys as JWTVerifyGetKey
+    try {
+      return await keys(header, token)
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw error
+      // The key may be new (rotation): look again unless we just did.
+      if (this.#pending !== undefined || this.#mayFetch()) {
+        await this.#refreshNow()
+        return (this.#keys as JWTVerifyGetKey)(header, token)
+      }
+      // We cannot tell an unknown key from a new one while the issuer is down.
+      if (this.#failed) throw this.#unavailable('jwks_unavailable')
+      throw error
+    }
+  }
+
+  #mayFetch(): boolean {
+    const wait = this.#failed ? Math.min(failureBackoff, this.#settings.cooldown) : this.#settings.cooldown
+    return performance.now() - this.#attemptedAt >= wait
+  }
+
+  async #refreshNow(): Promise<void> {
+    if (this.#pending === undefined && !this.#mayFetch()) throw this.#unavailable('jwks_unavailable')
+    await this.#refresh()
+  }
+
+  #refresh(): Promise<void> {
+    this.#pending ??= this.#load().finally(() => {
+      this.#pending = undefined
+    })
+    return this.#pending
+  }
+
+  async #load(): Promise<void> {
+    this.#attemptedAt = performance.now()
+    try {
+      this.#url ??= await this.#resolveUrl()
+      const document = await fetchJsonObject(this.#url, this.#settings, 'jwks_unavailable')
+      this.#keys = createLocalJWKSet(publicSigningKeys(document))
+      this.#fetchedAt = performance.now()
+      this.#failed = false
+    } catch (error) {
+      this.#failed = true
+      throw error instanceof ZeroTrustError ? error : unavailable('jwks_invalid', error)
+    }
+  }
+
+  #unavailable(reason: string): ZeroTrustError {
+    const left = Math.min(failureBackoff, this.#settings.cooldown) - (performance.now() - this.#attemptedAt)
+    return unavailable(reason, undefined, Math.max(1, Math.ceil(left / 1000)))
+  }
+}
+
+const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth']
+
+/**
+ * The members of a JWKS usable to verify signatures: private and symmetric keys are dropped, so a
+ * leaked private key or an `oct` key in the set can never be used as a verification secret.
+ */
+export function publicSigningKeys(document: Record<string, unknown>): JSONWebKeySet {
+  const keys = document.keys
+  if (!Array.isArray(keys)) throw unavailable('jwks_invalid', new Error('"keys" is not an array'))
+  return {
+    keys: keys.filter(
+      (key): key is JSONWebKeySet['keys'][number] =>
+        typeof key === 'object' &&
+        key !== null &&
+        typeof (key as { kty?: unknown }).kty === 'string' &&
+        (key as { kty: string }).kty !== 'oct' &&
+        privateMembers.every((member) => !Object.hasOwn(key, member)),
+    ),
+  }
+}
