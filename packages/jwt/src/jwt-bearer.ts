@@ -43,6 +43,8 @@ type KeyInput = JWTVerifyGetKey | ((header: Parameters<JWTVerifyGetKey>[0]) => P
 
 interface CacheEntry {
   readonly auth: Auth
+  /** Milliseconds since the epoch after which the entry must not serve. */
+  readonly expiresAt: number
 }
 
 /**
@@ -97,8 +99,9 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     const { payload } = await jwtVerify(token, key as JWTVerifyGetKey, optionsByIssuer.get(issuer))
     const auth = toAuth(payload, 'Bearer')
     if (cache !== undefined) {
-      const ttl = cacheTtl(payload, o)
-      if (ttl > 0) cache.set(token, { auth }, { ttl })
+      const expiresAt = cacheUntil(payload, o)
+      const ttl = expiresAt - Date.now()
+      if (ttl > 0) cache.set(token, { auth, expiresAt }, { ttl })
     }
     return auth
   }
@@ -121,7 +124,8 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
 
   async function verify(token: string): Promise<Auth> {
     const hit = cache?.get(token)
-    if (hit !== undefined) return hit.auth
+    // The entry's TTL already ends at `exp`; the wall-clock check also holds if the clocks disagree.
+    if (hit !== undefined && hit.expiresAt > Date.now()) return hit.auth
     try {
       return await verifyUncached(token)
     } catch (error) {
@@ -196,14 +200,14 @@ function toBytes(value: string | Uint8Array): Uint8Array {
   })
 }
 
-function cacheTtl(payload: JWTPayload, o: NormalizedOptions): number {
-  const now = Date.now()
-  let until = now + (o.cache?.maxTtl ?? 0) * 1000
+// A cached token serves until the earliest of its `exp`, the end of its `maxTokenAge` and `cache.maxTtl`.
+function cacheUntil(payload: JWTPayload, o: NormalizedOptions): number {
+  let until = Date.now() + (o.cache?.maxTtl ?? 0) * 1000
   if (typeof payload.exp === 'number') until = Math.min(until, payload.exp * 1000)
   if (o.maxTokenAge !== undefined && typeof payload.iat === 'number') {
     until = Math.min(until, (payload.iat + o.maxTokenAge) * 1000)
   }
-  return Math.floor(until - now)
+  return Math.floor(until)
 }
 
 function checkBinding(auth: Auth, req: RequestLike, challenges: readonly Challenge[]): void {

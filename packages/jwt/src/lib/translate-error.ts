@@ -20,7 +20,10 @@ export function translateError(error: unknown, challenges: readonly Challenge[])
     new ZeroTrustError('invalid_token', message, { reason: why, cause: error, challenges })
   switch (code) {
     case 'ERR_JWT_EXPIRED':
-      return invalid('the access token expired', 'expired')
+      // jose reports a token older than maxTokenAge as expired on its "iat" claim.
+      return claim === 'iat'
+        ? invalid('the access token is too old', 'too_old')
+        : invalid('the access token expired', 'expired')
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
       return claimError(String(claim), String(reason), invalid)
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':

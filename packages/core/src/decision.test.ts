@@ -1,0 +1,120 @@
+import { describe, expect, it, vi } from 'vitest'
+import { requestLike } from '../test/request-like.js'
+import type { Auth, Authenticator } from './auth.js'
+import { type DecisionEvent, runAuthentication, runAuthorization } from './decision.js'
+import { ZeroTrustError } from './errors.js'
+import { requireScopes } from './require-scopes.js'
+
+const auth: Auth = {
+  subject: 'alice',
+  issuer: 'https://idp.example.com/',
+  audience: ['api://orders'],
+  clientId: 'web',
+  scopes: ['orders:read'],
+  claims: { sub: 'alice', secret_claim: 'do-not-log' },
+  scheme: 'Bearer',
+  format: 'jwt',
+  expiresAt: 2_000_000_000,
+  cnf: undefined,
+}
+const token = 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln'
+const req = requestLike({ authorization: `Bearer ${token}`, 'x-request-id': 'r1' }, { target: '/orders?q=1' })
+const allow: Authenticator = { layer: 'test', authenticate: async () => auth }
+
+describe('runAuthentication', () => {
+  it('reports an allow event with identifiers and nothing else', async () => {
+    const events: DecisionEvent[] = []
+    await expect(runAuthentication(allow, { ...req, requestId: 'r1' }, (e) => events.push(e))).resolves.toBe(
+      auth,
+    )
+    expect(events).toEqual([
+      {
+        layer: 'test',
+        outcome: 'allow',
+        code: 'ok',
+        subject: 'alice',
+        clientId: 'web',
+        issuer: 'https://idp.example.com/',
+        method: 'GET',
+        path: '/orders',
+        requestId: 'r1',
+        durationMs: expect.any(Number),
+      },
+    ])
+    const text = JSON.stringify(events)
+    expect(text).not.toContain(token)
+    expect(text).not.toContain('do-not-log')
+    expect(text).not.toContain('q=1')
+  })
+
+  it('reports a denial with code, reason and status', async () => {
+    const events: DecisionEvent[] = []
+    const deny: Authenticator = {
+      layer: 'jwt',
+      authenticate: async () => {
+        throw new ZeroTrustError('invalid_token', 'the access token expired', { reason: 'expired' })
+      },
+    }
+    await expect(runAuthentication(deny, req, (e) => events.push(e))).rejects.toMatchObject({
+      code: 'invalid_token',
+    })
+    expect(events[0]).toMatchObject({
+      layer: 'jwt',
+      outcome: 'deny',
+      code: 'invalid_token',
+      reason: 'expired',
+      status: 401,
+    })
+  })
+
+  it('turns an unknown failure into internal_error, reported as an error', async () => {
+    const events: DecisionEvent[] = []
+    const broken: Authenticator = {
+      layer: 'jwt',
+      authenticate: async () => {
+        throw new Error(`boom ${token}`)
+      },
+    }
+    await expect(runAuthentication(broken, req, (e) => events.push(e))).rejects.toMatchObject({
+      code: 'internal_error',
+      status: 500,
+    })
+    expect(events[0]).toMatchObject({ outcome: 'error', code: 'internal_error', status: 500 })
+    expect(JSON.stringify(events)).not.toContain(token)
+  })
+
+  it('keeps the decision when the sink throws, and warns', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {})
+    await expect(
+      runAuthentication(allow, req, () => {
+        throw new Error('sink down')
+      }),
+    ).resolves.toBe(auth)
+    expect(warn).toHaveBeenCalledOnce()
+    warn.mockRestore()
+  })
+})
+
+describe('runAuthorization', () => {
+  it('allows and denies through the authorizer, reporting each', async () => {
+    const events: DecisionEvent[] = []
+    await runAuthorization(requireScopes('orders:read'), req, auth, (e) => events.push(e))
+    await expect(
+      runAuthorization(requireScopes('orders:write'), req, auth, (e) => events.push(e)),
+    ).rejects.toMatchObject({
+      code: 'insufficient_scope',
+      status: 403,
+      scope: ['orders:write'],
+    })
+    expect(events.map((e) => [e.layer, e.outcome, e.code])).toEqual([
+      ['scopes', 'allow', 'ok'],
+      ['scopes', 'deny', 'insufficient_scope'],
+    ])
+  })
+
+  it('fails closed when no authentication ran before it', async () => {
+    await expect(runAuthorization(requireScopes('a'), req, undefined)).rejects.toMatchObject({
+      code: 'internal_error',
+    })
+  })
+})

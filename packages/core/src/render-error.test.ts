@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest'
+import { ZeroTrustError } from './errors.js'
+import { renderError } from './render-error.js'
+
+describe('renderError', () => {
+  it('answers missing credentials with a challenge without an error attribute (RFC 6750 §3.1)', () => {
+    const err = new ZeroTrustError('missing_credentials', 'the request carries no access token', {
+      challenges: [{ scheme: 'Bearer', params: { realm: 'orders' } }],
+    })
+    const { status, headers, problem } = renderError(err)
+    expect(status).toBe(401)
+    expect(headers['www-authenticate']).toBe('Bearer realm="orders"')
+    expect(headers['content-type']).toBe('application/problem+json')
+    expect(problem).toMatchObject({
+      status: 401,
+      code: 'missing_credentials',
+      title: 'Authentication required',
+    })
+  })
+
+  it('renders invalid_token as 401 with error and error_description', () => {
+    const err = new ZeroTrustError('invalid_token', 'the access token expired', { reason: 'expired' })
+    const { status, headers, body } = renderError(err, { realm: 'api' })
+    expect(status).toBe(401)
+    expect(headers['www-authenticate']).toBe(
+      'Bearer realm="api", error="invalid_token", error_description="the access token expired"',
+    )
+    expect(JSON.parse(body)).toEqual({
+      type: 'urn:zerotrust:error:invalid_token',
+      title: 'Invalid access token',
+      status: 401,
+      detail: 'the access token expired',
+      code: 'invalid_token',
+      reason: 'expired',
+    })
+  })
+
+  it('renders insufficient_scope as 403 carrying the scope', () => {
+    const err = new ZeroTrustError('insufficient_scope', 'the access token lacks a required scope', {
+      scope: ['orders:write', 'orders:admin'],
+    })
+    const { status, headers, problem } = renderError(err)
+    expect(status).toBe(403)
+    expect(headers['www-authenticate']).toBe(
+      'Bearer error="insufficient_scope", error_description="the access token lacks a required scope", scope="orders:write orders:admin"',
+    )
+    expect(problem.scope).toBe('orders:write orders:admin')
+  })
+
+  it('renders invalid_request as 400 with a challenge', () => {
+    const { status, headers } = renderError(new ZeroTrustError('invalid_request', 'two credentials'))
+    expect(status).toBe(400)
+    expect(headers['www-authenticate']).toContain('error="invalid_request"')
+  })
+
+  it('renders a dependency outage as 503 with Retry-After and no challenge', () => {
+    const err = new ZeroTrustError('dependency_unavailable', 'keys cannot be fetched', { retryAfter: 7 })
+    const { status, headers } = renderError(err)
+    expect(status).toBe(503)
+    expect(headers['retry-after']).toBe('7')
+    expect(headers['www-authenticate']).toBeUndefined()
+  })
+
+  it('renders a policy denial as 403 without a challenge', () => {
+    const { status, headers } = renderError(new ZeroTrustError('access_denied', 'denied by policy'))
+    expect(status).toBe(403)
+    expect(headers['www-authenticate']).toBeUndefined()
+  })
+
+  it('renders unknown errors as 500 without leaking their message', () => {
+    const { status, body, headers } = renderError(new Error('connection to db-secret-host:5432 refused'))
+    expect(status).toBe(500)
+    expect(body).not.toContain('db-secret-host')
+    expect(JSON.parse(body)).toMatchObject({ code: 'internal_error', detail: 'an internal error occurred' })
+    expect(headers['www-authenticate']).toBeUndefined()
+    expect(renderError('a string').status).toBe(500)
+    expect(renderError(undefined).status).toBe(500)
+  })
+
+  it('quotes and escapes every challenge parameter, and strips line breaks', () => {
+    const err = new ZeroTrustError('invalid_token', 'bad "token" \\ here\r\nX-Injected: 1', {
+      challenges: [{ scheme: 'DPoP', params: { realm: 'a"b\\c', algs: 'ES256 EdDSA' } }],
+    })
+    const value = renderError(err).headers['www-authenticate'] as string
+    expect(value).toBe(
+      'DPoP realm="a\\"b\\\\c", error="invalid_token", error_description="bad \'token\' \' hereX-Injected: 1", algs="ES256 EdDSA"',
+    )
+    expect(value).not.toMatch(/[\r\n]/)
+  })
+
+  it('joins several challenges and keeps extra headers', () => {
+    const err = new ZeroTrustError('missing_credentials', 'none', {
+      challenges: [{ scheme: 'DPoP', params: { algs: 'ES256' } }, { scheme: 'Bearer' }],
+      headers: { 'DPoP-Nonce': 'n-1' },
+    })
+    const { headers } = renderError(err)
+    expect(headers['www-authenticate']).toBe('DPoP algs="ES256", Bearer')
+    expect(headers['dpop-nonce']).toBe('n-1')
+  })
+})
+
+describe('ZeroTrustError', () => {
+  it('is recognized by its brand, even from another copy of the package', () => {
+    const foreign = Object.assign(new Error('x'), { code: 'invalid_token' })
+    Object.defineProperty(foreign, Symbol.for('zerotrust.error'), { value: true })
+    expect(foreign instanceof ZeroTrustError).toBe(true)
+    expect(new Error('x') instanceof ZeroTrustError).toBe(false)
+    expect(new ZeroTrustError('access_denied', 'no') instanceof ZeroTrustError).toBe(true)
+  })
+
+  it('maps each code to one status', () => {
+    const statuses = Object.fromEntries(
+      ZeroTrustError.codes.map((c) => [c, new ZeroTrustError(c, 'm').status]),
+    )
+    expect(statuses).toEqual({
+      invalid_request: 400,
+      missing_credentials: 401,
+      invalid_token: 401,
+      insufficient_scope: 403,
+      access_denied: 403,
+      dependency_unavailable: 503,
+      internal_error: 500,
+    })
+  })
+
+  it('rejects an unknown code', () => {
+    expect(() => new ZeroTrustError('nope' as 'invalid_token', 'm')).toThrow(TypeError)
+  })
+})

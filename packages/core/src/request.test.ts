@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest'
+import { fromNodeRequest, originResolver, requestUrl } from './request.js'
+
+const node = (rawHeaders: string[], url = '/a/b?c=1', remoteAddress = '10.0.0.2') => ({
+  method: 'post',
+  url,
+  rawHeaders,
+  socket: { remoteAddress },
+})
+
+describe('originResolver', () => {
+  it('uses the configured public origin and ignores Host and X-Forwarded-*', () => {
+    const resolve = originResolver({ publicOrigin: 'https://API.example.com:443/' })
+    const req = fromNodeRequest(node(['Host', 'evil.example', 'X-Forwarded-Host', 'evil.example']), {
+      resolveOrigin: resolve,
+    })
+    expect(req.origin).toBe('https://api.example.com')
+  })
+
+  it('has no origin by default, whatever Host says', () => {
+    const req = fromNodeRequest(node(['Host', 'evil.example']), { resolveOrigin: originResolver() })
+    expect(req.origin).toBeUndefined()
+    expect(() => requestUrl(req)).toThrow(expect.objectContaining({ code: 'internal_error' }))
+  })
+
+  it('trusts forwarded headers only from a trusted proxy', () => {
+    const headers = ['X-Forwarded-Proto', 'https', 'X-Forwarded-Host', 'api.example.com, inner']
+    const resolve = originResolver({ trustProxy: (address) => address === '127.0.0.1' })
+    expect(fromNodeRequest(node(headers, '/', '127.0.0.1'), { resolveOrigin: resolve }).origin).toBe(
+      'https://api.example.com',
+    )
+    expect(fromNodeRequest(node(headers, '/', '10.9.9.9'), { resolveOrigin: resolve }).origin).toBeUndefined()
+  })
+
+  it('refuses a forwarded host that smuggles a path or credentials', () => {
+    const resolve = originResolver({ trustProxy: true })
+    for (const host of ['evil.example/x', 'user@evil.example', 'a b']) {
+      const headers = ['X-Forwarded-Proto', 'https', 'X-Forwarded-Host', host]
+      expect(fromNodeRequest(node(headers), { resolveOrigin: resolve }).origin, host).toBeUndefined()
+    }
+  })
+
+  it('rejects a public origin that is not an origin, naming the option', () => {
+    for (const value of ['api.example.com', 'ftp://x', 'https://x/path', 'https://u:p@x', 'https://x/?q']) {
+      expect(() => originResolver({ publicOrigin: value }), value).toThrow(/"publicOrigin" option/)
+    }
+    expect(() => originResolver({ trustProxy: 'yes' as unknown as boolean })).toThrow(/"trustProxy" option/)
+  })
+})
+
+describe('fromNodeRequest', () => {
+  it('exposes method, target, path and every value of a repeated header', () => {
+    const req = fromNodeRequest(
+      node(['Authorization', 'Bearer a', 'authorization', 'Bearer b', 'X-Request-Id', 'req-1']),
+      { resolveOrigin: originResolver({ publicOrigin: 'https://api.example.com' }) },
+    )
+    expect(req.method).toBe('POST')
+    expect(req.target).toBe('/a/b?c=1')
+    expect(req.path).toBe('/a/b')
+    expect(req.headerValues('AUTHORIZATION')).toEqual(['Bearer a', 'Bearer b'])
+    expect(req.headerValues('missing')).toEqual([])
+    expect(req.requestId).toBe('req-1')
+    expect(requestUrl(req).href).toBe('https://api.example.com/a/b?c=1')
+    expect(req.peerCertificate?.()).toBeUndefined()
+  })
+
+  it('drops a request id that could forge log lines', () => {
+    const req = fromNodeRequest(node(['X-Request-Id', 'a\nlevel=admin']), { resolveOrigin: originResolver() })
+    expect(req.requestId).toBeUndefined()
+  })
+
+  it('reads the peer certificate DER when the socket has one', () => {
+    const raw = new Uint8Array([1, 2, 3])
+    const req = fromNodeRequest(
+      {
+        ...node([]),
+        socket: {
+          remoteAddress: '127.0.0.1',
+          getPeerCertificate: () => ({ raw, subjectaltname: 'URI:spiffe://x/y' }),
+        },
+      },
+      { resolveOrigin: originResolver() },
+    )
+    expect(req.peerCertificate?.()).toEqual({ raw, subjectAltName: 'URI:spiffe://x/y' })
+  })
+})

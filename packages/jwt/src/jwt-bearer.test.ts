@@ -1,0 +1,414 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { renderError } from '@zerotrust/core'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import {
+  audience,
+  bearer,
+  claims,
+  headers,
+  hmacToken,
+  issuer,
+  sign,
+  signBytes,
+  type TestKey,
+  testKey,
+  unsecuredToken,
+} from '../test/fixtures.js'
+import { type JwtBearerOptions, jwtBearer } from './index.js'
+
+let es256: TestKey
+let rs256: TestKey
+let eddsa: TestKey
+let attacker: TestKey
+
+beforeAll(async () => {
+  ;[es256, rs256, eddsa, attacker] = await Promise.all([
+    testKey('ES256', 'es-1'),
+    testKey('RS256', 'rs-1'),
+    testKey('EdDSA', 'ed-1'),
+    testKey('ES256', 'es-1'),
+  ])
+})
+
+const verifier = (overrides: Partial<JwtBearerOptions> = {}) =>
+  jwtBearer({
+    issuer,
+    audience,
+    algorithms: ['ES256', 'RS256', 'EdDSA'],
+    jwks: { keys: [es256.publicJwk, rs256.publicJwk, eddsa.publicJwk] },
+    realm: 'orders',
+    ...overrides,
+  } as JwtBearerOptions)
+
+/** Authenticates and renders the failure as an adapter would: `{ code, reason, status, challenge }`. */
+async function rejection(token: string | ReturnType<typeof bearer>, options?: Partial<JwtBearerOptions>) {
+  const req = typeof token === 'string' ? bearer(token) : token
+  try {
+    await verifier(options).authenticate(req)
+  } catch (error) {
+    const { status, headers } = renderError(error)
+    const { code, reason } = error as { code: string; reason?: string }
+    return { code, reason, status, challenge: headers['www-authenticate'] }
+  }
+  throw new Error('the request was accepted')
+}
+
+const invalidToken = (reason: string) => ({
+  code: 'invalid_token',
+  reason,
+  status: 401,
+  challenge: expect.stringMatching(
+    /^Bearer realm="orders", error="invalid_token", error_description="[^"]+"$/,
+  ),
+})
+
+describe('jwtBearer: accepted tokens', () => {
+  it.each(['ES256', 'RS256', 'EdDSA'])('verifies an RFC 9068 token signed with %s', async (alg) => {
+    const key = { ES256: es256, RS256: rs256, EdDSA: eddsa }[alg] as TestKey
+    const auth = await verifier().authenticate(
+      bearer(await sign(key, claims({ scope: 'orders:read orders:write' }))),
+    )
+    expect(auth).toMatchObject({
+      subject: 'alice',
+      issuer,
+      audience: [audience],
+      clientId: 'web-app',
+      scopes: ['orders:read', 'orders:write'],
+      scheme: 'Bearer',
+      format: 'jwt',
+      cnf: undefined,
+    })
+    expect(auth.expiresAt).toBeTypeOf('number')
+    expect(Object.isFrozen(auth.claims)).toBe(true)
+  })
+
+  it('accepts the scheme in lower case (RFC 9110 §11.1: auth-schemes are case-insensitive)', async () => {
+    const token = await sign(es256)
+    const auth = await verifier().authenticate(headers({ authorization: [`bearer ${token}`] }))
+    expect(auth.subject).toBe('alice')
+  })
+
+  it('reads scopes from an "scp" array', async () => {
+    const token = await sign(es256, claims({ scope: undefined, scp: ['a', 'b'] }))
+    expect((await verifier().authenticate(bearer(token))).scopes).toEqual(['a', 'b'])
+  })
+
+  it('accepts audience arrays containing ours and application/at+jwt', async () => {
+    const token = await sign(es256, claims({ aud: ['other', audience] }), { typ: 'application/at+jwt' })
+    expect((await verifier().authenticate(bearer(token))).audience).toEqual(['other', audience])
+  })
+})
+
+describe('jwtBearer: every rule has a token that breaks it', () => {
+  it('answers a request without credentials with a bare challenge (RFC 6750 §3.1)', async () => {
+    expect(await rejection(headers({}))).toEqual({
+      code: 'missing_credentials',
+      reason: undefined,
+      status: 401,
+      challenge: 'Bearer realm="orders"',
+    })
+    expect((await rejection(headers({ authorization: ['Basic dTpw'] }))).code).toBe('missing_credentials')
+  })
+
+  it('rejects alg "none"', async () => {
+    expect(await rejection(unsecuredToken(claims()))).toEqual(invalidToken('algorithm'))
+  })
+
+  it('rejects an HS256 token signed with the issuer RSA public key (algorithm confusion)', async () => {
+    const token = hmacToken({ alg: 'HS256', typ: 'at+jwt', kid: rs256.kid }, claims(), rs256.publicPem)
+    expect(await rejection(token)).toEqual(invalidToken('algorithm'))
+  })
+
+  it('rejects an algorithm the key does not declare (JWK "alg" must equal the header "alg")', async () => {
+    const rs384 = await testKey('RS384', 'rs-1')
+    // Same kid as the RS256 key, signed by a key of another alg: the RS256 JWK may not verify it.
+    const token = await sign(rs384, claims())
+    expect(await rejection(token, { algorithms: ['RS256', 'RS384'] })).toEqual(invalidToken('unknown_key'))
+  })
+
+  it('rejects a signature by another key with a known kid', async () => {
+    expect(await rejection(await sign(attacker))).toEqual(invalidToken('signature'))
+  })
+
+  it('rejects an unknown kid', async () => {
+    const stranger = await testKey('ES256', 'never-published')
+    expect(await rejection(await sign(stranger))).toEqual(invalidToken('unknown_key'))
+  })
+
+  it('treats a kid with path characters as an opaque unknown string', async () => {
+    const sneaky = await testKey('ES256', '../../../etc/passwd')
+    expect(await rejection(await sign(sneaky))).toEqual(invalidToken('unknown_key'))
+  })
+
+  describe('keys named in the token header', () => {
+    let server: Server
+    let url: string
+    const hits: string[] = []
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        hits.push(req.url ?? '')
+        res.setHeader('content-type', 'application/json')
+        res.end(JSON.stringify({ keys: [attacker.publicJwk] }))
+      })
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    })
+    afterAll(() => new Promise((resolve) => server.close(resolve)))
+
+    it('never fetches keys from "jku" or "x5u"', async () => {
+      const token = await sign(attacker, claims(), { jku: `${url}/jwks`, x5u: `${url}/cert.pem` })
+      expect(await rejection(token)).toEqual(invalidToken('signature'))
+      expect(hits).toEqual([])
+    })
+
+    it('never uses an embedded "jwk" or "x5c"', async () => {
+      const token = await sign(attacker, claims(), { jwk: attacker.publicJwk, x5c: ['MIIB'] })
+      expect(await rejection(token)).toEqual(invalidToken('signature'))
+      const kidless = await sign(attacker, claims(), { kid: undefined, jwk: attacker.publicJwk })
+      expect((await rejection(kidless)).code).toBe('invalid_token')
+      expect(hits).toEqual([])
+    })
+  })
+
+  it('rejects another issuer', async () => {
+    expect(await rejection(await sign(es256, claims({ iss: 'https://evil.example.com/' })))).toEqual(
+      invalidToken('claim:iss'),
+    )
+    // No normalization: a missing trailing slash is another issuer.
+    expect((await rejection(await sign(es256, claims({ iss: 'https://idp.example.com' })))).reason).toBe(
+      'claim:iss',
+    )
+  })
+
+  it('rejects another audience', async () => {
+    expect(await rejection(await sign(es256, claims({ aud: 'api://billing' })))).toEqual(
+      invalidToken('claim:aud'),
+    )
+  })
+
+  it('rejects an expired token beyond the clock tolerance', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    expect(await rejection(await sign(es256, claims({ iat: now - 600, exp: now - 6 })))).toEqual(
+      invalidToken('expired'),
+    )
+    // Within the 5 s tolerance it still passes.
+    await expect(
+      verifier().authenticate(bearer(await sign(es256, claims({ exp: now - 2 })))),
+    ).resolves.toBeDefined()
+  })
+
+  it('rejects a token that is not yet valid', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    expect(await rejection(await sign(es256, claims({ nbf: now + 60 })))).toEqual(
+      invalidToken('not_yet_valid'),
+    )
+  })
+
+  it('rejects an ID token (typ "JWT") and a token without typ', async () => {
+    expect(await rejection(await sign(es256, claims(), { typ: 'JWT' }))).toEqual(invalidToken('typ'))
+    expect(await rejection(await sign(es256, claims(), { typ: undefined }))).toEqual(invalidToken('typ'))
+  })
+
+  it('rejects an unknown critical header parameter', async () => {
+    const token = await sign(
+      es256,
+      claims(),
+      { crit: ['urn:example:must-understand'], 'urn:example:must-understand': 1 },
+      { 'urn:example:must-understand': true },
+    )
+    expect(await rejection(token)).toEqual(invalidToken('unsupported'))
+  })
+
+  it('rejects a token missing an RFC 9068 claim', async () => {
+    expect(await rejection(await sign(es256, claims({ jti: undefined })))).toEqual(
+      invalidToken('missing_claim:jti'),
+    )
+    expect(await rejection(await sign(es256, claims({ client_id: undefined })))).toEqual(
+      invalidToken('missing_claim:client_id'),
+    )
+  })
+
+  it('rejects identifier claims of the wrong type', async () => {
+    expect(await rejection(await sign(es256, claims({ sub: 42 as unknown as string })))).toEqual(
+      invalidToken('claim:sub'),
+    )
+    expect(await rejection(await sign(es256, claims({ scope: ['a'] as unknown as string })))).toEqual(
+      invalidToken('claim:scope'),
+    )
+  })
+
+  it('rejects a 100 KiB token before parsing it', async () => {
+    const huge = `${'a'.repeat(50 * 1024)}.${'b'.repeat(50 * 1024)}.c`
+    expect(await rejection(huge)).toEqual(invalidToken('token_too_large'))
+  })
+
+  it('rejects broken base64 and a JSON array as payload', async () => {
+    const good = await sign(es256)
+    const [h, , s] = good.split('.')
+    expect(await rejection(`${h}.!!!!.${s}`)).toMatchObject({ code: 'invalid_request' })
+    // The signature is checked before the payload is read: a tampered payload is a bad signature.
+    expect(await rejection(`${h}.e30x.${s}`)).toEqual(invalidToken('signature'))
+    expect(await rejection(await signBytes(es256, '{"sub": "alice"'))).toEqual(invalidToken('malformed'))
+    expect(await rejection(await signBytes(es256, '[1,2]'))).toEqual(invalidToken('malformed'))
+    expect(await rejection(`${Buffer.from('{"alg":').toString('base64url')}.e30.${s}`)).toEqual(
+      invalidToken('malformed'),
+    )
+  })
+
+  it('rejects two Authorization headers as invalid_request', async () => {
+    const token = await sign(es256)
+    expect(await rejection(bearer(token, { extra: [`Bearer ${token}`] }))).toEqual({
+      code: 'invalid_request',
+      reason: 'multiple_credentials',
+      status: 400,
+      challenge: expect.stringContaining('error="invalid_request"'),
+    })
+  })
+
+  it('rejects a token in the query string', async () => {
+    const token = await sign(es256)
+    expect(await rejection(headers({}, `/orders?access_token=${token}`))).toMatchObject({
+      code: 'invalid_request',
+      reason: 'token_in_query',
+    })
+  })
+
+  it('rejects a DPoP-bound token presented as a bearer token (RFC 9449 §7.2)', async () => {
+    const token = await sign(es256, claims({ cnf: { jkt: 'aGVsbG8' } }))
+    expect(await rejection(token)).toEqual(invalidToken('dpop_bound'))
+  })
+
+  it('rejects a certificate-bound token without that certificate (RFC 8705 §3)', async () => {
+    const der = new Uint8Array([48, 3, 2, 1, 1])
+    const thumbprint = (await import('node:crypto')).createHash('sha256').update(der).digest('base64url')
+    const token = await sign(es256, claims({ cnf: { 'x5t#S256': thumbprint } }))
+    expect(await rejection(token)).toEqual(invalidToken('certificate_mismatch'))
+    const withCert = { ...bearer(token), peerCertificate: () => ({ raw: der }) }
+    expect((await verifier().authenticate(withCert)).cnf).toEqual({ 'x5t#S256': thumbprint })
+    const otherCert = { ...bearer(token), peerCertificate: () => ({ raw: new Uint8Array([1]) }) }
+    expect(await rejection(otherCert)).toEqual(invalidToken('certificate_mismatch'))
+  })
+
+  it('rejects a token older than maxTokenAge', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    expect(await rejection(await sign(es256, claims({ iat: now - 120 })), { maxTokenAge: 60 })).toEqual(
+      invalidToken('too_old'),
+    )
+  })
+})
+
+describe('jwtBearer: verified-token cache', () => {
+  it('serves a repeated token without any signature check', async () => {
+    const tokens = verifier()
+    const token = await sign(es256)
+    const spy = vi.spyOn(crypto.subtle, 'verify')
+    await tokens.authenticate(bearer(token))
+    const cold = spy.mock.calls.length
+    const again = await tokens.authenticate(bearer(token))
+    expect(cold).toBe(1)
+    expect(spy.mock.calls.length).toBe(1)
+    expect(again.subject).toBe('alice')
+    spy.mockRestore()
+  })
+
+  it('keys entries by the whole token: a tampered copy of a cached token is verified and rejected', async () => {
+    const tokens = verifier()
+    const token = await sign(es256)
+    await tokens.authenticate(bearer(token))
+    // Flip the first signature character (the last one may only carry unused padding bits).
+    const at = token.lastIndexOf('.') + 1
+    const tampered = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`
+    await expect(tokens.authenticate(bearer(tampered))).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'signature',
+    })
+  })
+
+  it('never serves a cached token past its exp', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      const tokens = verifier({ clockTolerance: 0 })
+      const now = Math.floor(Date.now() / 1000)
+      const token = await sign(es256, claims({ exp: now + 30 }))
+      await tokens.authenticate(bearer(token))
+      vi.setSystemTime((now + 31) * 1000)
+      await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({ reason: 'expired' })
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('still checks a DPoP binding on a cache hit', async () => {
+    const tokens = verifier()
+    const token = await sign(es256, claims({ cnf: { jkt: 'aGVsbG8' } }))
+    await expect(tokens.verify(token)).resolves.toMatchObject({ cnf: { jkt: 'aGVsbG8' } })
+    await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({ reason: 'dpop_bound' })
+  })
+
+  it('can be turned off', async () => {
+    const tokens = verifier({ cache: false })
+    const token = await sign(es256)
+    const spy = vi.spyOn(crypto.subtle, 'verify')
+    await tokens.authenticate(bearer(token))
+    await tokens.authenticate(bearer(token))
+    expect(spy.mock.calls.length).toBe(2)
+    spy.mockRestore()
+  })
+})
+
+describe('jwtBearer: HMAC', () => {
+  const secret = 'a-shared-secret-of-at-least-32-bytes!'
+  const hs = (payload = claims(), key = secret) => hmacToken({ alg: 'HS256', typ: 'at+jwt' }, payload, key)
+
+  it('verifies with an explicit secret', async () => {
+    const tokens = jwtBearer({ issuer, audience, algorithms: ['HS256'], secret })
+    expect((await tokens.authenticate(bearer(hs()))).subject).toBe('alice')
+    await expect(tokens.authenticate(bearer(hs(claims(), `${secret}x`)))).rejects.toMatchObject({
+      reason: 'signature',
+    })
+  })
+
+  it('picks up a rotated secret from a getter without restart', async () => {
+    let current = secret
+    const tokens = jwtBearer({ issuer, audience, algorithms: ['HS256'], secret: () => current, cache: false })
+    await expect(tokens.authenticate(bearer(hs()))).resolves.toBeDefined()
+    current = 'the-next-shared-secret-also-32-bytes-long'
+    await expect(tokens.authenticate(bearer(hs()))).rejects.toMatchObject({ reason: 'signature' })
+    await expect(tokens.authenticate(bearer(hs(claims(), current)))).resolves.toBeDefined()
+  })
+
+  it('rejects an RS256 token when only HMAC is pinned', async () => {
+    const tokens = jwtBearer({ issuer, audience, algorithms: ['HS256'], secret })
+    await expect(tokens.authenticate(bearer(await sign(rs256)))).rejects.toMatchObject({
+      reason: 'algorithm',
+    })
+  })
+})
+
+describe('jwtBearer: option mistakes fail at construction, naming the option', () => {
+  const base = { issuer, audience, algorithms: ['ES256'] }
+  it.each([
+    [{ ...base, algorithms: ['none'] }, /"algorithms\.0" option must only name supported algorithms/],
+    [{ ...base, algorithms: [] }, /"algorithms" option/],
+    [{ ...base, algorithms: ['HS256', 'RS256'], secret: 'x'.repeat(32) }, /"algorithms" option cannot mix/],
+    [{ ...base, algorithms: ['HS256'] }, /"secret" option is required/],
+    [{ ...base, algorithms: ['HS256'], secret: 'short' }, /"secret" option must be at least 32 bytes/],
+    [{ ...base, secret: 'x'.repeat(32) }, /"algorithms" option must be HMAC/],
+    [{ ...base, issuer: 'http://idp.example.com/' }, /"issuer" option must be an https URL/],
+    [{ ...base, issuer: undefined }, /"issuer" option/],
+    [{ ...base, audience: '' }, /"audience" option/],
+    [{ ...base, jwksUri: 'https://a/jwks', jwks: { keys: [] } }, /"jwksUri" option cannot be combined/],
+    [
+      { ...base, issuer: [issuer, 'https://b/'], jwksUri: 'https://a/jwks' },
+      /"issuer" option must be a single issuer/,
+    ],
+    [{ ...base, clockTolerance: -1 }, /"clockTolerance" option must be a non-negative number/],
+    [{ ...base, cache: { max: 0 } }, /"cache\.max" option must be a positive integer/],
+    [{ ...base, audiance: 'x' }, /"audiance" option is not recognized/],
+    [{ ...base, typ: 3 }, /"typ" option must be a non-empty string or false/],
+  ])('%#', (options, message) => {
+    expect(() => jwtBearer(options as unknown as JwtBearerOptions)).toThrow(TypeError)
+    expect(() => jwtBearer(options as unknown as JwtBearerOptions)).toThrow(message)
+  })
+})
