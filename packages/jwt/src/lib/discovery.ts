@@ -22,26 +22,28 @@ export function metadataUrls(issuer: string): URL[] {
  * (RFC 8414 §3.3), so a document served for another issuer cannot hand us its keys.
  */
 export async function discoverJwksUri(issuer: string, settings: FetchSettings): Promise<URL> {
-  let lastError: unknown
+  // A document that was found but is wrong says more than a location that did not answer.
+  let unreachable: unknown
+  let wrong: unknown
   for (const url of metadataUrls(issuer)) {
     let metadata: Record<string, unknown>
     try {
       metadata = await fetchJsonObject(url, settings, 'discovery_unavailable')
     } catch (error) {
-      lastError = error
+      unreachable ??= error
       continue
     }
     if (metadata.issuer !== issuer) {
-      lastError = unavailable('discovery_issuer_mismatch')
+      wrong ??= unavailable('discovery_issuer_mismatch')
       continue
     }
     const jwksUri = metadata.jwks_uri
     const checked = typeof jwksUri === 'string' ? checkEndpoint(jwksUri) : undefined
     if (checked === undefined) {
-      lastError = unavailable('discovery_invalid_jwks_uri')
+      wrong ??= unavailable('discovery_invalid_jwks_uri')
       continue
     }
     return checked
   }
-  throw lastError ?? unavailable('discovery_unavailable')
+  throw wrong ?? unreachable ?? unavailable('discovery_unavailable')
 }

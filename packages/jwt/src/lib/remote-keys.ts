@@ -4,7 +4,7 @@ import { type FetchSettings, fetchJsonObject, unavailable } from './fetch-json.j
 
 /** Timing of a remote key set. */
 export interface RemoteKeySettings extends FetchSettings {
-  /** Milliseconds after a fetch before an unknown `kid` may trigger another. */
+  /** Milliseconds between refetches triggered by an unknown `kid`. */
   readonly cooldown: number
   /** Milliseconds after which keys are refreshed in the background (they keep serving meanwhile). */
   readonly maxAge: number
@@ -17,6 +17,7 @@ const failureBackoff = 1000
  * The keys of one issuer, fetched from its JWKS URL (found by discovery when not configured):
  * - concurrent requests share one fetch;
  * - an unknown `kid` triggers a refetch at most once per cooldown (key rotation);
+ * - after a failed fetch the next waits a second, so an outage is not a fetch storm;
  * - stale keys are refreshed in the background and keep serving while the issuer is down;
  * - with no usable key and an unreachable issuer, verification fails as `dependency_unavailable`
  *   (503), never as an invalid token.
@@ -28,6 +29,7 @@ export class RemoteKeySet {
   #keys: JWTVerifyGetKey | undefined
   #fetchedAt = Number.NEGATIVE_INFINITY
   #attemptedAt = Number.NEGATIVE_INFINITY
+  #unknownKidAt = Number.NEGATIVE_INFINITY
   #failed = false
   #pending: Promise<void> | undefined
 
@@ -39,8 +41,8 @@ export class RemoteKeySet {
   /** A jose key resolver over this set. */
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
     if (this.#keys === undefined) {
-      await this.#refreshNow()
-    } else if (performance.now() - this.#fetchedAt > this.#settings.maxAge && this.#mayFetch()) {
+      await this.#refreshUnlessBackingOff()
+    } else if (performance.now() - this.#fetchedAt > this.#settings.maxAge && !this.#backingOff()) {
       this.#refresh().catch(() => {})
     }
     const keys = this.#keys as JWTVerifyGetKey
@@ -48,9 +50,10 @@ export class RemoteKeySet {
       return await keys(header, token)
     } catch (error) {
       if ((error as { code?: unknown }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw error
-      // The key may be new (rotation): look again unless we just did.
-      if (this.#pending !== undefined || this.#mayFetch()) {
-        await this.#refreshNow()
+      // The key may be new (rotation): look again, at most once per cooldown.
+      if (this.#pending !== undefined || performance.now() - this.#unknownKidAt >= this.#settings.cooldown) {
+        this.#unknownKidAt = performance.now()
+        await this.#refreshUnlessBackingOff()
         return (this.#keys as JWTVerifyGetKey)(header, token)
       }
       // We cannot tell an unknown key from a new one while the issuer is down.
@@ -59,13 +62,12 @@ export class RemoteKeySet {
     }
   }
 
-  #mayFetch(): boolean {
-    const wait = this.#failed ? Math.min(failureBackoff, this.#settings.cooldown) : this.#settings.cooldown
-    return performance.now() - this.#attemptedAt >= wait
+  #backingOff(): boolean {
+    return this.#failed && performance.now() - this.#attemptedAt < failureBackoff
   }
 
-  async #refreshNow(): Promise<void> {
-    if (this.#pending === undefined && !this.#mayFetch()) throw this.#unavailable('jwks_unavailable')
+  async #refreshUnlessBackingOff(): Promise<void> {
+    if (this.#pending === undefined && this.#backingOff()) throw this.#unavailable('jwks_unavailable')
     await this.#refresh()
   }
 
@@ -91,7 +93,7 @@ export class RemoteKeySet {
   }
 
   #unavailable(reason: string): ZeroTrustError {
-    const left = Math.min(failureBackoff, this.#settings.cooldown) - (performance.now() - this.#attemptedAt)
+    const left = failureBackoff - (performance.now() - this.#attemptedAt)
     return unavailable(reason, undefined, Math.max(1, Math.ceil(left / 1000)))
   }
 }

@@ -1,0 +1,259 @@
+// Verification cost of one JWT access token, per algorithm, from the bare signature check up to
+// jwtBearer's authenticate(): raw node:crypto, jose alone, jwtBearer without its cache, and a cache hit.
+//
+// Run: pnpm --filter @zerotrust/jwt bench (or `pnpm bench` at the root). BENCH_TIME (ms per task and
+// round), BENCH_ROUNDS and BENCH_OUT (the markdown file written) override the defaults.
+import { createPublicKey, verify as cryptoVerify, type KeyObject, randomUUID } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { RequestLike } from '@zerotrust/core'
+import { exportJWK, generateKeyPair, importJWK, type JWTVerifyOptions, jwtVerify, SignJWT } from 'jose'
+import { Bench, type Task } from 'tinybench'
+import { jwtBearer, rfc9068Claims } from '../src/index.js'
+
+const time = positiveIntEnv('BENCH_TIME', 1000)
+const rounds = positiveIntEnv('BENCH_ROUNDS', 3)
+const out =
+  process.env.BENCH_OUT ?? fileURLToPath(new URL('../../../benchmarks/latest/jwt-verify.md', import.meta.url))
+// A cache hit is close to the cost of reading the clock, so it is also timed in batches of sequential
+// awaits: one sample is the mean of a batch, and the timer's cost is spread over the batch.
+const hitBatch = 100
+
+const issuer = 'https://idp.example.com/'
+const audience = 'api://orders'
+
+interface Algorithm {
+  readonly alg: 'ES256' | 'RS256' | 'EdDSA'
+  readonly label: string
+  /** The digest node:crypto is given; EdDSA hashes internally. */
+  readonly digest: string | null
+  /** JWS carries ECDSA signatures as r || s (RFC 7518 §3.4), not DER. */
+  readonly dsaEncoding?: 'ieee-p1363'
+}
+
+const algorithms: readonly Algorithm[] = [
+  { alg: 'ES256', label: 'ES256 (P-256)', digest: 'sha256', dsaEncoding: 'ieee-p1363' },
+  { alg: 'RS256', label: 'RS256 (RSA 2048)', digest: 'sha256' },
+  { alg: 'EdDSA', label: 'EdDSA (Ed25519)', digest: null },
+]
+
+const paths = [
+  { id: 'raw', name: 'node:crypto verify (baseline)' },
+  { id: 'jose', name: 'jose jwtVerify, imported key' },
+  { id: 'cold', name: 'jwtBearer authenticate, cache off' },
+  { id: 'hit', name: 'jwtBearer authenticate, cache hit' },
+  { id: 'hitBatch', name: `jwtBearer authenticate, cache hit (batches of ${hitBatch})` },
+] as const
+type PathId = (typeof paths)[number]['id']
+
+interface Subject {
+  readonly algorithm: Algorithm
+  readonly fns: Readonly<Record<PathId, () => unknown>>
+}
+
+interface Summary {
+  readonly mean: number
+  readonly p99: number
+  readonly samples: number
+}
+
+async function main(): Promise<void> {
+  const subjects: Subject[] = []
+  for (const algorithm of algorithms) subjects.push(await prepare(algorithm))
+
+  const pooled = new Map<string, number[]>()
+  const started = performance.now()
+  for (let round = 1; round <= rounds; round++) {
+    // Paths alternate within a round and rounds repeat, so slow drift of the machine (heat, other
+    // processes) spreads over every path instead of landing on one.
+    const bench = new Bench({ time, warmupTime: 250, throws: true, retainSamples: true })
+    for (const { algorithm, fns } of subjects) {
+      for (const path of paths) bench.add(key(algorithm, path.id), fns[path.id])
+    }
+    for (const task of await bench.run()) {
+      const all = pooled.get(task.name) ?? []
+      for (const sample of samplesOf(task)) all.push(sample)
+      pooled.set(task.name, all)
+    }
+    console.error(`round ${round}/${rounds} done (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+  }
+
+  const summaries = new Map<string, Summary>()
+  for (const [name, samples] of pooled) summaries.set(name, summarize(samples))
+  const report = render(summaries)
+  console.log(report)
+  mkdirSync(dirname(out), { recursive: true })
+  writeFileSync(out, `${report}\n`)
+  console.error(`written to ${out}`)
+}
+
+async function prepare(algorithm: Algorithm): Promise<Subject> {
+  const { alg } = algorithm
+  const kid = `bench-${alg.toLowerCase()}`
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true })
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg }
+  const now = Math.floor(Date.now() / 1000)
+  const token = await new SignJWT({ client_id: 'bench-client', scope: 'orders:read orders:write' })
+    .setProtectedHeader({ alg, typ: 'at+jwt', kid })
+    .setIssuer(issuer)
+    .setSubject('user-42')
+    .setAudience(audience)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 3600)
+    .setJti(randomUUID())
+    .sign(privateKey)
+
+  // (a) What any verifier must do: split, decode the header, the payload and the signature, parse the
+  // JSON, check the signature with a key imported beforehand.
+  const keyObject: KeyObject = createPublicKey({ key: jwk, format: 'jwk' })
+  const verifyKey =
+    algorithm.dsaEncoding === undefined ? keyObject : { key: keyObject, dsaEncoding: algorithm.dsaEncoding }
+  const raw = (): unknown => {
+    const first = token.indexOf('.')
+    const last = token.lastIndexOf('.')
+    const header = JSON.parse(Buffer.from(token.slice(0, first), 'base64url').toString('utf8')) as {
+      alg?: unknown
+    }
+    if (header.alg !== alg) throw new Error('unexpected alg')
+    const signature = Buffer.from(token.slice(last + 1), 'base64url')
+    if (!cryptoVerify(algorithm.digest, Buffer.from(token.slice(0, last), 'latin1'), verifyKey, signature)) {
+      throw new Error('signature verification failed')
+    }
+    return JSON.parse(Buffer.from(token.slice(first + 1, last), 'base64url').toString('utf8'))
+  }
+
+  // (b) jose alone, with the options jwtBearer passes it (its defaults: 5 s tolerance, RFC 9068 claims).
+  const cryptoKey = await importJWK(jwk, alg)
+  const joseOptions: JWTVerifyOptions = {
+    issuer,
+    audience,
+    algorithms: [alg],
+    typ: 'at+jwt',
+    clockTolerance: 5,
+    requiredClaims: [...rfc9068Claims],
+  }
+  const jose = () => jwtVerify(token, cryptoKey, joseOptions)
+
+  // (c) and (d): the same static JWKS, so no network is involved.
+  const options = { issuer, audience, algorithms: [alg], jwks: { keys: [jwk] } }
+  const uncached = jwtBearer({ ...options, cache: false })
+  const cached = jwtBearer(options)
+  const req = requestWith(`Bearer ${token}`)
+  const cold = () => uncached.authenticate(req)
+  const hit = () => cached.authenticate(req)
+  const hitBatched = async () => {
+    const start = performance.now()
+    for (let i = 0; i < hitBatch; i++) await cached.authenticate(req)
+    const elapsed = performance.now() - start
+    return { overriddenDuration: elapsed / hitBatch, overriddenIterationCost: elapsed }
+  }
+
+  // Every path must succeed, and each must be the path it claims to be: a benchmark of a rejection or
+  // of a cache hit labelled "cold" would measure the wrong thing.
+  raw()
+  await jose()
+  const [a, b] = [await cold(), await cold()]
+  if (a === b || a.subject !== 'user-42') throw new Error(`${alg}: the uncached path served a cached result`)
+  const [c, d] = [await hit(), await hit()]
+  if (c !== d || c.subject !== 'user-42') throw new Error(`${alg}: the cached path missed its cache`)
+
+  return { algorithm, fns: { raw, jose, cold, hit, hitBatch: hitBatched } }
+}
+
+function requestWith(authorization: string): RequestLike {
+  const values: readonly string[] = Object.freeze([authorization])
+  const none: readonly string[] = Object.freeze([])
+  return {
+    method: 'GET',
+    origin: undefined,
+    target: '/orders',
+    path: '/orders',
+    headerValues: (name) => (name === 'authorization' ? values : none),
+    requestId: undefined,
+  }
+}
+
+function key(algorithm: Algorithm, path: PathId): string {
+  return `${algorithm.alg} ${path}`
+}
+
+function samplesOf(task: Task): readonly number[] {
+  const result = task.result
+  if (result.state !== 'completed') throw new Error(`${task.name}: ${result.state}`)
+  const samples = result.latency.samples
+  if (samples === undefined) throw new Error(`${task.name}: no samples retained`)
+  return samples
+}
+
+// Latencies in milliseconds in, microseconds out. ops/s is 1 / mean latency: tinybench's
+// throughput.mean averages per-sample rates, which overstates a skewed distribution.
+function summarize(samples: number[]): Summary {
+  samples.sort((x, y) => x - y)
+  let sum = 0
+  for (const sample of samples) sum += sample
+  return { mean: (sum / samples.length) * 1000, p99: quantile(samples, 0.99) * 1000, samples: samples.length }
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  const at = (sorted.length - 1) * q
+  const low = Math.floor(at)
+  const lower = sorted[low] as number
+  const upper = sorted[Math.min(low + 1, sorted.length - 1)] as number
+  return lower + (upper - lower) * (at - low)
+}
+
+function render(summaries: ReadonlyMap<string, Summary>): string {
+  const get = (algorithm: Algorithm, path: PathId): Summary => {
+    const summary = summaries.get(key(algorithm, path))
+    if (summary === undefined) throw new Error(`no result for ${key(algorithm, path)}`)
+    return summary
+  }
+  const cpus = os.cpus()
+  const lines = [
+    `- Date: ${new Date().toISOString().slice(0, 10)}`,
+    `- Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()} ${os.arch()}`,
+    `- Node ${process.version}; tinybench ${time} ms per task and round (after 250 ms warmup), ${rounds} rounds pooled`,
+    '',
+    '| Algorithm | Path | Mean (µs) | p99 (µs) | ops/s (1 / mean) | Ratio |',
+    '|---|---|--:|--:|--:|---|',
+  ]
+  for (const algorithm of algorithms) {
+    const raw = get(algorithm, 'raw')
+    const jose = get(algorithm, 'jose')
+    const cold = get(algorithm, 'cold')
+    const ratios: Record<PathId, string> = {
+      raw: 'baseline',
+      jose: `${fixed(jose.mean / raw.mean, 2)}× raw`,
+      cold: `${fixed(cold.mean / jose.mean, 3)}× jose (+${fixed(cold.mean - jose.mean, 1)} µs) ${cold.mean / jose.mean <= 1.05 ? '✅' : '❌'} goal ≤ 1.05`,
+      hit: `${fixed(get(algorithm, 'hit').mean / jose.mean, 4)}× jose; timer and harness included`,
+      hitBatch: `${get(algorithm, 'hitBatch').mean <= 1 ? '✅' : '❌'} goal ≤ 1 µs; p99 is of batch means`,
+    }
+    for (const path of paths) {
+      const s = get(algorithm, path.id)
+      const digits = s.mean < 10 ? 2 : 1
+      lines.push(
+        `| ${algorithm.label} | ${path.name} | ${fixed(s.mean, digits)} | ${fixed(s.p99, digits)} | ${Math.round(1e6 / s.mean).toLocaleString('en-US')} | ${ratios[path.id]} |`,
+      )
+    }
+  }
+  return lines.join('\n')
+}
+
+function fixed(value: number, digits: number): string {
+  return value.toFixed(digits)
+}
+
+function positiveIntEnv(name: string, fallback: number): number {
+  const value = process.env[name]
+  if (value === undefined || value === '') return fallback
+  const parsed = Number(value)
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new TypeError(`"${name}" must be a positive integer`)
+  return parsed
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})
