@@ -23,7 +23,7 @@ export async function testKey(
 }
 
 /** RFC 9068-shaped claims, valid for an hour. */
-export function claims(overrides: JWTPayload = {}): JWTPayload {
+export function claims(overrides: Record<string, unknown> = {}): JWTPayload {
   const now = Math.floor(Date.now() / 1000)
   return {
     iss: issuer,
