@@ -60,7 +60,7 @@ describe('requireClaims', () => {
   })
 
   it('does not read inherited properties as claims', async () => {
-    const authorizer = requireClaims({ constructor: (v) => v !== undefined })
+    const authorizer = requireClaims({ constructor: (v: unknown) => v !== undefined })
     expect((await authorizer.authorize(req, auth({}))).allowed).toBe(false)
   })
 
