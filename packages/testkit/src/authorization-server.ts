@@ -1,0 +1,424 @@
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { JSONWebKeySet } from 'jose'
+import type { ClientMetadata, Configuration, KoaContextWithOIDC, default as Provider } from 'oidc-provider'
+import { type AsymmetricAlgorithm, generateSigningKey, type SigningKey, toJwks } from './keys.js'
+import { close, listen } from './lib/loopback.js'
+import { memoryAdapter } from './lib/memory-adapter.js'
+import { loadOidcProvider } from './lib/oidc-provider.js'
+
+/** How an access token is issued: a signed JWT (RFC 9068) or an opaque handle for introspection. */
+export type TokenFormat = 'jwt' | 'opaque'
+
+/** How a client authenticates at the token and introspection endpoints. */
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post'
+
+/** A protected resource (an API) tokens can be issued for. */
+export interface ResourceServerOptions {
+  /** The resource indicator clients send (RFC 8707), such as `api://orders`. */
+  readonly indicator: string
+  /** The scopes this resource knows; a token carries only those among the requested ones. */
+  readonly scope: string | readonly string[]
+  /** The `aud` of its tokens; the indicator by default. */
+  readonly audience?: string
+  /** Lifetime of its tokens in seconds; the server's `accessTokenTtl` by default. */
+  readonly accessTokenTtl?: number
+  /** `jwt` by default. */
+  readonly format?: TokenFormat
+  /** Algorithm of its JWT tokens; the server's first algorithm by default. */
+  readonly algorithm?: AsymmetricAlgorithm
+}
+
+/** A confidential client registered for the `client_credentials` grant. */
+export interface ClientOptions {
+  readonly clientId: string
+  /** A random secret by default; read it back from {@link AuthorizationServer.clients}. */
+  readonly clientSecret?: string
+  /** The scopes the client may ask for; every resource scope by default. */
+  readonly scope?: string | readonly string[]
+  /** `client_secret_basic` by default. */
+  readonly authMethod?: ClientAuthMethod
+}
+
+/** Options of {@link startAuthorizationServer}. */
+export interface AuthorizationServerOptions {
+  /**
+   * Signing algorithms; one key (with a `kid`) is generated for each and published in the JWKS. The
+   * first signs unless a resource or a token request picks another. `['ES256']` by default.
+   */
+  readonly algorithms?: readonly AsymmetricAlgorithm[]
+  /** `[{ indicator: 'api://orders', scope: 'orders:read orders:write' }]` by default. */
+  readonly resources?: readonly ResourceServerOptions[]
+  /** `[{ clientId: 'orders-client' }]` by default. */
+  readonly clients?: readonly ClientOptions[]
+  /** Default lifetime of access tokens in seconds; 300 by default. */
+  readonly accessTokenTtl?: number
+  /** Makes the token endpoint demand a server-provided nonce in DPoP proofs (RFC 9449 §8). */
+  readonly requireDpopNonce?: boolean
+}
+
+/** A registered client, with the secret it authenticates with. */
+export interface RegisteredClient {
+  readonly clientId: string
+  readonly clientSecret: string
+  readonly authMethod: ClientAuthMethod
+  readonly scope: readonly string[]
+}
+
+/** A token request to {@link AuthorizationServer.token}; every field has a default. */
+export interface TokenRequest {
+  /** The first registered client by default. */
+  readonly clientId?: string
+  /** The registered client's secret by default; give another to test a failed authentication. */
+  readonly clientSecret?: string
+  /** The registered client's method by default. */
+  readonly authMethod?: ClientAuthMethod
+  /** Every scope the client may ask for by default. */
+  readonly scope?: string | readonly string[]
+  /** The first resource's indicator by default. */
+  readonly resource?: string
+  /** Lifetime of this token in seconds, such as 1 to get a token that expires at once. */
+  readonly expiresIn?: number
+  /** Signing algorithm of this token; must be one of the server's `algorithms`. */
+  readonly algorithm?: AsymmetricAlgorithm
+  /** Format of this token. */
+  readonly format?: TokenFormat
+  /** A DPoP proof for the token endpoint (see `createDpopProof`); the token is then DPoP-bound. */
+  readonly dpopProof?: string
+}
+
+/** A successful token response. */
+export interface TokenResponse {
+  readonly accessToken: string
+  /** `Bearer`, or `DPoP` for a DPoP-bound token. */
+  readonly tokenType: string
+  readonly expiresIn: number
+  readonly scope?: string
+}
+
+/** An RFC 7662 introspection response. */
+export interface IntrospectionResponse {
+  readonly active: boolean
+  readonly [member: string]: unknown
+}
+
+/** A running authorization server; see {@link startAuthorizationServer}. */
+export interface AuthorizationServer {
+  /** `http://127.0.0.1:<port>`, the `iss` of its tokens and the base of its discovery document. */
+  readonly issuer: string
+  readonly discoveryUri: string
+  readonly jwksUri: string
+  readonly tokenEndpoint: string
+  readonly introspectionEndpoint: string
+  /** The signing keys, in the order of the `algorithms` option. */
+  readonly keys: readonly SigningKey[]
+  /** The public JWKS it serves. */
+  readonly jwks: JSONWebKeySet
+  readonly clients: readonly RegisteredClient[]
+  readonly resources: readonly ResourceServerOptions[]
+  /** The oidc-provider instance, to listen to its events or reach what the testkit does not wrap. */
+  readonly provider: Provider
+  /**
+   * Gets an access token through the `client_credentials` grant.
+   *
+   * @throws TokenRequestError when the server answers with an error
+   */
+  token(request?: TokenRequest): Promise<TokenResponse>
+  /** Introspects a token (RFC 7662) as a registered client, the first one by default. */
+  introspect(token: string, clientId?: string): Promise<IntrospectionResponse>
+  /** Stops the server and ends its connections. */
+  close(): Promise<void>
+}
+
+/** The error response of a token or introspection request. */
+export class TokenRequestError extends Error {
+  override readonly name = 'TokenRequestError'
+  /** The OAuth `error` code, such as `invalid_scope`. */
+  readonly error: string
+  readonly errorDescription: string | undefined
+  readonly status: number
+  /** The `DPoP-Nonce` the server sent with a `use_dpop_nonce` error, to retry with. */
+  readonly dpopNonce: string | undefined
+
+  constructor(status: number, error: string, errorDescription?: string, dpopNonce?: string) {
+    super(`token request failed with ${status} "${error}"${errorDescription ? `: ${errorDescription}` : ''}`)
+    this.status = status
+    this.error = error
+    this.errorDescription = errorDescription
+    this.dpopNonce = dpopNonce
+  }
+}
+
+// Per-request knobs travel as request headers that only the testkit's own client sends: OAuth has no
+// parameter for them, and oidc-provider strips unknown token endpoint parameters before the hooks run.
+const ttlHeader = 'testkit-token-ttl'
+const algorithmHeader = 'testkit-token-alg'
+const formatHeader = 'testkit-token-format'
+
+const defaultResources: readonly ResourceServerOptions[] = [
+  { indicator: 'api://orders', scope: 'orders:read orders:write' },
+]
+const defaultClients: readonly ClientOptions[] = [{ clientId: 'orders-client' }]
+
+/**
+ * Starts a real OAuth 2.0 authorization server (oidc-provider, in this process) on 127.0.0.1 with a port
+ * the OS chooses. Confidential clients get RFC 9068 JWT access tokens (header `typ: at+jwt`; claims
+ * `iss`, `sub` = the client id, `aud`, `client_id`, `scope`, `iat`, `exp`, `jti`) through the
+ * `client_credentials` grant with a resource indicator. Introspection and DPoP are enabled.
+ *
+ * @example
+ * const as = await startAuthorizationServer()
+ * const { accessToken } = await as.token({ scope: 'orders:read' })
+ * const expiring = await as.token({ scope: 'orders:read', expiresIn: 1 })
+ * await as.close()
+ * @see https://www.rfc-editor.org/rfc/rfc9068
+ * @see https://www.rfc-editor.org/rfc/rfc8707
+ */
+export async function startAuthorizationServer(
+  options: AuthorizationServerOptions = {},
+): Promise<AuthorizationServer> {
+  const algorithms = options.algorithms ?? ['ES256']
+  const resources = options.resources ?? defaultResources
+  const accessTokenTtl = options.accessTokenTtl ?? 300
+  if (algorithms.length === 0) throw new TypeError('"algorithms" option must not be empty')
+  if (resources.length === 0) throw new TypeError('"resources" option must not be empty')
+  checkTtl(accessTokenTtl, '"accessTokenTtl" option')
+  for (const resource of resources) {
+    if (resource.accessTokenTtl !== undefined) {
+      checkTtl(resource.accessTokenTtl, '"accessTokenTtl" of a resource')
+    }
+    if (resource.algorithm !== undefined && !algorithms.includes(resource.algorithm)) {
+      throw new TypeError(`"algorithm" of resource "${resource.indicator}" must be one of "algorithms"`)
+    }
+  }
+
+  const resourceScopes = new Map(resources.map((resource) => [resource.indicator, toList(resource.scope)]))
+  const allScopes = [...new Set([...resourceScopes.values()].flat())]
+  const clients: RegisteredClient[] = (options.clients ?? defaultClients).map((client) => ({
+    clientId: client.clientId,
+    clientSecret: client.clientSecret ?? randomBytes(24).toString('base64url'),
+    authMethod: client.authMethod ?? 'client_secret_basic',
+    scope: client.scope === undefined ? allScopes : toList(client.scope),
+  }))
+  const defaultClient = clients[0]
+  const defaultResource = resources[0] as ResourceServerOptions
+  if (defaultClient === undefined) throw new TypeError('"clients" option must not be empty')
+
+  const keys = await Promise.all(algorithms.map((alg) => generateSigningKey(alg)))
+  const { default: OidcProvider, errors } = await loadOidcProvider()
+
+  let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
+    res.writeHead(503).end()
+  }
+  const server = createServer((req, res) => handle(req, res))
+  const issuer = await listen(server)
+
+  const pickAlgorithm = (ctx: KoaContextWithOIDC, resource: ResourceServerOptions): AsymmetricAlgorithm => {
+    const asked = ctx.get(algorithmHeader)
+    if (asked === '') return resource.algorithm ?? (algorithms[0] as AsymmetricAlgorithm)
+    const found = algorithms.find((alg) => alg === asked)
+    if (found === undefined) throw new errors.InvalidRequest(`the server has no "${asked}" signing key`)
+    return found
+  }
+  const pickTtl = (ctx: KoaContextWithOIDC, resource: ResourceServerOptions): number => {
+    const asked = ctx.get(ttlHeader)
+    if (asked === '') return resource.accessTokenTtl ?? accessTokenTtl
+    const ttl = Number(asked)
+    if (!Number.isSafeInteger(ttl) || ttl <= 0) {
+      throw new errors.InvalidRequest(`"${ttlHeader}" must be a positive integer`)
+    }
+    return ttl
+  }
+  const pickFormat = (ctx: KoaContextWithOIDC, resource: ResourceServerOptions): TokenFormat => {
+    const asked = ctx.get(formatHeader)
+    if (asked === '') return resource.format ?? 'jwt'
+    if (asked !== 'jwt' && asked !== 'opaque') {
+      throw new errors.InvalidRequest(`"${formatHeader}" must be "jwt" or "opaque"`)
+    }
+    return asked
+  }
+
+  const configuration: Configuration = {
+    adapter: memoryAdapter(),
+    jwks: { keys: keys.map((key) => ({ ...key.privateJwk })) },
+    clients: clients.map(
+      (client): ClientMetadata => ({
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+        token_endpoint_auth_method: client.authMethod,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: client.scope.join(' '),
+      }),
+    ),
+    // Clients are validated against the keys at hand: an ID token algorithm without a key (RS256 is
+    // oidc-provider's default) would make every client invalid.
+    clientDefaults: { id_token_signed_response_alg: algorithms[0] as AsymmetricAlgorithm },
+    // Its default allow-list stops at ES256, PS256, RS256 and EdDSA.
+    enabledJWA: { idTokenSigningAlgValues: [...algorithms] },
+    // Registering the resource scopes makes oidc-provider hold each client to its `scope` metadata.
+    scopes: allScopes,
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Any registered (confidential) client may introspect, as a resource server would.
+        allowedPolicy: async () => true,
+      },
+      revocation: { enabled: true },
+      dPoP: {
+        enabled: true,
+        ...(options.requireDpopNonce
+          ? { nonceSecret: randomBytes(32), requireNonce: () => true }
+          : { requireNonce: () => false }),
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async () => defaultResource.indicator,
+        useGrantedResource: async () => true,
+        async getResourceServerInfo(ctx, indicator) {
+          const resource = resources.find((candidate) => candidate.indicator === indicator)
+          if (resource === undefined) throw new errors.InvalidTarget()
+          const format = pickFormat(ctx, resource)
+          return {
+            scope: (resourceScopes.get(indicator) ?? []).join(' '),
+            audience: resource.audience ?? indicator,
+            accessTokenTTL: pickTtl(ctx, resource),
+            accessTokenFormat: format,
+            ...(format === 'jwt' ? { jwt: { sign: { alg: pickAlgorithm(ctx, resource) } } } : {}),
+          }
+        },
+      },
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtl,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtl,
+    },
+    clientBasedCORS: () => false,
+  }
+
+  const discoveryUri = `${issuer}/.well-known/openid-configuration`
+  let provider: Provider
+  let endpoints: { jwksUri: string; tokenEndpoint: string; introspectionEndpoint: string }
+  try {
+    provider = new OidcProvider(issuer, configuration)
+    handle = provider.callback()
+    endpoints = await discoverEndpoints(discoveryUri)
+  } catch (error) {
+    await close(server)
+    throw error
+  }
+  const { jwksUri, tokenEndpoint, introspectionEndpoint } = endpoints
+
+  const clientFor = (clientId: string | undefined): RegisteredClient => {
+    if (clientId === undefined) return defaultClient
+    const client = clients.find((candidate) => candidate.clientId === clientId)
+    if (client === undefined) throw new TypeError(`"${clientId}" is not a registered client`)
+    return client
+  }
+
+  async function post(
+    url: string,
+    client: RegisteredClient,
+    params: Record<string, string>,
+    headers: Record<string, string>,
+    secret = client.clientSecret,
+    method = client.authMethod,
+  ): Promise<Record<string, unknown>> {
+    const body = new URLSearchParams(params)
+    const sent: Record<string, string> = { ...headers, accept: 'application/json' }
+    if (method === 'client_secret_basic') {
+      // RFC 6749 §2.3.1: both parts are form-urlencoded before the Basic encoding.
+      const pair = `${formEncode(client.clientId)}:${formEncode(secret)}`
+      sent.authorization = `Basic ${Buffer.from(pair).toString('base64')}`
+    } else {
+      body.set('client_id', client.clientId)
+      body.set('client_secret', secret)
+    }
+    const response = await fetch(url, { method: 'POST', headers: sent, body })
+    const json = (await response.json()) as Record<string, unknown>
+    if (!response.ok) {
+      const description = typeof json.error_description === 'string' ? json.error_description : undefined
+      const nonce = response.headers.get('dpop-nonce') ?? undefined
+      throw new TokenRequestError(response.status, String(json.error ?? 'unknown_error'), description, nonce)
+    }
+    return json
+  }
+
+  return Object.freeze({
+    issuer,
+    discoveryUri,
+    jwksUri,
+    tokenEndpoint,
+    introspectionEndpoint,
+    keys,
+    jwks: toJwks(...keys),
+    clients: Object.freeze(clients),
+    resources,
+    provider,
+    async token(request: TokenRequest = {}): Promise<TokenResponse> {
+      const client = clientFor(request.clientId)
+      const scope = request.scope === undefined ? client.scope : toList(request.scope)
+      const params: Record<string, string> = {
+        grant_type: 'client_credentials',
+        resource: request.resource ?? defaultResource.indicator,
+      }
+      if (scope.length > 0) params.scope = scope.join(' ')
+      const headers: Record<string, string> = {}
+      if (request.expiresIn !== undefined) headers[ttlHeader] = String(request.expiresIn)
+      if (request.algorithm !== undefined) headers[algorithmHeader] = request.algorithm
+      if (request.format !== undefined) headers[formatHeader] = request.format
+      if (request.dpopProof !== undefined) headers.dpop = request.dpopProof
+      const json = await post(
+        tokenEndpoint,
+        client,
+        params,
+        headers,
+        request.clientSecret,
+        request.authMethod,
+      )
+      return {
+        accessToken: String(json.access_token),
+        tokenType: String(json.token_type),
+        expiresIn: Number(json.expires_in),
+        ...(typeof json.scope === 'string' ? { scope: json.scope } : {}),
+      }
+    },
+    async introspect(token: string, clientId?: string): Promise<IntrospectionResponse> {
+      const json = await post(introspectionEndpoint, clientFor(clientId), { token }, {})
+      return json as IntrospectionResponse
+    },
+    close: () => close(server),
+  })
+}
+
+/** Reads the endpoints from the server's own discovery document, which also proves that it answers. */
+async function discoverEndpoints(discoveryUri: string) {
+  const response = await fetch(discoveryUri)
+  if (!response.ok) throw new Error(`discovery answered ${response.status}`)
+  const metadata = (await response.json()) as Record<string, unknown>
+  const endpoint = (name: string): string => {
+    const value = metadata[name]
+    if (typeof value !== 'string') throw new Error(`discovery document has no "${name}"`)
+    return value
+  }
+  return {
+    jwksUri: endpoint('jwks_uri'),
+    tokenEndpoint: endpoint('token_endpoint'),
+    introspectionEndpoint: endpoint('introspection_endpoint'),
+  }
+}
+
+function toList(scope: string | readonly string[]): string[] {
+  return typeof scope === 'string' ? scope.split(' ').filter((value) => value !== '') : [...scope]
+}
+
+function checkTtl(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${what} must be a positive integer`)
+}
+
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, '+')
+}
