@@ -1,12 +1,12 @@
 import { renderError } from '@zerotrust/core'
+import { generateSigningKey, type JwksServer, type SigningKey, startJwksServer } from '@zerotrust/testkit'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { bearer, claims, sign, type TestKey, testKey } from '../test/fixtures.js'
-import { issuerServer } from '../test/issuer-server.js'
 import { type JwtBearerOptions, jwtBearer } from './index.js'
 
 let k1: TestKey
 let k2: TestKey
-const servers: Awaited<ReturnType<typeof issuerServer>>[] = []
+const servers: JwksServer[] = []
 
 beforeAll(async () => {
   ;[k1, k2] = await Promise.all([testKey('ES256', 'k1'), testKey('ES256', 'k2')])
@@ -16,14 +16,13 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()))
 })
 
-async function idp(...args: Parameters<typeof issuerServer>) {
-  const server = await issuerServer(...args)
+async function idp(keys: TestKey[], options?: Parameters<typeof startJwksServer>[1]) {
+  const server = await startJwksServer({ keys: keys.map((k) => k.publicJwk) }, options)
   servers.push(server)
   return server
 }
 
-const tokenFor = (server: { issuer: string }, key: TestKey, extra = {}) =>
-  sign(key, claims({ iss: server.issuer, ...extra }))
+const tokenFor = (server: { issuer: string }, key: TestKey) => sign(key, claims({ iss: server.issuer }))
 
 const verifier = (server: { issuer: string }, options: Partial<JwtBearerOptions> = {}) =>
   jwtBearer({
@@ -33,23 +32,26 @@ const verifier = (server: { issuer: string }, options: Partial<JwtBearerOptions>
     ...options,
   } as JwtBearerOptions)
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
 describe('jwtBearer: keys from the issuer', () => {
   it('discovers the JWKS through OpenID Connect metadata', async () => {
-    const server = await idp([k1.publicJwk])
+    const server = await idp([k1])
     const auth = await verifier(server).authenticate(bearer(await tokenFor(server, k1)))
     expect(auth.issuer).toBe(server.issuer)
-    expect(server.requests).toEqual(['/.well-known/openid-configuration', '/jwks.json'])
+    expect(server.requests).toMatchObject({ discovery: 1, jwks: 1, total: 2 })
   })
 
   it('falls back to RFC 8414 metadata, with the issuer path after the well-known segment', async () => {
-    const server = await idp([k1.publicJwk], { metadata: 'oauth', issuerPath: '/tenant-a' })
+    const server = await idp([k1], { metadata: 'oauth', issuerPath: '/tenant-a' })
     await verifier(server).authenticate(bearer(await tokenFor(server, k1)))
-    expect(server.requests).toContain('/.well-known/oauth-authorization-server/tenant-a')
+    expect(server.requests.byPath.get('/.well-known/oauth-authorization-server/tenant-a')).toBe(1)
+    expect(server.requests.jwks).toBe(1)
   })
 
   it('refuses metadata that names another issuer, as an outage rather than a bad token', async () => {
-    const server = await idp([k1.publicJwk])
-    server.setMetadataIssuer('https://evil.example.com/')
+    const server = await idp([k1])
+    server.setDiscovery({ issuer: 'https://evil.example.com/' })
     const error = await verifier(server)
       .authenticate(bearer(await tokenFor(server, k1)))
       .catch((e) => e)
@@ -58,39 +60,48 @@ describe('jwtBearer: keys from the issuer', () => {
       status: 503,
       reason: 'discovery_issuer_mismatch',
     })
-    expect(server.jwksFetches()).toBe(0)
+    expect(server.requests.jwks).toBe(0)
+  })
+
+  it('refuses a jwks_uri over plain http off loopback', async () => {
+    const server = await idp([k1])
+    server.setDiscovery({ jwks_uri: 'http://keys.example.com/jwks.json' })
+    await expect(verifier(server).authenticate(bearer(await tokenFor(server, k1)))).rejects.toMatchObject({
+      code: 'dependency_unavailable',
+      reason: 'discovery_invalid_jwks_uri',
+    })
   })
 
   it('uses an explicit jwksUri without discovery', async () => {
-    const server = await idp([k1.publicJwk])
+    const server = await idp([k1])
     await verifier(server, { jwksUri: server.jwksUri }).authenticate(bearer(await tokenFor(server, k1)))
-    expect(server.requests).toEqual(['/jwks.json'])
+    expect(server.requests).toMatchObject({ discovery: 0, jwks: 1 })
   })
 
   it('picks up a rotated key on its first unknown kid', async () => {
-    const server = await idp([k1.publicJwk])
+    const server = await idp([k1])
     const tokens = verifier(server)
     await tokens.authenticate(bearer(await tokenFor(server, k1)))
-    server.setKeys([k1.publicJwk, k2.publicJwk])
+    server.setJwks({ keys: [k1.publicJwk, k2.publicJwk] })
     await expect(tokens.authenticate(bearer(await tokenFor(server, k2)))).resolves.toBeDefined()
-    expect(server.jwksFetches()).toBe(2)
+    expect(server.requests.jwks).toBe(2)
   })
 
   it('coalesces a storm of unknown-kid requests into one fetch', async () => {
-    const server = await idp([k1.publicJwk])
+    const server = await idp([k1])
     const tokens = verifier(server)
     await tokens.authenticate(bearer(await tokenFor(server, k1)))
-    server.setKeys([k1.publicJwk, k2.publicJwk])
-    server.setDelay(50)
+    server.setJwks({ keys: [k1.publicJwk, k2.publicJwk] })
+    server.delay(50)
     const storm = await Promise.all(
       Array.from({ length: 50 }, async () => tokens.authenticate(bearer(await tokenFor(server, k2)))),
     )
     expect(storm).toHaveLength(50)
-    expect(server.jwksFetches()).toBe(2)
+    expect(server.requests.jwks).toBe(2)
   })
 
   it('refetches for unknown kids at most once per cooldown', async () => {
-    const server = await idp([k1.publicJwk])
+    const server = await idp([k1])
     const tokens = verifier(server)
     await tokens.authenticate(bearer(await tokenFor(server, k1)))
     for (let i = 0; i < 5; i++) {
@@ -101,32 +112,35 @@ describe('jwtBearer: keys from the issuer', () => {
       })
     }
     // One fetch at startup, one for the first unknown kid; the rest fall inside the cooldown.
-    expect(server.jwksFetches()).toBe(2)
+    expect(server.requests.jwks).toBe(2)
   })
 
-  it('keeps verifying with cached keys while the issuer is down', async () => {
-    const server = await idp([k1.publicJwk])
-    const tokens = verifier(server, { cache: false, http: { maxAge: 1, cooldown: 0 } })
-    await tokens.authenticate(bearer(await tokenFor(server, k1)))
-    server.setDown(true)
-    for (let i = 0; i < 3; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 5))
-      await expect(tokens.authenticate(bearer(await tokenFor(server, k1)))).resolves.toBeDefined()
-    }
-  })
+  it.each(['status', 'reset'] as const)(
+    'keeps verifying with cached keys while the issuer is down (%s)',
+    async (mode) => {
+      const server = await idp([k1])
+      const tokens = verifier(server, { cache: false, http: { maxAge: 1, cooldown: 0 } })
+      await tokens.authenticate(bearer(await tokenFor(server, k1)))
+      server.down(true, mode)
+      for (let i = 0; i < 3; i++) {
+        await sleep(5)
+        await expect(tokens.authenticate(bearer(await tokenFor(server, k1)))).resolves.toBeDefined()
+      }
+    },
+  )
 
   it('answers an unknown key with 503 and Retry-After while the issuer is down', async () => {
-    const server = await idp([k1.publicJwk])
+    const server = await idp([k1])
     const tokens = verifier(server)
     await tokens.authenticate(bearer(await tokenFor(server, k1)))
-    server.setDown(true)
+    server.down(true)
     const error = await tokens.authenticate(bearer(await tokenFor(server, k2))).catch((e) => e)
     expect(error).toMatchObject({ code: 'dependency_unavailable', status: 503 })
     const rendered = renderError(error)
     expect(rendered.status).toBe(503)
     expect(Number(rendered.headers['retry-after'])).toBeGreaterThanOrEqual(1)
     expect(rendered.headers['www-authenticate']).toBeUndefined()
-    expect(rendered.body).not.toContain('secret-internal-detail')
+    expect(rendered.body).not.toContain('service unavailable')
     // Within the cooldown, still 503, never 401: we cannot tell a new key from a forged one.
     await expect(tokens.authenticate(bearer(await tokenFor(server, k2)))).rejects.toMatchObject({
       code: 'dependency_unavailable',
@@ -134,23 +148,23 @@ describe('jwtBearer: keys from the issuer', () => {
   })
 
   it('answers 503 while the issuer is down at startup, and recovers without restart', async () => {
-    const server = await idp([k1.publicJwk])
-    server.setDown(true)
+    const server = await idp([k1])
+    server.down(true)
     const tokens = verifier(server)
     const token = await tokenFor(server, k1)
     await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({ code: 'dependency_unavailable' })
     // Retried after a short backoff, not on every request, and never cached as a failure.
     await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({ code: 'dependency_unavailable' })
-    const attempts = server.requests.length
-    server.setDown(false)
-    await new Promise((resolve) => setTimeout(resolve, 1100))
+    const attempts = server.requests.total
+    server.down(false)
+    await sleep(1100)
     await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
     expect(attempts).toBeLessThanOrEqual(2)
   })
 
   it('times out a slow issuer with 503', async () => {
-    const server = await idp([k1.publicJwk])
-    server.setDelay(1000)
+    const server = await idp([k1])
+    server.delay(1000)
     const tokens = verifier(server, { jwksUri: server.jwksUri, http: { timeout: 100 } })
     await expect(tokens.authenticate(bearer(await tokenFor(server, k1)))).rejects.toMatchObject({
       code: 'dependency_unavailable',
@@ -159,18 +173,21 @@ describe('jwtBearer: keys from the issuer', () => {
   })
 
   it('ignores private and symmetric members of a JWKS', async () => {
-    const { exportJWK } = await import('jose')
-    const privateJwk = { ...(await exportJWK(k1.privateKey)), kid: 'k1', alg: 'ES256' }
-    const server = await idp([privateJwk, { kty: 'oct', k: 'c2VjcmV0', kid: 'k1' }])
-    const error = await verifier(server)
-      .authenticate(bearer(await tokenFor(server, k1)))
-      .catch((e) => e)
-    expect(error).toMatchObject({ code: 'invalid_token', reason: 'unknown_key' })
+    const leaky: SigningKey = await generateSigningKey('ES256', 'k1')
+    const server = await startJwksServer({
+      keys: [leaky.privateJwk, { kty: 'oct', k: 'c2VjcmV0', kid: 'k1' }],
+    })
+    servers.push(server)
+    const token = await sign({ ...k1, privateKey: leaky.privateKey }, claims({ iss: server.issuer }))
+    await expect(verifier(server).authenticate(bearer(token))).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'unknown_key',
+    })
   })
 
   it('keeps the key sets of several issuers apart', async () => {
-    const a = await idp([k1.publicJwk])
-    const b = await idp([k2.publicJwk])
+    const a = await idp([k1])
+    const b = await idp([k2])
     const tokens = jwtBearer({
       issuer: [a.issuer, b.issuer],
       audience: 'api://orders',

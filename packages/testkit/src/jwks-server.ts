@@ -14,7 +14,7 @@ export type OutageMode =
 export interface RequestCounts {
   /** Requests for `/jwks.json`. */
   readonly jwks: number
-  /** Requests for `/.well-known/openid-configuration`. */
+  /** Requests for the metadata document. */
   readonly discovery: number
   readonly total: number
   /** Requests per path (without the query). */
@@ -23,11 +23,11 @@ export interface RequestCounts {
 
 /** A running JWKS server; see {@link startJwksServer}. */
 export interface JwksServer {
-  /** Its origin, `http://127.0.0.1:<port>`, which its discovery document names as `issuer`. */
+  /** Its origin, `http://127.0.0.1:<port>` (plus `issuerPath`), which its metadata names as `issuer`. */
   readonly issuer: string
   /** `${issuer}/jwks.json` */
   readonly jwksUri: string
-  /** `${issuer}/.well-known/openid-configuration` */
+  /** Where its metadata document is: `${issuer}/.well-known/openid-configuration` by default. */
   readonly discoveryUri: string
   /** What it has received so far. */
   readonly requests: RequestCounts
@@ -49,10 +49,16 @@ export interface JwksServer {
 export interface JwksServerOptions {
   /** The `Cache-Control` header of JWKS answers; none by default. */
   readonly cacheControl?: string
+  /**
+   * Which metadata document it serves: OpenID Connect Discovery (default) or RFC 8414, whose well-known
+   * segment goes between the host and the issuer's path.
+   */
+  readonly metadata?: 'openid' | 'oauth'
+  /** A path for the issuer, such as `/tenant-a`; none by default. */
+  readonly issuerPath?: string
 }
 
 const jwksPath = '/jwks.json'
-const discoveryPath = '/.well-known/openid-configuration'
 
 /**
  * Starts a small HTTP server on 127.0.0.1 (port chosen by the OS) that serves a JWKS at `/jwks.json`
@@ -120,13 +126,19 @@ export async function startJwksServer(
   const server = createServer((req, res) => {
     handle(req, res).catch(() => req.socket.destroy())
   })
-  const issuer = await listen(server)
-  const jwksUri = `${issuer}${jwksPath}`
+  const origin = await listen(server)
+  const issuerPath = options.issuerPath ?? ''
+  const issuer = `${origin}${issuerPath}`
+  const jwksUri = `${origin}${jwksPath}`
+  const discoveryPath =
+    options.metadata === 'oauth'
+      ? `/.well-known/oauth-authorization-server${issuerPath}`
+      : `${issuerPath}/.well-known/openid-configuration`
 
   return Object.freeze({
     issuer,
     jwksUri,
-    discoveryUri: `${issuer}${discoveryPath}`,
+    discoveryUri: `${origin}${discoveryPath}`,
     get requests(): RequestCounts {
       const byPath = new Map(counts)
       let total = 0
