@@ -21,6 +21,8 @@ export {
 } from './render-error.js'
 export {
   type ConnectionInfo,
+  type FetchRequestOptions,
+  fromFetchRequest,
   fromNodeRequest,
   type NodeRequestOptions,
   type NodeRequestSource,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fromNodeRequest, originResolver, requestUrl } from './request.js'
+import { fromFetchRequest, fromNodeRequest, originResolver, requestUrl } from './request.js'
 
 const node = (rawHeaders: string[], url = '/a/b?c=1', remoteAddress = '10.0.0.2') => ({
   method: 'post',
@@ -82,5 +82,33 @@ describe('fromNodeRequest', () => {
       { resolveOrigin: originResolver() },
     )
     expect(req.peerCertificate?.()).toEqual({ raw, subjectAltName: 'URI:spiffe://x/y' })
+  })
+})
+
+describe('fromFetchRequest', () => {
+  it('takes path and query from the URL and the origin from configuration only', () => {
+    const request = new Request('http://evil.example:8080/a/b?c=1#frag', {
+      method: 'delete',
+      headers: { authorization: 'Bearer a', 'x-request-id': 'r-9' },
+    })
+    const req = fromFetchRequest(request, {
+      resolveOrigin: originResolver({ publicOrigin: 'https://api.example.com' }),
+    })
+    expect(req).toMatchObject({
+      method: 'DELETE',
+      origin: 'https://api.example.com',
+      target: '/a/b?c=1',
+      path: '/a/b',
+    })
+    expect(req.headerValues('Authorization')).toEqual(['Bearer a'])
+    expect(req.headerValues('missing')).toEqual([])
+    expect(req.requestId).toBe('r-9')
+    expect(req.peerCertificate?.()).toBeUndefined()
+  })
+
+  it('has no origin by default', () => {
+    const req = fromFetchRequest(new Request('http://host.example/'), { resolveOrigin: originResolver() })
+    expect(req.origin).toBeUndefined()
+    expect(req.target).toBe('/')
   })
 })

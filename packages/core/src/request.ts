@@ -177,6 +177,43 @@ export function fromNodeRequest(req: NodeRequestSource, options: NodeRequestOpti
   }
 }
 
+/** Options of {@link fromFetchRequest}. */
+export interface FetchRequestOptions {
+  readonly resolveOrigin: OriginResolver
+  /** The peer's address, where the server knows it. */
+  readonly remoteAddress?: string | undefined
+  /** The peer's TLS client certificate, where the server has one. */
+  readonly peerCertificate?: (() => PeerCertificate | undefined) | undefined
+}
+
+/**
+ * Builds the {@link RequestLike} of a Fetch API `Request` (Hono, and any fetch-based server). The host in
+ * `request.url` comes from the request, so only its path and query are used; the origin comes from
+ * `resolveOrigin`. Fetch `Headers` join a repeated header into one value with ", ", which the
+ * credential parser then refuses as malformed.
+ */
+export function fromFetchRequest(request: Request, options: FetchRequestOptions): RequestLike {
+  const { url, headers } = request
+  const start = url.indexOf('/', url.indexOf('//') + 2)
+  const hash = url.indexOf('#')
+  const target = start === -1 ? '/' : url.slice(start, hash === -1 ? undefined : hash)
+  const query = target.indexOf('?')
+  const headerValues = (name: string): readonly string[] => {
+    const value = headers.get(name)
+    return value === null ? noValues : [value]
+  }
+  const requestId = headers.get('x-request-id') ?? undefined
+  return {
+    method: request.method.toUpperCase(),
+    origin: options.resolveOrigin({ remoteAddress: options.remoteAddress, headerValues }),
+    target,
+    path: query === -1 ? target : target.slice(0, query),
+    headerValues,
+    requestId: requestId !== undefined && requestIdPattern.test(requestId) ? requestId : undefined,
+    peerCertificate: options.peerCertificate ?? (() => undefined),
+  }
+}
+
 const noValues: readonly string[] = Object.freeze([])
 
 function readRawHeader(rawHeaders: readonly string[], name: string): readonly string[] {
