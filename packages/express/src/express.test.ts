@@ -1,9 +1,10 @@
 import { type Auth, type DecisionEvent, ZeroTrustError } from '@zerotrust/core'
 import { jwtBearer } from '@zerotrust/jwt'
+import { sendRaw } from '@zerotrust/testkit'
 import express from 'express'
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { listen, rawRequest } from '../test/http.js'
+import { listen } from '../test/http.js'
 import { authenticate, authorize, errorHandler, requireScopes } from './index.js'
 
 const issuer = 'https://idp.example.com/'
@@ -139,11 +140,14 @@ describe('@zerotrust/express', () => {
 
   it('answers two Authorization headers with 400 invalid_request', async () => {
     const token = await sign()
-    const res = await rawRequest(server.port, [
-      'GET /orders HTTP/1.1',
-      `Authorization: Bearer ${token}`,
-      `Authorization: Bearer ${token}`,
-    ])
+    const res = await sendRaw(server.port, {
+      method: 'GET',
+      path: '/orders',
+      headers: [
+        ['Authorization', `Bearer ${token}`],
+        ['Authorization', `Bearer ${token}`],
+      ],
+    })
     expect(res.status).toBe(400)
     expect(res.headers['www-authenticate']).toContain('error="invalid_request"')
   })
@@ -155,17 +159,16 @@ describe('@zerotrust/express', () => {
   })
 
   it('answers a 100 KiB token with 401 when the server admits such headers', async () => {
-    const res = await rawRequest(bigServer.port, [
-      'GET /orders HTTP/1.1',
-      `Authorization: Bearer ${'a'.repeat(100 * 1024)}`,
-    ])
+    const huge = {
+      method: 'GET',
+      path: '/orders',
+      headers: [['Authorization', `Bearer ${'a'.repeat(100 * 1024)}`]],
+    } as const
+    const res = await sendRaw(bigServer.port, huge)
     expect(res.status).toBe(401)
     expect(res.headers['www-authenticate']).toContain('error="invalid_token"')
     // Node's default 16 KiB header limit answers 431 before any middleware runs.
-    const defaultServer = await rawRequest(server.port, [
-      'GET /orders HTTP/1.1',
-      `Authorization: Bearer ${'a'.repeat(100 * 1024)}`,
-    ])
+    const defaultServer = await sendRaw(server.port, huge)
     expect(defaultServer.status).toBe(431)
   })
 

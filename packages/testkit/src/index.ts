@@ -35,3 +35,4 @@ export {
   type SigningKey,
   toJwks,
 } from './keys.js'
+export { sendRaw, type TestRequest, type TestResponse } from './raw-http.js'

@@ -1,0 +1,37 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ZeroTrustError } from '@zerotrust/core'
+import { authenticate, errorHandler, requireScopes } from '@zerotrust/express'
+import express from 'express'
+import { type Mount, sendRaw } from '../harness.js'
+
+/** The conformance app on Express 5: routes before `authenticate()` are public. */
+export const mountExpress: Mount = async ({ authenticator, onDecision, realm, publicOrigin }) => {
+  const app = express()
+  app.get('/health', (_req, res) => {
+    res.json({ ok: true })
+  })
+  app.use(authenticate(authenticator, { onDecision, realm, publicOrigin }))
+  app.get('/orders', requireScopes('orders:read'), (req, res) => {
+    res.json({ auth: req.auth })
+  })
+  app.post('/orders', requireScopes('orders:write'), (_req, res) => {
+    res.status(201).json({ created: true })
+  })
+  app.get('/orders/:id', () => {
+    throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
+  })
+  app.use(errorHandler())
+
+  const server = createServer(app)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    send: (request) => sendRaw(port, request),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
