@@ -1,3 +1,4 @@
+export { type AdapterOptions, type AdapterSettings, adapterSettings, checkAuthorizer } from './adapter.js'
 export { anyOf } from './any-of.js'
 export type { Auth, Authenticator, Authorizer, Confirmation, Decision } from './auth.js'
 export { type Credentials, type ReadCredentialsOptions, readCredentials } from './credentials.js'

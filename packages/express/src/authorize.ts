@@ -1,5 +1,6 @@
 import {
   type Authorizer,
+  checkAuthorizer,
   fromNodeRequest,
   type RequireScopesOptions,
   runAuthorization,
@@ -19,9 +20,7 @@ const noOrigin = () => undefined
  * app.get('/orders/:id', authorize(cedarAuthorizer({ policies })), getOrder)
  */
 export function authorize(authorizer: Authorizer): RequestHandler {
-  if (typeof authorizer?.authorize !== 'function') {
-    throw new TypeError('authorize() needs an authorizer, such as requireScopes(...)')
-  }
+  checkAuthorizer(authorizer)
   return async function zeroTrustAuthorize(req: Request, res: Response, next: NextFunction) {
     const context = contexts.get(req)
     const view = context?.view ?? fromNodeRequest(req, { resolveOrigin: noOrigin, target: req.originalUrl })

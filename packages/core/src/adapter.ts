@@ -1,0 +1,56 @@
+import type { Authenticator, Authorizer } from './auth.js'
+import type { DecisionSink } from './decision.js'
+import { type OriginOptions, type OriginResolver, originResolver } from './request.js'
+
+/** The options every adapter's `authenticate()` takes, checked alike everywhere. */
+export interface AdapterOptions extends OriginOptions {
+  /** Receives a decision event for every authentication and authorization of the request. */
+  readonly onDecision?: DecisionSink
+  /** The `realm` of challenges that do not name one. */
+  readonly realm?: string
+}
+
+/** {@link AdapterOptions} after checking, ready for the per-request path. */
+export interface AdapterSettings {
+  readonly resolveOrigin: OriginResolver
+  readonly onDecision: DecisionSink | undefined
+  readonly realm: string | undefined
+}
+
+/**
+ * Checks an adapter's `authenticate(authenticator, options)` arguments once, at construction, so every
+ * framework rejects the same mistakes with the same messages.
+ *
+ * @example
+ * const settings = adapterSettings(authenticator, options)
+ * @throws TypeError naming the option
+ */
+export function adapterSettings(authenticator: Authenticator, options: AdapterOptions = {}): AdapterSettings {
+  if (typeof authenticator?.authenticate !== 'function') {
+    throw new TypeError('authenticate() needs an authenticator, such as jwtBearer(...)')
+  }
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('authenticate() options must be an object')
+  if (options.onDecision !== undefined && typeof options.onDecision !== 'function') {
+    throw new TypeError('"onDecision" option must be a function')
+  }
+  if (options.realm !== undefined && typeof options.realm !== 'string') {
+    throw new TypeError('"realm" option must be a string')
+  }
+  return Object.freeze({
+    resolveOrigin: originResolver(options),
+    onDecision: options.onDecision,
+    realm: options.realm,
+  })
+}
+
+/**
+ * Checks the argument of an adapter's `authorize(authorizer)` at construction.
+ *
+ * @throws TypeError when it is not an authorizer
+ */
+export function checkAuthorizer(authorizer: Authorizer): void {
+  if (typeof authorizer?.authorize !== 'function') {
+    throw new TypeError('authorize() needs an authorizer, such as requireScopes(...)')
+  }
+}
