@@ -1,4 +1,6 @@
 export { startFixtures } from './fixtures.js'
 export * from './harness.js'
 export { mountExpress } from './mounts/express.js'
+export { mountHonoFetch, mountHonoNode } from './mounts/hono.js'
+export { mountKoa } from './mounts/koa.js'
 export * from './scenarios.js'

@@ -1,0 +1,49 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import { ZeroTrustError } from '@zerotrust/core'
+import { authenticate, errorHandler, requireScopes } from '@zerotrust/hono'
+import { Hono } from 'hono'
+import { type Mount, type MountOptions, sendFetch, sendRaw } from '../harness.js'
+
+/** The conformance app on Hono 4: routes registered before `authenticate()` are public. */
+function buildApp({ authenticator, onDecision, realm, publicOrigin }: MountOptions): Hono {
+  const app = new Hono()
+  app.onError(errorHandler())
+  app.get('/health', (c) => c.json({ ok: true }))
+  app.use(authenticate(authenticator, { onDecision, realm, publicOrigin }))
+  app.get('/orders', requireScopes('orders:read'), (c) => c.json({ auth: c.get('auth') }))
+  app.post('/orders', requireScopes('orders:write'), (c) => c.json({ created: true }, 201))
+  app.get('/orders/:id', () => {
+    throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
+  })
+  return app
+}
+
+/** Hono on @hono/node-server, reached over a raw socket: the adapter reads the Node request. */
+export const mountHonoNode: Mount = async (options) => {
+  const app = buildApp(options)
+  const server = await new Promise<Server>((resolve) => {
+    const started = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () =>
+      resolve(started as Server),
+    )
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    send: (request) => sendRaw(port, request),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** Hono through `app.request`, without a server: the adapter reads the Fetch request. */
+export const mountHonoFetch: Mount = async (options) => {
+  const app = buildApp(options)
+  return {
+    send: (request) => sendFetch((req) => app.request(req), request),
+    close: async () => {},
+  }
+}

@@ -1,0 +1,47 @@
+import {
+  type AdapterOptions,
+  type Auth,
+  type Authenticator,
+  adapterSettings,
+  runAuthentication,
+} from '@zerotrust/core'
+import type { MiddlewareHandler } from 'hono'
+import { contexts, errorResponse } from './lib/context.js'
+import { requestView } from './lib/request-view.js'
+import type { ZeroTrustEnv } from './types.js'
+
+/** Options of {@link authenticate}: `publicOrigin`, `trustProxy`, `onDecision`, `realm`. */
+export type AuthenticateOptions = AdapterOptions
+
+/**
+ * Hono middleware that authenticates every request with `authenticator` and sets `c.get('auth')`.
+ * A failure is answered at once with the status, `WWW-Authenticate` and problem+json body that core
+ * renders; the handler never runs, and nothing reaches `app.onError`.
+ *
+ * On @hono/node-server the request is read from the Node request (`c.env.incoming`), so a repeated
+ * `Authorization` header and the TLS peer certificate are seen; elsewhere from the Fetch request.
+ *
+ * @example
+ * app.use('/orders/*', authenticate(jwtBearer({ issuer, audience, algorithms: ['ES256'] })))
+ * @throws TypeError naming the option when an option is invalid
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+export function authenticate(
+  authenticator: Authenticator,
+  options: AuthenticateOptions = {},
+): MiddlewareHandler<ZeroTrustEnv> {
+  const { resolveOrigin, onDecision, realm } = adapterSettings(authenticator, options)
+
+  return async function zeroTrustAuthenticate(c, next) {
+    const view = requestView(c, resolveOrigin)
+    contexts.set(c, { view, onDecision, realm })
+    let auth: Auth
+    try {
+      auth = await runAuthentication(authenticator, view, onDecision)
+    } catch (error) {
+      return errorResponse(c, error, realm)
+    }
+    c.set('auth', auth)
+    await next()
+  }
+}

@@ -1,0 +1,52 @@
+import {
+  type Authorizer,
+  checkAuthorizer,
+  type RequireScopesOptions,
+  runAuthorization,
+  requireScopes as scopesAuthorizer,
+} from '@zerotrust/core'
+import type { MiddlewareHandler } from 'hono'
+import { contexts, errorResponse } from './lib/context.js'
+import { requestView } from './lib/request-view.js'
+import type { ZeroTrustEnv } from './types.js'
+
+const noOrigin = () => undefined
+
+/**
+ * Hono middleware that asks `authorizer` about the authenticated request. A denial is answered at once
+ * (403, with the challenge core renders). Mounted without `authenticate()` before it, it fails closed
+ * with a 500.
+ *
+ * @example
+ * app.get('/orders/:id', authorize(cedarAuthorizer({ policies })), getOrder)
+ * @throws TypeError when `authorizer` is not an authorizer
+ */
+export function authorize(authorizer: Authorizer): MiddlewareHandler<ZeroTrustEnv> {
+  checkAuthorizer(authorizer)
+  return async function zeroTrustAuthorize(c, next) {
+    const context = contexts.get(c)
+    const view = context?.view ?? requestView(c, noOrigin)
+    try {
+      // `c.get` answers undefined when authenticate() did not run: runAuthorization then fails closed.
+      await runAuthorization(authorizer, view, c.get('auth'), context?.onDecision)
+    } catch (error) {
+      return errorResponse(c, error, context?.realm)
+    }
+    await next()
+  }
+}
+
+/**
+ * Hono middleware requiring scopes of the token: 403 `insufficient_scope` naming them otherwise.
+ *
+ * @example
+ * app.post('/orders', requireScopes('orders:write'), createOrder)
+ * @throws TypeError when `scopes` is empty or holds anything but scope tokens
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ */
+export function requireScopes(
+  scopes: string | readonly string[],
+  options?: RequireScopesOptions,
+): MiddlewareHandler<ZeroTrustEnv> {
+  return authorize(scopesAuthorizer(scopes, options))
+}

@@ -1,0 +1,22 @@
+import { type DecisionSink, type RequestLike, renderError } from '@zerotrust/core'
+import type { Context } from 'hono'
+import type { StatusCode } from 'hono/utils/http-status'
+
+/** What `authenticate()` leaves for the middleware after it on the same request. */
+export interface RequestContext {
+  readonly view: RequestLike
+  readonly onDecision: DecisionSink | undefined
+  readonly realm: string | undefined
+}
+
+/** Per-request context, keyed by the Hono context so that nothing leaks between requests. */
+export const contexts: WeakMap<object, RequestContext> = new WeakMap()
+
+/**
+ * The response of any error as core renders it: status, headers, problem+json. Built with
+ * `c.newResponse` so that headers earlier middleware set with `c.header()` (CORS, request ids) stay.
+ */
+export function errorResponse(c: Context, error: unknown, realm: string | undefined): Response {
+  const rendered = renderError(error, realm === undefined ? {} : { realm })
+  return c.newResponse(rendered.body, rendered.status as StatusCode, rendered.headers)
+}

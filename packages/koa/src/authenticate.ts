@@ -1,0 +1,42 @@
+import {
+  type AdapterOptions,
+  type Auth,
+  type Authenticator,
+  adapterSettings,
+  fromNodeRequest,
+  runAuthentication,
+} from '@zerotrust/core'
+import type { Middleware } from 'koa'
+import { contexts, sendError } from './lib/context.js'
+
+/** Options of {@link authenticate}: `publicOrigin`, `trustProxy`, `onDecision`, `realm`. */
+export type AuthenticateOptions = AdapterOptions
+
+/**
+ * Koa middleware that authenticates every request with `authenticator` and sets `ctx.state.auth`.
+ * A failure is answered at once with the status, `WWW-Authenticate` and problem+json body that core
+ * renders; nothing downstream runs, and nothing is thrown to your error middleware.
+ *
+ * @example
+ * app.use(authenticate(jwtBearer({ issuer, audience, algorithms: ['ES256'] }), { onDecision: log }))
+ * @throws TypeError naming the option when an option is invalid
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+export function authenticate(authenticator: Authenticator, options: AuthenticateOptions = {}): Middleware {
+  const { resolveOrigin, onDecision, realm } = adapterSettings(authenticator, options)
+
+  return async function zeroTrustAuthenticate(ctx, next) {
+    // `originalUrl`, not `url`: koa-mount and rewrites change `url`, and DPoP `htu` names what was sent.
+    const view = fromNodeRequest(ctx.req, { resolveOrigin, target: ctx.originalUrl })
+    contexts.set(ctx, { view, onDecision, realm })
+    let auth: Auth
+    try {
+      auth = await runAuthentication(authenticator, view, onDecision)
+    } catch (error) {
+      sendError(ctx, error, realm)
+      return
+    }
+    ctx.state.auth = auth
+    await next()
+  }
+}

@@ -1,0 +1,52 @@
+import {
+  type Authorizer,
+  checkAuthorizer,
+  fromNodeRequest,
+  type RequireScopesOptions,
+  runAuthorization,
+  requireScopes as scopesAuthorizer,
+} from '@zerotrust/core'
+import type { Middleware } from 'koa'
+import { contexts, sendError } from './lib/context.js'
+
+const noOrigin = () => undefined
+
+/**
+ * Koa middleware that asks `authorizer` about the authenticated request. A denial is answered at once
+ * (403, with the challenge core renders). Mounted without `authenticate()` before it, it fails closed
+ * with a 500.
+ *
+ * @example
+ * router.get('/orders/:id', authorize(cedarAuthorizer({ policies })), getOrder)
+ * @throws TypeError when `authorizer` is not an authorizer
+ */
+export function authorize(authorizer: Authorizer): Middleware {
+  checkAuthorizer(authorizer)
+  return async function zeroTrustAuthorize(ctx, next) {
+    const context = contexts.get(ctx)
+    const view =
+      context?.view ?? fromNodeRequest(ctx.req, { resolveOrigin: noOrigin, target: ctx.originalUrl })
+    try {
+      await runAuthorization(authorizer, view, ctx.state.auth, context?.onDecision)
+    } catch (error) {
+      sendError(ctx, error, context?.realm)
+      return
+    }
+    await next()
+  }
+}
+
+/**
+ * Koa middleware requiring scopes of the token: 403 `insufficient_scope` naming them otherwise.
+ *
+ * @example
+ * router.post('/orders', requireScopes('orders:write'), createOrder)
+ * @throws TypeError when `scopes` is empty or holds anything but scope tokens
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3.1
+ */
+export function requireScopes(
+  scopes: string | readonly string[],
+  options?: RequireScopesOptions,
+): Middleware {
+  return authorize(scopesAuthorizer(scopes, options))
+}

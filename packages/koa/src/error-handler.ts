@@ -1,0 +1,35 @@
+import { isZeroTrustError } from '@zerotrust/core'
+import type { Middleware } from 'koa'
+import { contexts, sendError } from './lib/context.js'
+
+/** Options of {@link errorHandler}. */
+export interface ErrorHandlerOptions {
+  /** The `realm` of challenges that do not name one. */
+  readonly realm?: string
+}
+
+/**
+ * Koa middleware that renders a `ZeroTrustError` thrown downstream (for example by a handler that
+ * checks ownership) as core does; every other error is rethrown to the middleware above it and to Koa.
+ * Mount it first, before `authenticate()`.
+ *
+ * @example
+ * app.use(errorHandler())
+ * app.use(authenticate(tokens))
+ * @throws TypeError when `realm` is not a string
+ */
+export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
+  if (options.realm !== undefined && typeof options.realm !== 'string') {
+    throw new TypeError('"realm" option must be a string')
+  }
+  const { realm } = options
+  return async function zeroTrustErrorHandler(ctx, next) {
+    try {
+      await next()
+    } catch (error) {
+      // Once headers are out the response cannot change: Koa's own handler closes the connection.
+      if (!isZeroTrustError(error) || ctx.headerSent) throw error
+      sendError(ctx, error, contexts.get(ctx)?.realm ?? realm)
+    }
+  }
+}

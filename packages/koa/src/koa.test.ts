@@ -1,0 +1,327 @@
+import Router from '@koa/router'
+import { type Auth, type Authenticator, type DecisionEvent, ZeroTrustError } from '@zerotrust/core'
+import { jwtBearer } from '@zerotrust/jwt'
+import { sendRaw } from '@zerotrust/testkit'
+import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose'
+import Koa from 'koa'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { listen } from '../test/http.js'
+import { authenticate, authorize, errorHandler, requireScopes } from './index.js'
+
+const issuer = 'https://idp.example.com/'
+const audience = 'api://orders'
+let sign: (claims?: JWTPayload) => Promise<string>
+let tokens: Authenticator
+let server: Awaited<ReturnType<typeof listen>>
+let bigServer: Awaited<ReturnType<typeof listen>>
+const events: DecisionEvent[] = []
+const koaErrors: unknown[] = []
+
+const allowAll = { layer: 'scopes', authorize: async () => ({ allowed: true as const }) }
+
+beforeAll(async () => {
+  const { privateKey, publicKey } = await generateKeyPair('ES256')
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }
+  sign = (claims = {}) => {
+    const now = Math.floor(Date.now() / 1000)
+    return new SignJWT({
+      iss: issuer,
+      aud: audience,
+      sub: 'alice',
+      client_id: 'web',
+      iat: now,
+      exp: now + 600,
+      jti: String(Math.random()),
+      scope: 'orders:read',
+      ...claims,
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
+      .sign(privateKey)
+  }
+  tokens = jwtBearer({ issuer, audience, algorithms: ['ES256'], jwks: { keys: [jwk] } })
+
+  const app = new Koa()
+  app.on('error', (error: unknown) => koaErrors.push(error))
+  app.use(errorHandler())
+  const open = new Router()
+  open.get('/health', (ctx) => {
+    ctx.body = { ok: true }
+  })
+  // Mounted before authenticate(): fails closed.
+  open.get('/misconfigured', authorize(allowAll), (ctx) => {
+    ctx.body = { reached: true }
+  })
+  app.use(open.routes())
+  app.use(
+    authenticate(tokens, {
+      realm: 'orders',
+      publicOrigin: 'https://api.example.com',
+      onDecision: (e) => events.push(e),
+    }),
+  )
+  const router = new Router()
+  router.get('/orders', requireScopes('orders:read'), (ctx) => {
+    ctx.body = { auth: ctx.state.auth }
+  })
+  router.post('/orders', requireScopes('orders:write'), (ctx) => {
+    ctx.status = 201
+    ctx.body = { created: true }
+  })
+  router.get('/orders/:id', () => {
+    // A handler may deny on its own terms with a ZeroTrustError; errorHandler renders it.
+    throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
+  })
+  router.get('/crash', () => {
+    throw new Error('database password is hunter2')
+  })
+  app.use(router.routes())
+  server = await listen(app.callback())
+  bigServer = await listen(app.callback(), { maxHeaderSize: 256 * 1024 })
+})
+
+afterAll(async () => {
+  await server.close()
+  await bigServer.close()
+})
+
+beforeEach(() => {
+  events.length = 0
+  koaErrors.length = 0
+})
+
+const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
+  fetch(`${server.url}${path}`, { method, headers })
+
+describe('@zerotrust/koa', () => {
+  it('sets ctx.state.auth and lets an authorized request through', async () => {
+    const res = await get('/orders', { authorization: `Bearer ${await sign()}`, 'x-request-id': 'req-42' })
+    expect(res.status).toBe(200)
+    const { auth } = (await res.json()) as { auth: Auth }
+    expect(auth).toMatchObject({
+      subject: 'alice',
+      clientId: 'web',
+      scopes: ['orders:read'],
+      scheme: 'Bearer',
+    })
+    expect(events).toEqual([
+      expect.objectContaining({
+        layer: 'jwt',
+        outcome: 'allow',
+        code: 'ok',
+        subject: 'alice',
+        path: '/orders',
+        requestId: 'req-42',
+      }),
+      expect.objectContaining({ layer: 'scopes', outcome: 'allow', code: 'ok', subject: 'alice' }),
+    ])
+  })
+
+  it('serves routes mounted before authenticate() without a token or an event', async () => {
+    const res = await get('/health')
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: true })
+    expect(events).toEqual([])
+  })
+
+  it('answers a missing token with 401 and a bare challenge', async () => {
+    const res = await get('/orders')
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="orders"')
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(res.headers.get('cache-control')).toBe('no-store')
+    expect(await res.json()).toMatchObject({ status: 401, code: 'missing_credentials' })
+    expect(events).toEqual([
+      expect.objectContaining({ layer: 'jwt', outcome: 'deny', code: 'missing_credentials', status: 401 }),
+    ])
+    // Answered, not thrown: Koa's error event never sees an authentication failure.
+    expect(koaErrors).toEqual([])
+  })
+
+  it('answers an expired token with 401 invalid_token', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const res = await get('/orders', {
+      authorization: `Bearer ${await sign({ iat: now - 600, exp: now - 60 })}`,
+    })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toBe(
+      'Bearer realm="orders", error="invalid_token", error_description="the access token expired"',
+    )
+    expect(events[0]).toMatchObject({ code: 'invalid_token', reason: 'expired' })
+  })
+
+  it('answers a missing scope with 403 insufficient_scope naming the scope', async () => {
+    const res = await get('/orders', { authorization: `Bearer ${await sign()}` }, 'POST')
+    expect(res.status).toBe(403)
+    expect(res.headers.get('www-authenticate')).toBe(
+      'Bearer realm="orders", error="insufficient_scope", error_description="the access token lacks a required scope", scope="orders:write"',
+    )
+    expect(await res.json()).toMatchObject({ code: 'insufficient_scope', scope: 'orders:write' })
+    expect(events.map((e) => `${e.layer}:${e.outcome}`)).toEqual(['jwt:allow', 'scopes:deny'])
+  })
+
+  it('lets a token with the write scope create an order', async () => {
+    const res = await get(
+      '/orders',
+      { authorization: `Bearer ${await sign({ scope: 'orders:write' })}` },
+      'POST',
+    )
+    expect(res.status).toBe(201)
+    expect(await res.json()).toEqual({ created: true })
+  })
+
+  it('answers two Authorization headers with 400 invalid_request', async () => {
+    const token = await sign()
+    const res = await sendRaw(server.port, {
+      method: 'GET',
+      path: '/orders',
+      headers: [
+        ['Authorization', `Bearer ${token}`],
+        ['Authorization', `Bearer ${token}`],
+      ],
+    })
+    expect(res.status).toBe(400)
+    expect(res.headers['www-authenticate']).toContain('error="invalid_request"')
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'invalid_request', reason: 'multiple_credentials' })
+  })
+
+  it('answers a token in the query string with 400 and keeps the query out of the events', async () => {
+    const res = await get(`/orders?access_token=${await sign()}`)
+    expect(res.status).toBe(400)
+    expect(events[0]).toMatchObject({ path: '/orders', reason: 'token_in_query' })
+  })
+
+  it('answers a 100 KiB token with 401 when the server admits such headers', async () => {
+    const huge = {
+      method: 'GET',
+      path: '/orders',
+      headers: [['Authorization', `Bearer ${'a'.repeat(100 * 1024)}`]],
+    } as const
+    const res = await sendRaw(bigServer.port, huge)
+    expect(res.status).toBe(401)
+    expect(res.headers['www-authenticate']).toContain('error="invalid_token"')
+    // Node's default 16 KiB header limit answers 431 before any middleware runs.
+    expect((await sendRaw(server.port, huge)).status).toBe(431)
+  })
+
+  it('renders a ZeroTrustError thrown by a handler through errorHandler()', async () => {
+    const res = await get('/orders/7', { authorization: `Bearer ${await sign()}` })
+    expect(res.status).toBe(403)
+    expect(res.headers.get('content-type')).toBe('application/problem+json')
+    expect(res.headers.get('www-authenticate')).toBeNull()
+    expect(await res.json()).toMatchObject({ code: 'access_denied', reason: 'not_owner' })
+    expect(koaErrors).toEqual([])
+  })
+
+  it('rethrows other errors to Koa, without zerotrust leaking them', async () => {
+    const res = await get('/crash', { authorization: `Bearer ${await sign()}` })
+    expect(res.status).toBe(500)
+    expect(await res.text()).not.toContain('hunter2')
+    expect(koaErrors).toEqual([expect.objectContaining({ message: 'database password is hunter2' })])
+  })
+
+  it('fails closed when authorize() runs before authenticate()', async () => {
+    const res = await get('/misconfigured')
+    expect(res.status).toBe(500)
+    expect(await res.json()).toMatchObject({ code: 'internal_error', detail: 'an internal error occurred' })
+  })
+
+  it('keeps each request its own auth under concurrency', async () => {
+    const subjects = Array.from({ length: 20 }, (_, i) => `user-${i}`)
+    const seen = await Promise.all(
+      subjects.map(async (sub) => {
+        const res = await get('/orders', { authorization: `Bearer ${await sign({ sub })}` })
+        return ((await res.json()) as { auth: Auth }).auth.subject
+      }),
+    )
+    expect(seen).toEqual(subjects)
+  })
+
+  it('rejects option mistakes at construction', () => {
+    expect(() => authenticate({} as never)).toThrow(TypeError)
+    expect(() => authenticate(tokens, { publicOrigin: 'api.example.com' })).toThrow(/"publicOrigin" option/)
+    expect(() => authenticate(tokens, { onDecision: 'log' as never })).toThrow(/"onDecision" option/)
+    expect(() => authenticate(tokens, { realm: 7 as never })).toThrow(/"realm" option/)
+    expect(() => authenticate(tokens, { trustProxy: 'yes' as never })).toThrow(/"trustProxy" option/)
+    expect(() => authorize({} as never)).toThrow(TypeError)
+    expect(() => requireScopes([])).toThrow(/"scopes" option/)
+    expect(() => requireScopes('orders:read', { match: 'some' as never })).toThrow(/"match" option/)
+    expect(() => errorHandler({ realm: 7 as never })).toThrow(/"realm" option/)
+  })
+})
+
+describe('@zerotrust/koa with your own middleware around it', () => {
+  let app: Awaited<ReturnType<typeof listen>>
+  const origins: (string | undefined)[] = []
+  const targets: string[] = []
+  const probe: Authenticator = {
+    layer: 'probe',
+    authenticate: async (req) => {
+      origins.push(req.origin)
+      targets.push(req.target)
+      if (req.headerValues('x-let-in').length === 0) {
+        throw new ZeroTrustError('missing_credentials', 'no credentials')
+      }
+      return { subject: 'probe', scopes: [], claims: {} } as unknown as Auth
+    },
+  }
+
+  beforeAll(async () => {
+    const koa = new Koa()
+    koa.silent = true
+    // The user's own error middleware, outermost: it sees what zerotrust does not answer.
+    koa.use(async (ctx, next) => {
+      try {
+        await next()
+      } catch {
+        ctx.status = 500
+        ctx.body = { mine: true }
+      }
+    })
+    koa.use(errorHandler({ realm: 'fallback' }))
+    koa.use(async (ctx, next) => {
+      // A rewrite, as koa-mount or a router prefix does; the view keeps what the client sent.
+      if (ctx.path.startsWith('/v1/')) ctx.path = ctx.path.slice(3)
+      await next()
+    })
+    koa.use(authenticate(probe, { trustProxy: (address) => address === '127.0.0.1' }))
+    koa.use((ctx) => {
+      if (ctx.path === '/denied') throw new ZeroTrustError('invalid_token', 'the token was revoked')
+      throw new Error('the database is down')
+    })
+    app = await listen(koa.callback())
+  })
+  afterAll(() => app.close())
+
+  beforeEach(() => {
+    origins.length = 0
+    targets.length = 0
+  })
+
+  it('answers authentication failures itself, keeps the target as sent and trusts the proxy rule', async () => {
+    const res = await fetch(`${app.url}/v1/orders?page=2`, {
+      headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' },
+    })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('www-authenticate')).toBe('Bearer')
+    expect(await res.json()).toMatchObject({ code: 'missing_credentials' })
+    expect(origins).toEqual(['https://api.example.com'])
+    expect(targets).toEqual(['/v1/orders?page=2'])
+  })
+
+  it('never takes the origin from Host or forwarded headers of an untrusted rule', async () => {
+    const res = await fetch(`${app.url}/orders`, { headers: { 'x-forwarded-host': 'api.example.com' } })
+    expect(res.status).toBe(401)
+    expect(origins).toEqual([undefined])
+  })
+
+  it('renders a thrown ZeroTrustError with the errorHandler realm and leaves other errors to you', async () => {
+    const denied = await fetch(`${app.url}/denied`, { headers: { 'x-let-in': '1' } })
+    expect(denied.status).toBe(401)
+    expect(denied.headers.get('www-authenticate')).toBe(
+      'Bearer realm="fallback", error="invalid_token", error_description="the token was revoked"',
+    )
+    const crashed = await fetch(`${app.url}/orders`, { headers: { 'x-let-in': '1' } })
+    expect(crashed.status).toBe(500)
+    expect(await crashed.json()).toEqual({ mine: true })
+  })
+})
