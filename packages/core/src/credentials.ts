@@ -30,11 +30,24 @@ const queryToken = /[?&]access_token(?:=|&|$)/
  *
  * Returns `undefined` when the request carries no credential for these schemes.
  *
+ * @example
+ * const credentials = readCredentials(req, { schemes: ['Bearer'], maxTokenLength: 8192, challenges })
  * @throws ZeroTrustError `invalid_request` (400) for several credentials, a query token or a malformed
  * header; `invalid_token` (401) for a token over the size bound.
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2
  */
 export function readCredentials(req: RequestLike, options: ReadCredentialsOptions): Credentials | undefined {
+  const credentials = takeCredentials(req, options)
+  if (credentials !== undefined) checkTokenSyntax(credentials.token, options)
+  return credentials
+}
+
+/**
+ * {@link readCredentials} without the token syntax check, whose cost grows with the token's length.
+ * For a layer that first looks the token up among tokens it already verified (which passed the check),
+ * and calls {@link checkTokenSyntax} on a miss.
+ */
+export function takeCredentials(req: RequestLike, options: ReadCredentialsOptions): Credentials | undefined {
   const values = req.headerValues('authorization')
   const inQuery = req.target.length !== req.path.length && queryToken.test(req.target)
   if (values.length > 1 || (inQuery && values.length === 1)) {
@@ -47,21 +60,31 @@ export function readCredentials(req: RequestLike, options: ReadCredentialsOption
   if (header === undefined) return undefined
 
   const space = header.indexOf(' ')
-  const schemeText = space === -1 ? header : header.slice(0, space)
-  const scheme = matchScheme(schemeText, options.schemes)
+  const scheme = matchScheme(space === -1 ? header : header.slice(0, space), options.schemes)
   if (scheme === undefined) return undefined
 
-  const token = header.slice(space + 1).trim()
+  const token = space === -1 ? '' : header.slice(space + 1).trim()
   if (token.length > options.maxTokenLength) {
     throw new ZeroTrustError('invalid_token', 'the access token is too large', {
       reason: 'token_too_large',
       challenges: options.challenges,
     })
   }
-  if (space === -1 || !b64token.test(token)) {
-    throw invalidRequest('the Authorization header is malformed', 'malformed_authorization', options)
-  }
+  if (token === '') throw malformed(options)
   return { scheme, token }
+}
+
+/**
+ * Checks the RFC 6750 §2.1 b64token syntax of a token.
+ *
+ * @throws ZeroTrustError `invalid_request` (400) when the token has other characters
+ */
+export function checkTokenSyntax(token: string, options: Pick<ReadCredentialsOptions, 'challenges'>): void {
+  if (!b64token.test(token)) throw malformed(options)
+}
+
+function malformed(options: Pick<ReadCredentialsOptions, 'challenges'>): ZeroTrustError {
+  return invalidRequest('the Authorization header is malformed', 'malformed_authorization', options)
 }
 
 function matchScheme(
@@ -74,6 +97,10 @@ function matchScheme(
   return undefined
 }
 
-function invalidRequest(message: string, reason: string, options: ReadCredentialsOptions): ZeroTrustError {
+function invalidRequest(
+  message: string,
+  reason: string,
+  options: Pick<ReadCredentialsOptions, 'challenges'>,
+): ZeroTrustError {
   return new ZeroTrustError('invalid_request', message, { reason, challenges: options.challenges })
 }

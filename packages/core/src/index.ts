@@ -1,7 +1,13 @@
 export { type AdapterOptions, type AdapterSettings, adapterSettings, checkAuthorizer } from './adapter.js'
 export { anyOf } from './any-of.js'
 export type { Auth, Authenticator, Authorizer, Confirmation, Decision } from './auth.js'
-export { type Credentials, type ReadCredentialsOptions, readCredentials } from './credentials.js'
+export {
+  type Credentials,
+  checkTokenSyntax,
+  type ReadCredentialsOptions,
+  readCredentials,
+  takeCredentials,
+} from './credentials.js'
 export { type DecisionEvent, type DecisionSink, runAuthentication, runAuthorization } from './decision.js'
 export {
   type AuthScheme,

@@ -325,6 +325,25 @@ describe('jwtBearer: verified-token cache', () => {
     })
   })
 
+  it('never serves a cached entry to another token with the same ending', async () => {
+    const tokens = verifier()
+    const token = await sign(es256)
+    await tokens.authenticate(bearer(token))
+    // Same last characters (the cache key), another header: the entry holds the whole token and refuses it.
+    const lookalike = `${token[0] === 'e' ? 'f' : 'e'}${token.slice(1)}`
+    await expect(tokens.authenticate(bearer(lookalike))).rejects.toMatchObject({ code: 'invalid_token' })
+  })
+
+  it('still checks the token syntax on a miss', async () => {
+    const tokens = verifier()
+    const token = await sign(es256)
+    await tokens.authenticate(bearer(token))
+    await expect(tokens.authenticate(bearer(`${token}"`))).rejects.toMatchObject({
+      code: 'invalid_request',
+      reason: 'malformed_authorization',
+    })
+  })
+
   it('never serves a cached token past its exp', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     try {

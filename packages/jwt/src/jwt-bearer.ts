@@ -3,9 +3,10 @@ import {
   type Auth,
   type Authenticator,
   type Challenge,
+  checkTokenSyntax,
   type PeerCertificate,
   type RequestLike,
-  readCredentials,
+  takeCredentials,
   ZeroTrustError,
 } from '@zerotrust/core'
 import {
@@ -42,6 +43,8 @@ export interface JwtBearer extends Authenticator {
 type KeyInput = JWTVerifyGetKey | ((header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array>)
 
 interface CacheEntry {
+  /** The whole token: the entry serves only this exact string. */
+  readonly token: string
   readonly auth: Auth
   /** Milliseconds since the epoch after which the entry must not serve. */
   readonly expiresAt: number
@@ -101,7 +104,7 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     if (cache !== undefined) {
       const expiresAt = cacheUntil(payload, o)
       const ttl = expiresAt - Date.now()
-      if (ttl > 0) cache.set(token, { auth, expiresAt }, { ttl })
+      if (ttl > 0) cache.set(cacheKey(token), { token, auth, expiresAt }, { ttl })
     }
     return auth
   }
@@ -122,10 +125,16 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     return iss
   }
 
-  async function verify(token: string): Promise<Auth> {
-    const hit = cache?.get(token)
+  // A hit costs a map lookup on a short key, one string comparison and a clock read: no crypto, no I/O.
+  function cached(token: string): Auth | undefined {
+    const entry = cache?.get(cacheKey(token))
     // The entry's TTL already ends at `exp`; the wall-clock check also holds if the clocks disagree.
-    if (hit !== undefined && hit.expiresAt > Date.now()) return hit.auth
+    return entry !== undefined && entry.token === token && entry.expiresAt > Date.now()
+      ? entry.auth
+      : undefined
+  }
+
+  async function verifyFresh(token: string): Promise<Auth> {
     try {
       return await verifyUncached(token)
     } catch (error) {
@@ -133,15 +142,25 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     }
   }
 
+  async function verify(token: string): Promise<Auth> {
+    return cached(token) ?? verifyFresh(token)
+  }
+
   return {
     layer: 'jwt',
     verify,
     async authenticate(req: RequestLike): Promise<Auth> {
-      const credentials = readCredentials(req, readOptions)
+      const credentials = takeCredentials(req, readOptions)
       if (credentials === undefined) {
         throw new ZeroTrustError('missing_credentials', 'the request carries no access token', { challenges })
       }
-      const auth = await verify(credentials.token)
+      const { token } = credentials
+      let auth = cached(token)
+      if (auth === undefined) {
+        // A cached token passed this check before it was cached, so only a miss pays for it.
+        checkTokenSyntax(token, readOptions)
+        auth = await verifyFresh(token)
+      }
       if (auth.cnf !== undefined) checkBinding(auth, req, challenges)
       return auth
     },
@@ -150,6 +169,15 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
       return header !== undefined && jwtShape.test(header)
     },
   }
+}
+
+/**
+ * The cache key of a token: its last 32 characters, all signature, so hashing the key costs the same for
+ * any token length. Entries keep the whole token and serve only an exact match, so two tokens that share
+ * a suffix can never share an entry.
+ */
+function cacheKey(token: string): string {
+  return token.length > 32 ? token.slice(-32) : token
 }
 
 // A compact JWS after a Bearer (or DPoP) scheme: three base64url segments.
