@@ -87,6 +87,20 @@ describe('jwtBearer: keys from the issuer', () => {
     expect(server.requests.jwks).toBe(2)
   })
 
+  it('stops accepting a key the issuer removed, once its keys are refetched', async () => {
+    const server = await idp([k1])
+    const tokens = verifier(server, { cache: false })
+    await tokens.authenticate(bearer(await tokenFor(server, k1)))
+    await tokens.authenticate(bearer(await tokenFor(server, k1)))
+    server.setJwks({ keys: [k2.publicJwk] })
+    // The new kid triggers the refetch; the remembered k1 key must not outlive it.
+    await tokens.authenticate(bearer(await tokenFor(server, k2)))
+    await expect(tokens.authenticate(bearer(await tokenFor(server, k1)))).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'unknown_key',
+    })
+  })
+
   it('coalesces a storm of unknown-kid requests into one fetch', async () => {
     const server = await idp([k1])
     const tokens = verifier(server)

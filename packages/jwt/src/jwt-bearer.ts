@@ -20,6 +20,7 @@ import {
 import { LRUCache } from 'lru-cache'
 import { minimumSecretBytes } from './lib/algorithms.js'
 import { discoverJwksUri } from './lib/discovery.js'
+import { MemoizedKeys } from './lib/memoized-keys.js'
 import {
   type JwtBearerOptions,
   type NormalizedOptions,
@@ -40,7 +41,8 @@ export interface JwtBearer extends Authenticator {
   verify(token: string): Promise<Auth>
 }
 
-type KeyInput = JWTVerifyGetKey | ((header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array>)
+type SecretKey = (header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array>
+type KeyInput = MemoizedKeys | SecretKey
 
 interface CacheEntry {
   /** The whole token: the entry serves only this exact string. */
@@ -98,7 +100,8 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     // With several issuers the unverified `iss` only picks the key set; jwtVerify then requires that
     // very issuer, and the signature covers it.
     const issuer = single ?? pickIssuer(token)
-    const key = keysByIssuer.get(issuer) as KeyInput
+    const keys = keysByIssuer.get(issuer) as KeyInput
+    const key = keys instanceof MemoizedKeys ? keys.keyFor(token) : keys
     const { payload } = await jwtVerify(token, key as JWTVerifyGetKey, optionsByIssuer.get(issuer))
     const auth = toAuth(payload, 'Bearer')
     if (cache !== undefined) {
@@ -190,11 +193,12 @@ function keySources(o: NormalizedOptions): Map<string, KeyInput> {
     if (o.secret !== undefined) {
       sources.set(issuer, secretKey(o.secret))
     } else if (o.jwks !== undefined) {
-      sources.set(issuer, createLocalJWKSet(publicSigningKeys(o.jwks as unknown as Record<string, unknown>)))
+      const getKey = createLocalJWKSet(publicSigningKeys(o.jwks as unknown as Record<string, unknown>))
+      sources.set(issuer, new MemoizedKeys({ getKey, generation: () => 0, touch: () => {} }))
     } else {
       const explicit = o.jwksUri === undefined ? undefined : new URL(o.jwksUri)
       const resolve = explicit === undefined ? () => discoverJwksUri(issuer, settings) : async () => explicit
-      sources.set(issuer, new RemoteKeySet(resolve, settings).getKey)
+      sources.set(issuer, new MemoizedKeys(new RemoteKeySet(resolve, settings)))
     }
   }
   return sources
@@ -202,7 +206,7 @@ function keySources(o: NormalizedOptions): Map<string, KeyInput> {
 
 const encoder = new TextEncoder()
 
-function secretKey(secret: SecretInput): (header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array> {
+function secretKey(secret: SecretInput): SecretKey {
   const fixed = typeof secret === 'function' ? undefined : toBytes(secret)
   return async (header) => {
     const bytes = fixed ?? toBytes(await secret_(secret))

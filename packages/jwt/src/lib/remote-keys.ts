@@ -32,6 +32,7 @@ export class RemoteKeySet {
   #unknownKidAt = Number.NEGATIVE_INFINITY
   #failed = false
   #pending: Promise<void> | undefined
+  #generation = 0
 
   constructor(resolveUrl: () => Promise<URL>, settings: RemoteKeySettings) {
     this.#resolveUrl = resolveUrl
@@ -40,11 +41,8 @@ export class RemoteKeySet {
 
   /** A jose key resolver over this set. */
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    if (this.#keys === undefined) {
-      await this.#refreshUnlessBackingOff()
-    } else if (performance.now() - this.#fetchedAt > this.#settings.maxAge && !this.#backingOff()) {
-      this.#refresh().catch(() => {})
-    }
+    if (this.#keys === undefined) await this.#refreshUnlessBackingOff()
+    else this.touch()
     const keys = this.#keys as JWTVerifyGetKey
     try {
       return await keys(header, token)
@@ -59,6 +57,18 @@ export class RemoteKeySet {
       // We cannot tell an unknown key from a new one while the issuer is down.
       if (this.#failed) throw this.#unavailable('jwks_unavailable')
       throw error
+    }
+  }
+
+  /** Changes after every successful fetch. */
+  generation(): number {
+    return this.#generation
+  }
+
+  /** Starts a background refresh when the keys are older than `maxAge`; they keep serving meanwhile. */
+  touch(): void {
+    if (performance.now() - this.#fetchedAt > this.#settings.maxAge && !this.#backingOff()) {
+      this.#refresh().catch(() => {})
     }
   }
 
@@ -84,6 +94,7 @@ export class RemoteKeySet {
       this.#url ??= await this.#resolveUrl()
       const document = await fetchJsonObject(this.#url, this.#settings, 'jwks_unavailable')
       this.#keys = createLocalJWKSet(publicSigningKeys(document))
+      this.#generation++
       this.#fetchedAt = performance.now()
       this.#failed = false
     } catch (error) {
