@@ -1,6 +1,6 @@
 import type { Authenticator, Authorizer } from './auth.js'
 import type { DecisionSink } from './decision.js'
-import { type OriginOptions, type OriginResolver, originResolver } from './request.js'
+import { type OriginOptions, type OriginResolver, originResolver, type RequestLike } from './request.js'
 
 /** The options every adapter's `authenticate()` takes, checked alike everywhere. */
 export interface AdapterOptions extends OriginOptions {
@@ -16,6 +16,20 @@ export interface AdapterSettings {
   readonly onDecision: DecisionSink | undefined
   readonly realm: string | undefined
 }
+
+/**
+ * What an adapter's `authenticate()` leaves for the middleware after it on the same request (an
+ * adapter keeps it in a `WeakMap` keyed by the framework's request object, so nothing leaks between
+ * requests).
+ */
+export interface AdapterContext {
+  readonly view: RequestLike
+  readonly onDecision: DecisionSink | undefined
+  readonly realm: string | undefined
+}
+
+/** An origin resolver that knows no origin, for views built where no adapter options apply. */
+export const noOrigin: OriginResolver = () => undefined
 
 /**
  * Checks an adapter's `authenticate(authenticator, options)` arguments once, at construction, so every
@@ -34,14 +48,21 @@ export function adapterSettings(authenticator: Authenticator, options: AdapterOp
   if (options.onDecision !== undefined && typeof options.onDecision !== 'function') {
     throw new TypeError('"onDecision" option must be a function')
   }
-  if (options.realm !== undefined && typeof options.realm !== 'string') {
-    throw new TypeError('"realm" option must be a string')
-  }
   return Object.freeze({
     resolveOrigin: originResolver(options),
     onDecision: options.onDecision,
-    realm: options.realm,
+    realm: checkRealm(options.realm),
   })
+}
+
+/**
+ * Checks a `realm` option (of `authenticate()` or an adapter's error handler).
+ *
+ * @throws TypeError when it is present and not a string
+ */
+export function checkRealm(realm: unknown): string | undefined {
+  if (realm !== undefined && typeof realm !== 'string') throw new TypeError('"realm" option must be a string')
+  return realm
 }
 
 /**

@@ -1,4 +1,12 @@
-export { type AdapterOptions, type AdapterSettings, adapterSettings, checkAuthorizer } from './adapter.js'
+export {
+  type AdapterContext,
+  type AdapterOptions,
+  type AdapterSettings,
+  adapterSettings,
+  checkAuthorizer,
+  checkRealm,
+  noOrigin,
+} from './adapter.js'
 export { anyOf } from './any-of.js'
 export type { Auth, Authenticator, Authorizer, Confirmation, Decision } from './auth.js'
 export {
@@ -38,6 +46,7 @@ export {
   originResolver,
   type PeerCertificate,
   type RequestLike,
+  requestTarget,
   requestUrl,
 } from './request.js'
 export { type ClaimCheck, requireClaims } from './require-claims.js'

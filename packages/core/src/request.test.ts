@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fromFetchRequest, fromNodeRequest, originResolver, requestUrl } from './request.js'
+import { fromFetchRequest, fromNodeRequest, originResolver, requestTarget, requestUrl } from './request.js'
 
 const node = (rawHeaders: string[], url = '/a/b?c=1', remoteAddress = '10.0.0.2') => ({
   method: 'post',
@@ -110,5 +110,21 @@ describe('fromFetchRequest', () => {
     const req = fromFetchRequest(new Request('http://host.example/'), { resolveOrigin: originResolver() })
     expect(req.origin).toBeUndefined()
     expect(req.target).toBe('/')
+  })
+})
+
+describe('requestTarget', () => {
+  it('keeps an origin-form target and reduces an absolute one to its path and query', () => {
+    expect(requestTarget('/a?b=1')).toBe('/a?b=1')
+    expect(requestTarget('http://evil.example/a/b?c=1#d')).toBe('/a/b?c=1')
+    expect(requestTarget('https://evil.example')).toBe('/')
+    expect(requestTarget('*')).toBe('*')
+  })
+
+  it('reduces an HTTP/1.1 absolute-form request target in the Node view', () => {
+    const req = fromNodeRequest(node([], 'http://evil.example/orders?x=1'), {
+      resolveOrigin: originResolver(),
+    })
+    expect(req).toMatchObject({ target: '/orders?x=1', path: '/orders' })
   })
 })

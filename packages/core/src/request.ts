@@ -160,7 +160,7 @@ const requestIdPattern = /^[\w.:@/+=-]{1,128}$/
  * `headers` object keeps only the first).
  */
 export function fromNodeRequest(req: NodeRequestSource, options: NodeRequestOptions): RequestLike {
-  const target = options.target ?? req.url ?? '/'
+  const target = requestTarget(options.target ?? req.url ?? '/')
   const rawHeaders = req.rawHeaders
   const headerValues = (name: string): readonly string[] => readRawHeader(rawHeaders, name)
   const query = target.indexOf('?')
@@ -175,6 +175,26 @@ export function fromNodeRequest(req: NodeRequestSource, options: NodeRequestOpti
     requestId: requestId !== undefined && requestIdPattern.test(requestId) ? requestId : undefined,
     peerCertificate: () => nodePeerCertificate(socket),
   }
+}
+
+const absoluteForm = /^[a-z][a-z0-9+.-]*:\/\//i
+
+/**
+ * The origin-form target (`/path?query`) of a request target or URL. An absolute URL (a Fetch request's
+ * `url`, or an HTTP/1.1 absolute-form target such as `GET http://host/path`) loses its scheme and host,
+ * which came from the client; a fragment is dropped.
+ *
+ * @example
+ * requestTarget('http://evil.example/orders?x=1#f') // '/orders?x=1'
+ */
+export function requestTarget(url: string): string {
+  let target = url
+  if (absoluteForm.test(url)) {
+    const start = url.indexOf('/', url.indexOf('//') + 2)
+    target = start === -1 ? '/' : url.slice(start)
+  }
+  const hash = target.indexOf('#')
+  return hash === -1 ? target : target.slice(0, hash)
 }
 
 /** Options of {@link fromFetchRequest}. */
@@ -193,10 +213,8 @@ export interface FetchRequestOptions {
  * credential parser then refuses as malformed.
  */
 export function fromFetchRequest(request: Request, options: FetchRequestOptions): RequestLike {
-  const { url, headers } = request
-  const start = url.indexOf('/', url.indexOf('//') + 2)
-  const hash = url.indexOf('#')
-  const target = start === -1 ? '/' : url.slice(start, hash === -1 ? undefined : hash)
+  const { headers } = request
+  const target = requestTarget(request.url)
   const query = target.indexOf('?')
   const headerValues = (name: string): readonly string[] => {
     const value = headers.get(name)

@@ -1,4 +1,4 @@
-import { isZeroTrustError } from '@zerotrust/core'
+import { checkRealm, isZeroTrustError } from '@zerotrust/core'
 import type { ErrorRequestHandler } from 'express'
 import { contexts, sendError } from './lib/context.js'
 
@@ -16,11 +16,12 @@ export interface ErrorHandlerOptions {
  * app.use(errorHandler())
  */
 export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
+  const realm = checkRealm(options.realm)
   return function zeroTrustErrorHandler(error, req, res, next) {
     if (!isZeroTrustError(error) || res.headersSent) {
       next(error)
       return
     }
-    sendError(res, error, contexts.get(req)?.realm ?? options.realm)
+    sendError(res, error, contexts.get(req)?.realm ?? realm)
   }
 }

@@ -1,6 +1,7 @@
 import {
   type Authorizer,
   checkAuthorizer,
+  noOrigin,
   type RequireScopesOptions,
   runAuthorization,
   requireScopes as scopesAuthorizer,
@@ -9,8 +10,6 @@ import type { MiddlewareHandler } from 'hono'
 import { contexts, errorResponse } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
-
-const noOrigin = () => undefined
 
 /**
  * Hono middleware that asks `authorizer` about the authenticated request. A denial is answered at once

@@ -1,4 +1,4 @@
-import { isZeroTrustError } from '@zerotrust/core'
+import { checkRealm, isZeroTrustError } from '@zerotrust/core'
 import type { Context, ErrorHandler } from 'hono'
 import type { HTTPResponseError } from 'hono/types'
 import { contexts, errorResponse } from './lib/context.js'
@@ -24,13 +24,11 @@ export interface ErrorHandlerOptions {
  * @throws TypeError naming the option when an option is invalid
  */
 export function errorHandler(options: ErrorHandlerOptions = {}): ErrorHandler {
-  if (options.realm !== undefined && typeof options.realm !== 'string') {
-    throw new TypeError('"realm" option must be a string')
-  }
+  const realm = checkRealm(options.realm)
   if (options.fallback !== undefined && typeof options.fallback !== 'function') {
     throw new TypeError('"fallback" option must be a function')
   }
-  const { realm, fallback = honoDefault } = options
+  const { fallback = honoDefault } = options
   return function zeroTrustErrorHandler(error, c) {
     if (!isZeroTrustError(error)) return fallback(error, c)
     return errorResponse(c, error, contexts.get(c)?.realm ?? realm)

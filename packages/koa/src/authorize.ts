@@ -2,14 +2,13 @@ import {
   type Authorizer,
   checkAuthorizer,
   fromNodeRequest,
+  noOrigin,
   type RequireScopesOptions,
   runAuthorization,
   requireScopes as scopesAuthorizer,
 } from '@zerotrust/core'
 import type { Middleware } from 'koa'
 import { contexts, sendError } from './lib/context.js'
-
-const noOrigin = () => undefined
 
 /**
  * Koa middleware that asks `authorizer` about the authenticated request. A denial is answered at once

@@ -1,4 +1,4 @@
-import { isZeroTrustError } from '@zerotrust/core'
+import { checkRealm, isZeroTrustError } from '@zerotrust/core'
 import type { Middleware } from 'koa'
 import { contexts, sendError } from './lib/context.js'
 
@@ -19,10 +19,8 @@ export interface ErrorHandlerOptions {
  * @throws TypeError when `realm` is not a string
  */
 export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
-  if (options.realm !== undefined && typeof options.realm !== 'string') {
-    throw new TypeError('"realm" option must be a string')
-  }
-  const { realm } = options
+  const realm = checkRealm(options.realm)
+  const {} = options
   return async function zeroTrustErrorHandler(ctx, next) {
     try {
       await next()

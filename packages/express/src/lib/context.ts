@@ -1,15 +1,8 @@
-import { type DecisionSink, type RequestLike, renderError } from '@zerotrust/core'
+import { type AdapterContext, renderError } from '@zerotrust/core'
 import type { Response } from 'express'
 
-/** What `authenticate()` leaves for the middleware after it on the same request. */
-export interface RequestContext {
-  readonly view: RequestLike
-  readonly onDecision: DecisionSink | undefined
-  readonly realm: string | undefined
-}
-
 /** Per-request context, keyed by the request object so that nothing leaks between requests. */
-export const contexts: WeakMap<object, RequestContext> = new WeakMap()
+export const contexts: WeakMap<object, AdapterContext> = new WeakMap()
 
 /** Sends any error as core renders it: status, headers, problem+json. */
 export function sendError(res: Response, error: unknown, realm: string | undefined): void {

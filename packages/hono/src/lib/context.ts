@@ -1,16 +1,9 @@
-import { type DecisionSink, type RequestLike, renderError } from '@zerotrust/core'
+import { type AdapterContext, renderError } from '@zerotrust/core'
 import type { Context } from 'hono'
 import type { StatusCode } from 'hono/utils/http-status'
 
-/** What `authenticate()` leaves for the middleware after it on the same request. */
-export interface RequestContext {
-  readonly view: RequestLike
-  readonly onDecision: DecisionSink | undefined
-  readonly realm: string | undefined
-}
-
 /** Per-request context, keyed by the Hono context so that nothing leaks between requests. */
-export const contexts: WeakMap<object, RequestContext> = new WeakMap()
+export const contexts: WeakMap<object, AdapterContext> = new WeakMap()
 
 /**
  * The response of any error as core renders it: status, headers, problem+json. Built with

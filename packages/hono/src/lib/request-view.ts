@@ -4,6 +4,7 @@ import {
   type NodeRequestSource,
   type OriginResolver,
   type RequestLike,
+  requestTarget,
 } from '@zerotrust/core'
 import type { Context } from 'hono'
 
@@ -31,11 +32,7 @@ function nodeRequestOf(env: unknown, request: Request): NodeRequestSource | unde
   const incoming = (env as { readonly incoming?: unknown }).incoming
   if (!isNodeRequest(incoming)) return undefined
   if (incoming.method?.toUpperCase() !== request.method.toUpperCase()) return undefined
-  const url = request.url
-  const start = url.indexOf('/', url.indexOf('//') + 2)
-  const hash = url.indexOf('#')
-  const target = start === -1 ? '/' : url.slice(start, hash === -1 ? undefined : hash)
-  return (incoming.url ?? '').endsWith(target) ? incoming : undefined
+  return (incoming.url ?? '').endsWith(requestTarget(request.url)) ? incoming : undefined
 }
 
 function isNodeRequest(value: unknown): value is NodeRequestSource {
