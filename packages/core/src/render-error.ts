@@ -24,7 +24,7 @@ export interface RenderedError {
 /** Options of {@link renderError}. */
 export interface RenderErrorOptions {
   /** The `realm` to put in challenges that do not name one. */
-  readonly realm?: string
+  readonly realm?: string | undefined
 }
 
 const defaultChallenges: readonly Challenge[] = [{ scheme: 'Bearer' }]

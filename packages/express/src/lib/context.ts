@@ -6,6 +6,6 @@ export const contexts: WeakMap<object, AdapterContext> = new WeakMap()
 
 /** Sends any error as core renders it: status, headers, problem+json. */
 export function sendError(res: Response, error: unknown, realm: string | undefined): void {
-  const rendered = renderError(error, realm === undefined ? {} : { realm })
+  const rendered = renderError(error, { realm })
   res.status(rendered.status).set(rendered.headers).send(rendered.body)
 }

@@ -10,6 +10,6 @@ export const contexts: WeakMap<object, AdapterContext> = new WeakMap()
  * `c.newResponse` so that headers earlier middleware set with `c.header()` (CORS, request ids) stay.
  */
 export function errorResponse(c: Context, error: unknown, realm: string | undefined): Response {
-  const rendered = renderError(error, realm === undefined ? {} : { realm })
+  const rendered = renderError(error, { realm })
   return c.newResponse(rendered.body, rendered.status as StatusCode, rendered.headers)
 }

@@ -9,7 +9,7 @@ export const contexts: WeakMap<object, AdapterContext> = new WeakMap()
  * so Koa keeps the problem+json content type instead of guessing `text/plain`.
  */
 export function sendError(ctx: ParameterizedContext, error: unknown, realm: string | undefined): void {
-  const rendered = renderError(error, realm === undefined ? {} : { realm })
+  const rendered = renderError(error, { realm })
   ctx.status = rendered.status
   ctx.set(rendered.headers)
   ctx.body = rendered.body

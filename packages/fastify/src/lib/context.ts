@@ -1,0 +1,31 @@
+import { type AdapterContext, type Authorizer, renderError } from '@zerotrust/core'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/** What the plugin's `onRequest` hook leaves for the hooks after it on the same request. */
+export interface RequestState extends AdapterContext {
+  /** The route's authorizers from its `config.zeroTrust`, built once when the route was declared. */
+  readonly authorizers: readonly Authorizer[]
+}
+
+/** The request decoration that holds the {@link RequestState}; `null` until the plugin's hook ran. */
+export const kState: unique symbol = Symbol('zerotrust.state')
+
+interface StatefulRequest {
+  [kState]?: RequestState | null
+}
+
+/** The state the plugin left on `request`; `undefined` when the plugin did not run for it. */
+export function stateOf(request: FastifyRequest): RequestState | undefined {
+  return (request as StatefulRequest)[kState] ?? undefined
+}
+
+/** Leaves `state` on `request` for the hooks after the plugin's. */
+export function setState(request: FastifyRequest, state: RequestState): void {
+  ;(request as StatefulRequest)[kState] = state
+}
+
+/** Sends any error as core renders it: status, headers (with the problem's content type), body. */
+export function sendError(reply: FastifyReply, error: unknown, realm: string | undefined): FastifyReply {
+  const rendered = renderError(error, { realm })
+  return reply.code(rendered.status).headers(rendered.headers).send(rendered.body)
+}

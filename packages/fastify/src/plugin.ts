@@ -1,0 +1,92 @@
+import {
+  type AdapterOptions,
+  type Authenticator,
+  adapterSettings,
+  fromNodeRequest,
+  runAuthentication,
+  runAuthorization,
+} from '@zerotrust/core'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { kState, type RequestState, sendError, setState, stateOf } from './lib/context.js'
+import { errorHandler } from './lib/error-handler.js'
+import { buildRoutePlan, routeName, routePlan, withPlan } from './lib/route-plan.js'
+
+/**
+ * Options of the {@link zeroTrust} plugin: the authenticator, and the options every zerotrust adapter
+ * takes (`publicOrigin`, `trustProxy`, `onDecision`, `realm`).
+ */
+export interface ZeroTrustOptions extends AdapterOptions {
+  /** Turns each request's credentials into an `Auth`, such as `jwtBearer(...)`. */
+  readonly authenticator: Authenticator
+}
+
+// Async, so that a mistake rejects `app.register()` and `app.ready()` (avvio lets a synchronous throw escape).
+async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptions): Promise<void> {
+  if (typeof options?.authenticator?.authenticate !== 'function') {
+    throw new TypeError('"authenticator" option must be an authenticator, such as jwtBearer(...)')
+  }
+  const { authenticator, ...adapterOptions } = options
+  const { resolveOrigin, onDecision, realm } = adapterSettings(authenticator, adapterOptions)
+  if (fastify.hasRequestDecorator('auth')) {
+    throw new Error(
+      '"request.auth" is already decorated: register @zerotrust/fastify once, in the scope of the routes it protects',
+    )
+  }
+
+  // Fastify decorations must start as null or a primitive, never a shared object.
+  fastify.decorateRequest('auth', undefined)
+  fastify.decorateRequest(kState, null)
+
+  fastify.addHook('onRoute', function zeroTrustRoute(route) {
+    // Checked and built once, here: a mistake throws from app.get() / app.route() at startup.
+    const plan = buildRoutePlan(route.config?.zeroTrust, routeName(route.method, route.url))
+    route.config = withPlan(route.config, plan)
+    route.errorHandler = errorHandler(route.errorHandler, realm)
+  })
+
+  fastify.addHook('onRequest', async function zeroTrustAuthenticate(request, reply) {
+    const plan = routePlan(request)
+    if (plan === false) return
+    if (plan instanceof TypeError) return sendError(reply, plan, realm)
+    const view = fromNodeRequest(request.raw, { resolveOrigin, target: request.originalUrl })
+    const state: RequestState = { view, onDecision, realm, authorizers: plan }
+    setState(request, state)
+    try {
+      request.auth = await runAuthentication(authenticator, view, onDecision)
+    } catch (error) {
+      return sendError(reply, error, realm)
+    }
+  })
+
+  fastify.addHook('preHandler', async function zeroTrustAuthorize(request, reply) {
+    const state = stateOf(request)
+    if (state === undefined) return
+    for (const authorizer of state.authorizers) {
+      try {
+        await runAuthorization(authorizer, state.view, request.auth, onDecision)
+      } catch (error) {
+        return sendError(reply, error, realm)
+      }
+    }
+  })
+}
+
+/**
+ * The Fastify 5 plugin of zerotrust. Registered once, it authenticates every request of its scope in an
+ * `onRequest` hook (before the body is read) and sets `request.auth`; each route's `config.zeroTrust`
+ * adds scope checks and authorizers (run in `preHandler`) or, as `false`, opts the route out. A failure
+ * is answered at once with the status, `WWW-Authenticate` and problem+json body core renders, and a
+ * `ZeroTrustError` thrown by a handler is rendered the same way.
+ *
+ * @example
+ * await app.register(zeroTrust, { authenticator: jwtBearer({ issuer, audience, algorithms: ['ES256'] }) })
+ * app.get('/health', { config: { zeroTrust: false } }, () => ({ ok: true }))
+ * app.post('/orders', { config: { zeroTrust: { scopes: 'orders:write' } } }, createOrder)
+ * @throws TypeError naming the option when an option or a route's `config.zeroTrust` is invalid
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+export const zeroTrust: FastifyPluginAsync<ZeroTrustOptions> = fp(zeroTrustPlugin, {
+  name: '@zerotrust/fastify',
+  fastify: '5.x',
+})
