@@ -20,7 +20,6 @@ export interface ErrorHandlerOptions {
  */
 export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
   const realm = checkRealm(options.realm)
-  const {} = options
   return async function zeroTrustErrorHandler(ctx, next) {
     try {
       await next()
