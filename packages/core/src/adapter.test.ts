@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { adapterSettings, checkAuthorizer } from './adapter.js'
+import { adapterSettings, attachContext, checkAuthorizer, contextOf } from './adapter.js'
 import type { Authenticator, Authorizer } from './auth.js'
 
 const authenticator = { layer: 'x', authenticate: async () => ({}) } as unknown as Authenticator
@@ -36,5 +36,17 @@ describe('checkAuthorizer', () => {
       checkAuthorizer({ layer: 'a', authorize: async () => ({ allowed: true }) } as Authorizer),
     ).not.toThrow()
     expect(() => checkAuthorizer(undefined as never)).toThrow(/needs an authorizer/)
+  })
+})
+
+describe('attachContext', () => {
+  it('leaves the context on the request object, invisible to its keys and JSON', () => {
+    const req = { url: '/' }
+    const context = { view: {} as never, onDecision: undefined, realm: 'r' }
+    expect(contextOf(req)).toBeUndefined()
+    attachContext(req, context)
+    expect(contextOf(req)).toBe(context)
+    expect(Object.keys(req)).toEqual(['url'])
+    expect(JSON.stringify(req)).toBe('{"url":"/"}')
   })
 })

@@ -18,14 +18,27 @@ export interface AdapterSettings {
 }
 
 /**
- * What an adapter's `authenticate()` leaves for the middleware after it on the same request (an
- * adapter keeps it in a `WeakMap` keyed by the framework's request object, so nothing leaks between
- * requests).
+ * What an adapter's `authenticate()` leaves for the middleware after it on the same request, on the
+ * framework's own request object (see {@link attachContext}), so nothing leaks between requests.
  */
 export interface AdapterContext {
   readonly view: RequestLike
   readonly onDecision: DecisionSink | undefined
   readonly realm: string | undefined
+}
+
+// A property under a private symbol, not a WeakMap entry: a WeakMap set and get cost about 1.5 µs per
+// request (benchmarks/RESULTS.md), the property next to nothing, and it goes away with the request.
+const contextKey = Symbol('zerotrust.context')
+
+/** Leaves `context` on a framework's request object (Express `req`, Koa `ctx`, Hono `c`). */
+export function attachContext(target: object, context: AdapterContext): void {
+  ;(target as { [contextKey]?: AdapterContext })[contextKey] = context
+}
+
+/** The context `authenticate()` left on a framework's request object; `undefined` when it did not run. */
+export function contextOf(target: object): AdapterContext | undefined {
+  return (target as { [contextKey]?: AdapterContext })[contextKey]
 }
 
 /** An origin resolver that knows no origin, for views built where no adapter options apply. */

@@ -3,8 +3,10 @@ export {
   type AdapterOptions,
   type AdapterSettings,
   adapterSettings,
+  attachContext,
   checkAuthorizer,
   checkRealm,
+  contextOf,
   noOrigin,
 } from './adapter.js'
 export { anyOf } from './any-of.js'

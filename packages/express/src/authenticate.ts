@@ -3,11 +3,12 @@ import {
   type Auth,
   type Authenticator,
   adapterSettings,
+  attachContext,
   fromNodeRequest,
   runAuthentication,
 } from '@zerotrust/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { contexts, sendError } from './lib/context.js'
+import { sendError } from './lib/context.js'
 
 /** Options of {@link authenticate}: `publicOrigin`, `trustProxy`, `onDecision`, `realm`. */
 export type AuthenticateOptions = AdapterOptions
@@ -29,7 +30,7 @@ export function authenticate(
 
   return async function zeroTrustAuthenticate(req: Request, res: Response, next: NextFunction) {
     const view = fromNodeRequest(req, { resolveOrigin, target: req.originalUrl })
-    contexts.set(req, { view, onDecision, realm })
+    attachContext(req, { view, onDecision, realm })
     let auth: Auth
     try {
       auth = await runAuthentication(authenticator, view, onDecision)

@@ -1,6 +1,7 @@
 import {
   type Authorizer,
   checkAuthorizer,
+  contextOf,
   fromNodeRequest,
   noOrigin,
   type RequireScopesOptions,
@@ -8,7 +9,7 @@ import {
   requireScopes as scopesAuthorizer,
 } from '@zerotrust/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { contexts, sendError } from './lib/context.js'
+import { sendError } from './lib/context.js'
 
 /**
  * Express middleware that asks `authorizer` about the authenticated request. A denial is answered at
@@ -21,7 +22,7 @@ import { contexts, sendError } from './lib/context.js'
 export function authorize(authorizer: Authorizer): RequestHandler {
   checkAuthorizer(authorizer)
   return async function zeroTrustAuthorize(req: Request, res: Response, next: NextFunction) {
-    const context = contexts.get(req)
+    const context = contextOf(req)
     const view = context?.view ?? fromNodeRequest(req, { resolveOrigin: noOrigin, target: req.originalUrl })
     try {
       await runAuthorization(authorizer, view, req.auth, context?.onDecision)

@@ -1,6 +1,6 @@
-import { checkRealm, isZeroTrustError } from '@zerotrust/core'
+import { checkRealm, contextOf, isZeroTrustError } from '@zerotrust/core'
 import type { ErrorRequestHandler } from 'express'
-import { contexts, sendError } from './lib/context.js'
+import { sendError } from './lib/context.js'
 
 /** Options of {@link errorHandler}. */
 export interface ErrorHandlerOptions {
@@ -22,6 +22,6 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHan
       next(error)
       return
     }
-    sendError(res, error, contexts.get(req)?.realm ?? realm)
+    sendError(res, error, contextOf(req)?.realm ?? realm)
   }
 }

@@ -3,10 +3,11 @@ import {
   type Auth,
   type Authenticator,
   adapterSettings,
+  attachContext,
   runAuthentication,
 } from '@zerotrust/core'
 import type { MiddlewareHandler } from 'hono'
-import { contexts, errorResponse } from './lib/context.js'
+import { errorResponse } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
 
@@ -34,7 +35,7 @@ export function authenticate(
 
   return async function zeroTrustAuthenticate(c, next) {
     const view = requestView(c, resolveOrigin)
-    contexts.set(c, { view, onDecision, realm })
+    attachContext(c, { view, onDecision, realm })
     let auth: Auth
     try {
       auth = await runAuthentication(authenticator, view, onDecision)

@@ -1,13 +1,14 @@
 import {
   type Authorizer,
   checkAuthorizer,
+  contextOf,
   noOrigin,
   type RequireScopesOptions,
   runAuthorization,
   requireScopes as scopesAuthorizer,
 } from '@zerotrust/core'
 import type { MiddlewareHandler } from 'hono'
-import { contexts, errorResponse } from './lib/context.js'
+import { errorResponse } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
 
@@ -23,7 +24,7 @@ import type { ZeroTrustEnv } from './types.js'
 export function authorize(authorizer: Authorizer): MiddlewareHandler<ZeroTrustEnv> {
   checkAuthorizer(authorizer)
   return async function zeroTrustAuthorize(c, next) {
-    const context = contexts.get(c)
+    const context = contextOf(c)
     const view = context?.view ?? requestView(c, noOrigin)
     try {
       // `c.get` answers undefined when authenticate() did not run: runAuthorization then fails closed.

@@ -1,7 +1,7 @@
-import { checkRealm, isZeroTrustError } from '@zerotrust/core'
+import { checkRealm, contextOf, isZeroTrustError } from '@zerotrust/core'
 import type { Context, ErrorHandler } from 'hono'
 import type { HTTPResponseError } from 'hono/types'
-import { contexts, errorResponse } from './lib/context.js'
+import { errorResponse } from './lib/context.js'
 
 /** Options of {@link errorHandler}. */
 export interface ErrorHandlerOptions {
@@ -31,7 +31,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorHandler {
   const { fallback = honoDefault } = options
   return function zeroTrustErrorHandler(error, c) {
     if (!isZeroTrustError(error)) return fallback(error, c)
-    return errorResponse(c, error, contexts.get(c)?.realm ?? realm)
+    return errorResponse(c, error, contextOf(c)?.realm ?? realm)
   }
 }
 

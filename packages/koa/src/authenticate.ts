@@ -3,11 +3,12 @@ import {
   type Auth,
   type Authenticator,
   adapterSettings,
+  attachContext,
   fromNodeRequest,
   runAuthentication,
 } from '@zerotrust/core'
 import type { Middleware } from 'koa'
-import { contexts, sendError } from './lib/context.js'
+import { sendError } from './lib/context.js'
 
 /** Options of {@link authenticate}: `publicOrigin`, `trustProxy`, `onDecision`, `realm`. */
 export type AuthenticateOptions = AdapterOptions
@@ -28,7 +29,7 @@ export function authenticate(authenticator: Authenticator, options: Authenticate
   return async function zeroTrustAuthenticate(ctx, next) {
     // `originalUrl`, not `url`: koa-mount and rewrites change `url`, and DPoP `htu` names what was sent.
     const view = fromNodeRequest(ctx.req, { resolveOrigin, target: ctx.originalUrl })
-    contexts.set(ctx, { view, onDecision, realm })
+    attachContext(ctx, { view, onDecision, realm })
     let auth: Auth
     try {
       auth = await runAuthentication(authenticator, view, onDecision)

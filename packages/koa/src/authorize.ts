@@ -1,6 +1,7 @@
 import {
   type Authorizer,
   checkAuthorizer,
+  contextOf,
   fromNodeRequest,
   noOrigin,
   type RequireScopesOptions,
@@ -8,7 +9,7 @@ import {
   requireScopes as scopesAuthorizer,
 } from '@zerotrust/core'
 import type { Middleware } from 'koa'
-import { contexts, sendError } from './lib/context.js'
+import { sendError } from './lib/context.js'
 
 /**
  * Koa middleware that asks `authorizer` about the authenticated request. A denial is answered at once
@@ -22,7 +23,7 @@ import { contexts, sendError } from './lib/context.js'
 export function authorize(authorizer: Authorizer): Middleware {
   checkAuthorizer(authorizer)
   return async function zeroTrustAuthorize(ctx, next) {
-    const context = contexts.get(ctx)
+    const context = contextOf(ctx)
     const view =
       context?.view ?? fromNodeRequest(ctx.req, { resolveOrigin: noOrigin, target: ctx.originalUrl })
     try {

@@ -1,6 +1,6 @@
-import { checkRealm, isZeroTrustError } from '@zerotrust/core'
+import { checkRealm, contextOf, isZeroTrustError } from '@zerotrust/core'
 import type { Middleware } from 'koa'
-import { contexts, sendError } from './lib/context.js'
+import { sendError } from './lib/context.js'
 
 /** Options of {@link errorHandler}. */
 export interface ErrorHandlerOptions {
@@ -26,7 +26,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
     } catch (error) {
       // Once headers are out the response cannot change: Koa's own handler closes the connection.
       if (!isZeroTrustError(error) || ctx.headerSent) throw error
-      sendError(ctx, error, contexts.get(ctx)?.realm ?? realm)
+      sendError(ctx, error, contextOf(ctx)?.realm ?? realm)
     }
   }
 }

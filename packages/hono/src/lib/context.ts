@@ -1,9 +1,6 @@
-import { type AdapterContext, renderError } from '@zerotrust/core'
+import { renderError } from '@zerotrust/core'
 import type { Context } from 'hono'
 import type { StatusCode } from 'hono/utils/http-status'
-
-/** Per-request context, keyed by the Hono context so that nothing leaks between requests. */
-export const contexts: WeakMap<object, AdapterContext> = new WeakMap()
 
 /**
  * The response of any error as core renders it: status, headers, problem+json. Built with

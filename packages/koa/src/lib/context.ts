@@ -1,8 +1,5 @@
-import { type AdapterContext, renderError } from '@zerotrust/core'
+import { renderError } from '@zerotrust/core'
 import type { ParameterizedContext } from 'koa'
-
-/** Per-request context, keyed by the Koa context so that nothing leaks between requests. */
-export const contexts: WeakMap<object, AdapterContext> = new WeakMap()
 
 /**
  * Writes any error as core renders it: status, headers, problem+json. Headers are set before the body,

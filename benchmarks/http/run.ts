@@ -1,0 +1,142 @@
+// autocannon against every adapter, in one run: the bare route, then the same route behind
+// authenticate(jwtBearer) with a token the verified-token cache already holds. Each server runs in its
+// own process (one core) and autocannon in this one (the other core). Every load is bounded in time.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import autocannon from 'autocannon'
+import { exportJWK, generateKeyPair, SignJWT } from 'jose'
+
+const frameworks = process.env.BENCH_FRAMEWORKS?.split(',') ?? ['express', 'fastify', 'koa', 'hono']
+const seconds = Number(process.env.BENCH_SECONDS ?? 5)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 20)
+const pipelining = Number(process.env.BENCH_PIPELINING ?? 10)
+const here = new URL('.', import.meta.url)
+
+const { privateKey, publicKey } = await generateKeyPair('ES256')
+const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256' }
+const now = Math.floor(Date.now() / 1000)
+const token = await new SignJWT({
+  iss: 'https://idp.example.com/',
+  aud: 'api://orders',
+  sub: 'alice',
+  client_id: 'web-app',
+  iat: now,
+  exp: now + 3600,
+  jti: 'bench-token',
+  scope: 'orders:read',
+})
+  .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'at+jwt' })
+  .sign(privateKey)
+
+interface BenchServer {
+  readonly port: number
+  readonly child: ChildProcess
+  /** CPU microseconds the server process has used so far. */
+  cpu(): Promise<number>
+}
+
+async function startServer(framework: string, mode: string): Promise<BenchServer> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', new URL('server.ts', here).pathname, framework, mode],
+    {
+      env: { ...process.env, ZT_BENCH_JWK: JSON.stringify(jwk), NODE_ENV: 'production' },
+      // stderr is dropped: frameworks log the EPIPEs of connections autocannon closes at the end.
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  )
+  const stdout = child.stdout as NodeJS.ReadableStream
+  const next = async () => JSON.parse(((await once(stdout, 'data')) as [Buffer])[0].toString()) as unknown
+  const { port } = (await next()) as { port: number }
+  const cpu = async () => {
+    child.stdin?.write('mark\n')
+    return ((await next()) as { cpu: number }).cpu
+  }
+  return { port, child, cpu }
+}
+
+// Both modes send the same request, token included, so that only the server's work differs.
+async function load(port: number, duration: number) {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/orders`,
+    connections,
+    pipelining,
+    duration,
+    headers: { authorization: `Bearer ${token}` },
+  })
+  if (result['2xx'] === 0 || result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`unexpected answers: ${result.non2xx} non-2xx, ${result.errors} errors`)
+  }
+  return { rps: result.requests.average, p99: result.latency.p99, total: result.requests.total }
+}
+
+// `noop` mounts an async middleware that does nothing: what any async middleware costs in that framework.
+type Mode = 'bare' | 'noop' | 'protected'
+type Samples = { rps: number[]; p99: number[]; cpuPerRequest: number[] }
+const samples = (): Samples => ({ rps: [], p99: [], cpuPerRequest: [] })
+const rows = new Map<string, Record<Mode, Samples>>(
+  frameworks.map((f) => [f, { bare: samples(), noop: samples(), protected: samples() }]),
+)
+
+for (let round = 0; round < rounds; round++) {
+  for (const framework of frameworks) {
+    // Alternate which mode goes first, so a warming machine favours neither.
+    const modes: Mode[] = round % 2 === 0 ? ['bare', 'noop', 'protected'] : ['protected', 'noop', 'bare']
+    for (const mode of modes) {
+      const server = await startServer(framework, mode)
+      try {
+        await load(server.port, 1) // warm-up: JIT, and the token into the cache
+        const before = await server.cpu()
+        const { rps, p99, total } = await load(server.port, seconds)
+        const cpuPerRequest = ((await server.cpu()) - before) / total
+        const row = rows.get(framework)?.[mode] as Samples
+        row.rps.push(rps)
+        row.p99.push(p99)
+        row.cpuPerRequest.push(cpuPerRequest)
+        console.error(
+          `${framework} ${mode}: ${Math.round(rps)} req/s, ${cpuPerRequest.toFixed(1)} µs CPU/request`,
+        )
+      } finally {
+        server.child.kill()
+      }
+    }
+  }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+const lines = [
+  `- Date: ${new Date().toISOString().slice(0, 10)}`,
+  `- Machine: ${cpus()[0]?.model.trim()}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+  `- Node ${process.version}; autocannon ${connections} connections, pipelining ${pipelining}, ${seconds} s per run after 1 s of warm-up; medians of ${rounds} rounds, modes interleaved`,
+  "- Both modes send the same request, token included. CPU/request is the server process's user + system time over the run divided by the requests it served.",
+  '',
+  '| Framework | bare req/s | no-op middleware req/s | protected req/s | protected ÷ bare | bare CPU/req (µs) | no-op CPU/req (µs) | protected CPU/req (µs) | ours over no-op (µs) | ≥ 85 % of bare |',
+  '| --- | --: | --: | --: | --: | --: | --: | --: | --: | --- |',
+]
+for (const [framework, row] of rows) {
+  const ratio = median(row.protected.rps) / median(row.bare.rps)
+  const [bare, noop, guarded] = [row.bare, row.noop, row.protected].map((m) => median(m.cpuPerRequest)) as [
+    number,
+    number,
+    number,
+  ]
+  lines.push(
+    `| ${framework} | ${fmt(median(row.bare.rps))} | ${fmt(median(row.noop.rps))} | ${fmt(median(row.protected.rps))} | ${(ratio * 100).toFixed(1)} % | ${bare.toFixed(1)} | ${noop.toFixed(1)} | ${guarded.toFixed(1)} | ${(guarded - noop).toFixed(1)} | ${ratio >= 0.85 ? 'met' : 'missed'} |`,
+  )
+}
+const table = lines.join('\n')
+console.log(table)
+const out = new URL('../latest/', here)
+mkdirSync(out, { recursive: true })
+writeFileSync(new URL('http.md', out), `${table}\n`)
+console.error(`written to ${new URL('http.md', out).pathname}`)

@@ -1,0 +1,93 @@
+// One benchmark server: `tsx server.ts <framework> <bare|protected>`, with the issuer's public JWK in the
+// ZT_BENCH_JWK environment variable. It listens on 127.0.0.1 with a port the OS picks, prints
+// `{"port":N}` on one line, and serves GET /orders until it is killed.
+import { createServer, type Server } from 'node:http'
+import { serve } from '@hono/node-server'
+import { authenticate as expressAuthenticate } from '@zerotrust/express'
+import { zeroTrust } from '@zerotrust/fastify'
+import { authenticate as honoAuthenticate } from '@zerotrust/hono'
+import { jwtBearer } from '@zerotrust/jwt'
+import { authenticate as koaAuthenticate } from '@zerotrust/koa'
+import express from 'express'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
+import type { JWK } from 'jose'
+import Koa from 'koa'
+
+const frameworks = ['express', 'fastify', 'koa', 'hono'] as const
+type Framework = (typeof frameworks)[number]
+const issuer = 'https://idp.example.com/'
+const audience = 'api://orders'
+
+const modes = ['bare', 'noop', 'protected'] as const
+const [framework, mode] = process.argv.slice(2) as [Framework, (typeof modes)[number]]
+const jwk = JSON.parse(process.env.ZT_BENCH_JWK ?? 'null') as JWK | null
+if (!frameworks.includes(framework) || !modes.includes(mode) || jwk === null) {
+  console.error('usage: ZT_BENCH_JWK=<jwk> tsx server.ts <express|fastify|koa|hono> <bare|noop|protected>')
+  process.exit(2)
+}
+const tokens = jwtBearer({ issuer, audience, algorithms: ['ES256'], jwks: { keys: [jwk] } })
+const body = { orders: [{ id: '1', item: 'tea', quantity: 2 }] }
+const protect = mode === 'protected'
+// `noop` mounts an async middleware that does nothing, where `protected` mounts authenticate(): the cost
+// of having any async middleware at all, apart from ours.
+const noop = mode === 'noop'
+
+async function start(): Promise<number> {
+  switch (framework) {
+    case 'express': {
+      const app = express()
+      if (protect) app.use(expressAuthenticate(tokens))
+      if (noop) app.use(async (_req, _res, next) => next())
+      app.get('/orders', (_req, res) => {
+        res.json(body)
+      })
+      return listen(createServer(app))
+    }
+    case 'fastify': {
+      const app = Fastify()
+      if (protect) await app.register(zeroTrust, { authenticator: tokens })
+      if (noop) app.addHook('onRequest', async () => {})
+      app.get('/orders', async () => body)
+      await app.listen({ port: 0, host: '127.0.0.1' })
+      return (app.server.address() as { port: number }).port
+    }
+    case 'koa': {
+      const app = new Koa()
+      if (protect) app.use(koaAuthenticate(tokens))
+      if (noop) app.use(async (_ctx, next) => next())
+      app.use((ctx) => {
+        if (ctx.path === '/orders') ctx.body = body
+      })
+      return listen(createServer(app.callback()))
+    }
+    case 'hono': {
+      const app = new Hono()
+      if (protect) app.use(honoAuthenticate(tokens))
+      if (noop) app.use(async (_c, next) => next())
+      app.get('/orders', (c) => c.json(body))
+      return new Promise((resolve) => {
+        serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port))
+      })
+    }
+  }
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  )
+}
+
+start().then((port) => console.log(JSON.stringify({ port })))
+
+// The runner reads how much CPU this process spent between two marks: less sensitive to a noisy machine
+// than requests per second alone. `mark` on stdin prints the CPU microseconds used since start.
+process.stdin.setEncoding('utf8')
+process.stdin.on('data', () => {
+  const { user, system } = process.cpuUsage()
+  console.log(JSON.stringify({ cpu: user + system }))
+})
+
+// Exit cleanly when the runner stops this server, so that tools such as --cpu-prof can write out.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(0))
