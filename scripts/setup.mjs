@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Sets up a fresh clone: makes sure pnpm is there (the version package.json pins), installs the
-// workspace from the lockfile, and with --build builds every package. Safe to run again: each step is
-// quick when already done.
+// Sets up a fresh clone: finds pnpm at the version package.json pins (installing it, or running it
+// through npx where a global install is not allowed), installs the workspace from the lockfile, and with
+// --build builds every package. Safe to run again: each step is quick when already done.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 
@@ -9,23 +9,31 @@ const root = new URL('..', import.meta.url)
 const { packageManager } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
 const wanted = packageManager.replace(/^pnpm@/, '')
 
+const attempt = (command, args) => spawnSync(command, args, { cwd: root, stdio: 'inherit' }).status === 0
 const run = (command, args) => {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' })
-  if (result.status !== 0) {
+  if (!attempt(command, args)) {
     console.error(`setup: "${command} ${args.join(' ')}" failed`)
-    process.exit(result.status ?? 1)
+    process.exit(1)
+  }
+}
+const version = () => {
+  try {
+    return execFileSync('pnpm', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return undefined
   }
 }
 
-let installed
-try {
-  installed = execFileSync('pnpm', ['--version'], { encoding: 'utf8' }).trim()
-} catch {
-  installed = undefined
+let pnpm = ['pnpm']
+const found = version()
+if (found !== wanted) {
+  console.log(`setup: installing pnpm ${wanted}${found ? ` (found ${found})` : ''}`)
+  const installed = attempt('npm', ['install', '--global', '--no-fund', '--no-audit', `pnpm@${wanted}`])
+  if (!installed || version() !== wanted) {
+    console.log('setup: no global install possible here; running pnpm through npx')
+    pnpm = ['npx', '--yes', `pnpm@${wanted}`]
+  }
 }
-if (installed !== wanted) {
-  console.log(`setup: installing pnpm ${wanted}${installed ? ` (found ${installed})` : ''}`)
-  run('npm', ['install', '--global', '--no-fund', '--no-audit', `pnpm@${wanted}`])
-}
-run('pnpm', ['install', '--frozen-lockfile', '--reporter=silent'])
-if (process.argv.includes('--build')) run('pnpm', ['run', '--silent', 'build'])
+const [command, ...prefix] = pnpm
+run(command, [...prefix, 'install', '--frozen-lockfile', '--reporter=silent'])
+if (process.argv.includes('--build')) run(command, [...prefix, '-r', '--filter', './packages/*', 'build'])
