@@ -8,9 +8,9 @@ import {
   ZeroTrustError,
 } from '@zerotrust/core'
 import { jwtBearer } from '@zerotrust/jwt'
-import { sendRaw } from '@zerotrust/testkit'
+import { testIssuer } from '@zerotrust/testkit'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose'
+import type { JWTPayload } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { authorize, requireScopes, zeroTrust } from './index.js'
 
@@ -20,7 +20,6 @@ let sign: (claims?: JWTPayload) => Promise<string>
 let tokens: Authenticator
 let app: FastifyInstance
 let url: string
-let port: number
 const events: DecisionEvent[] = []
 const scopeErrors: unknown[] = []
 
@@ -31,25 +30,9 @@ async function listen(server: FastifyInstance): Promise<{ url: string; port: num
 }
 
 beforeAll(async () => {
-  const { privateKey, publicKey } = await generateKeyPair('ES256')
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }
-  sign = (claims = {}) => {
-    const now = Math.floor(Date.now() / 1000)
-    return new SignJWT({
-      iss: issuer,
-      aud: audience,
-      sub: 'alice',
-      client_id: 'web',
-      iat: now,
-      exp: now + 600,
-      jti: String(Math.random()),
-      scope: 'orders:read',
-      ...claims,
-    })
-      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
-      .sign(privateKey)
-  }
-  tokens = jwtBearer({ issuer, audience, algorithms: ['ES256'], jwks: { keys: [jwk] } })
+  const idp = await testIssuer({ issuer, audience })
+  sign = idp.sign
+  tokens = jwtBearer({ issuer, audience, algorithms: ['ES256'], jwks: idp.jwks })
 
   app = Fastify()
   await app.register(zeroTrust, {
@@ -109,7 +92,7 @@ beforeAll(async () => {
       throw new Error('teapot')
     },
   )
-  ;({ url, port } = await listen(app))
+  ;({ url } = await listen(app))
 })
 
 afterAll(async () => {
@@ -126,30 +109,6 @@ const call = async (path: string, headers: Record<string, string> = {}, method =
 const bearer = async (claims?: JWTPayload) => ({ authorization: `Bearer ${await sign(claims)}` })
 
 describe('@zerotrust/fastify', () => {
-  it('sets request.auth and lets an authorized request through, reporting both decisions', async () => {
-    const res = await call('/orders', { ...(await bearer()), 'x-request-id': 'req-42' })
-    expect(res.status).toBe(200)
-    const { auth } = (await res.json()) as { auth: Auth }
-    expect(auth).toMatchObject({
-      subject: 'alice',
-      clientId: 'web',
-      scopes: ['orders:read'],
-      scheme: 'Bearer',
-    })
-    expect(events).toEqual([
-      expect.objectContaining({
-        layer: 'jwt',
-        outcome: 'allow',
-        code: 'ok',
-        subject: 'alice',
-        method: 'GET',
-        path: '/orders',
-        requestId: 'req-42',
-      }),
-      expect.objectContaining({ layer: 'scopes', outcome: 'allow', code: 'ok', subject: 'alice' }),
-    ])
-  })
-
   it('answers a missing token with 401 and a bare challenge naming the realm', async () => {
     const res = await call('/orders')
     expect(res.status).toBe(401)
@@ -160,16 +119,6 @@ describe('@zerotrust/fastify', () => {
     expect(events).toEqual([
       expect.objectContaining({ layer: 'jwt', outcome: 'deny', code: 'missing_credentials', status: 401 }),
     ])
-  })
-
-  it('answers an expired token with 401 invalid_token', async () => {
-    const now = Math.floor(Date.now() / 1000)
-    const res = await call('/orders', await bearer({ iat: now - 600, exp: now - 60 }))
-    expect(res.status).toBe(401)
-    expect(res.headers.get('www-authenticate')).toBe(
-      'Bearer realm="orders", error="invalid_token", error_description="the access token expired"',
-    )
-    expect(events).toEqual([expect.objectContaining({ code: 'invalid_token', reason: 'expired' })])
   })
 
   it('answers a missing scope from config.zeroTrust with 403 insufficient_scope naming the scope', async () => {
@@ -211,27 +160,6 @@ describe('@zerotrust/fastify', () => {
     )
     expect(parsed.status).not.toBe(401)
     expect(parsed.status).not.toBe(201)
-  })
-
-  it('answers two Authorization headers with 400 invalid_request', async () => {
-    const token = await sign()
-    const res = await sendRaw(port, {
-      method: 'GET',
-      path: '/orders',
-      headers: [
-        ['Authorization', `Bearer ${token}`],
-        ['Authorization', `Bearer ${token}`],
-      ],
-    })
-    expect(res.status).toBe(400)
-    expect(res.headers['www-authenticate']).toContain('error="invalid_request"')
-    expect(JSON.parse(res.body)).toMatchObject({ code: 'invalid_request' })
-  })
-
-  it('answers a token in the query string with 400 and keeps the query out of the events', async () => {
-    const res = await call(`/orders?access_token=${await sign()}`)
-    expect(res.status).toBe(400)
-    expect(events).toEqual([expect.objectContaining({ path: '/orders', reason: 'token_in_query' })])
   })
 
   it('skips a route opted out with config.zeroTrust false: no authentication, no events', async () => {

@@ -1,9 +1,9 @@
 import { type Auth, type Authenticator, type DecisionEvent, ZeroTrustError } from '@zerotrust/core'
 import { jwtBearer } from '@zerotrust/jwt'
-import { sendRaw } from '@zerotrust/testkit'
+import { sendRaw, testIssuer } from '@zerotrust/testkit'
 import { Hono } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose'
+import type { JWTPayload } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { serveApp } from '../test/serve.js'
 import { authenticate, authorize, errorHandler, requireScopes } from './index.js'
@@ -21,25 +21,9 @@ const otherErrors: Error[] = []
 const allowAll = { layer: 'scopes', authorize: async () => ({ allowed: true as const }) }
 
 beforeAll(async () => {
-  const { privateKey, publicKey } = await generateKeyPair('ES256')
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }
-  sign = (claims = {}) => {
-    const now = Math.floor(Date.now() / 1000)
-    return new SignJWT({
-      iss: issuer,
-      aud: audience,
-      sub: 'alice',
-      client_id: 'web',
-      iat: now,
-      exp: now + 600,
-      jti: String(Math.random()),
-      scope: 'orders:read',
-      ...claims,
-    })
-      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
-      .sign(privateKey)
-  }
-  tokens = jwtBearer({ issuer, audience, algorithms: ['ES256'], jwks: { keys: [jwk] } })
+  const idp = await testIssuer({ issuer, audience })
+  sign = idp.sign
+  tokens = jwtBearer({ issuer, audience, algorithms: ['ES256'], jwks: idp.jwks })
 
   app = new Hono()
   app.onError(
@@ -98,36 +82,6 @@ describe.each(Object.entries(transports))('@zerotrust/hono on %s', (_name, send)
   const get = (path: string, headers: Record<string, string> = {}, method = 'GET') =>
     Promise.resolve(send(path, { method, headers }))
 
-  it('sets c.get("auth") and lets an authorized request through', async () => {
-    const res = await get('/orders', { authorization: `Bearer ${await sign()}`, 'x-request-id': 'req-42' })
-    expect(res.status).toBe(200)
-    const { auth } = (await res.json()) as { auth: Auth }
-    expect(auth).toMatchObject({
-      subject: 'alice',
-      clientId: 'web',
-      scopes: ['orders:read'],
-      scheme: 'Bearer',
-    })
-    expect(events).toEqual([
-      expect.objectContaining({
-        layer: 'jwt',
-        outcome: 'allow',
-        code: 'ok',
-        subject: 'alice',
-        path: '/orders',
-        requestId: 'req-42',
-      }),
-      expect.objectContaining({ layer: 'scopes', outcome: 'allow', code: 'ok', subject: 'alice' }),
-    ])
-  })
-
-  it('serves routes registered before authenticate() without a token or an event', async () => {
-    const res = await get('/health')
-    expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ ok: true })
-    expect(events).toEqual([])
-  })
-
   it('answers a missing token with 401 and a bare challenge, keeping earlier headers', async () => {
     const res = await get('/orders')
     expect(res.status).toBe(401)
@@ -141,44 +95,6 @@ describe.each(Object.entries(transports))('@zerotrust/hono on %s', (_name, send)
     ])
     // Answered, not thrown: app.onError never sees an authentication failure.
     expect(otherErrors).toEqual([])
-  })
-
-  it('answers an expired token with 401 invalid_token', async () => {
-    const now = Math.floor(Date.now() / 1000)
-    const res = await get('/orders', {
-      authorization: `Bearer ${await sign({ iat: now - 600, exp: now - 60 })}`,
-    })
-    expect(res.status).toBe(401)
-    expect(res.headers.get('www-authenticate')).toBe(
-      'Bearer realm="orders", error="invalid_token", error_description="the access token expired"',
-    )
-    expect(events[0]).toMatchObject({ code: 'invalid_token', reason: 'expired' })
-  })
-
-  it('answers a missing scope with 403 insufficient_scope naming the scope', async () => {
-    const res = await get('/orders', { authorization: `Bearer ${await sign()}` }, 'POST')
-    expect(res.status).toBe(403)
-    expect(res.headers.get('www-authenticate')).toBe(
-      'Bearer realm="orders", error="insufficient_scope", error_description="the access token lacks a required scope", scope="orders:write"',
-    )
-    expect(await res.json()).toMatchObject({ code: 'insufficient_scope', scope: 'orders:write' })
-    expect(events.map((e) => `${e.layer}:${e.outcome}`)).toEqual(['jwt:allow', 'scopes:deny'])
-  })
-
-  it('lets a token with the write scope create an order', async () => {
-    const res = await get(
-      '/orders',
-      { authorization: `Bearer ${await sign({ scope: 'orders:write' })}` },
-      'POST',
-    )
-    expect(res.status).toBe(201)
-    expect(await res.json()).toEqual({ created: true })
-  })
-
-  it('answers a token in the query string with 400 and keeps the query out of the events', async () => {
-    const res = await get(`/orders?access_token=${await sign()}`)
-    expect(res.status).toBe(400)
-    expect(events[0]).toMatchObject({ path: '/orders', reason: 'token_in_query' })
   })
 
   it('renders a ZeroTrustError thrown by a handler through errorHandler()', async () => {

@@ -36,3 +36,4 @@ export {
   toJwks,
 } from './keys.js'
 export { sendRaw, type TestRequest, type TestResponse } from './raw-http.js'
+export { type TestIssuer, testIssuer } from './test-issuer.js'
