@@ -128,3 +128,13 @@ describe('requestTarget', () => {
     expect(req).toMatchObject({ target: '/orders?x=1', path: '/orders' })
   })
 })
+
+describe('requestUrl', () => {
+  it('keeps the configured origin whatever the target says', () => {
+    const resolveOrigin = originResolver({ publicOrigin: 'https://api.example.com' })
+    for (const target of ['//evil.example/orders', '/\\evil.example/orders', '/a/../../b']) {
+      const url = requestUrl(fromNodeRequest(node([], target), { resolveOrigin }))
+      expect(url.origin, target).toBe('https://api.example.com')
+    }
+  })
+})

@@ -131,7 +131,15 @@ export function requestUrl(req: RequestLike): URL {
       { reason: 'origin_not_configured' },
     )
   }
-  return new URL(req.target, req.origin)
+  // Concatenate rather than resolve: a target such as `//evil.example/x` or `/\\evil.example/x` would
+  // otherwise replace the configured host.
+  const url = new URL(`${req.origin}${req.target.startsWith('/') ? '' : '/'}${req.target}`)
+  if (url.origin !== req.origin) {
+    throw new ZeroTrustError('invalid_request', 'the request target is malformed', {
+      reason: 'malformed_target',
+    })
+  }
+  return url
 }
 
 /** The parts of Node's `IncomingMessage` that {@link fromNodeRequest} reads. */

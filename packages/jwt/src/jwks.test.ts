@@ -133,7 +133,7 @@ describe('jwtBearer: keys from the issuer', () => {
     'keeps verifying with cached keys while the issuer is down (%s)',
     async (mode) => {
       const server = await idp([k1])
-      const tokens = verifier(server, { cache: false, http: { maxAge: 1, cooldown: 0 } })
+      const tokens = verifier(server, { cache: false, http: { maxAge: 1 } })
       await tokens.authenticate(bearer(await tokenFor(server, k1)))
       server.down(true, mode)
       for (let i = 0; i < 3; i++) {

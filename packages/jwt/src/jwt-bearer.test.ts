@@ -361,8 +361,12 @@ describe('jwtBearer: verified-token cache', () => {
   it('still checks a DPoP binding on a cache hit', async () => {
     const tokens = verifier()
     const token = await sign(es256, claims({ cnf: { jkt: 'aGVsbG8' } }))
-    await expect(tokens.verify(token)).resolves.toMatchObject({ cnf: { jkt: 'aGVsbG8' } })
+    await expect(tokens.verify(token, { binding: 'checked-by-caller' })).resolves.toMatchObject({
+      cnf: { jkt: 'aGVsbG8' },
+    })
     await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({ reason: 'dpop_bound' })
+    // Without a proof to check it against, verify() refuses a bound token too.
+    await expect(tokens.verify(token)).rejects.toMatchObject({ reason: 'dpop_bound' })
   })
 
   it('can be turned off', async () => {
@@ -373,6 +377,68 @@ describe('jwtBearer: verified-token cache', () => {
     await tokens.authenticate(bearer(token))
     expect(spy.mock.calls.length).toBe(2)
     spy.mockRestore()
+  })
+})
+
+describe('jwtBearer: hardening', () => {
+  it('adds requiredClaims to the baseline instead of replacing it', async () => {
+    const tokens = verifier({ requiredClaims: ['tenant'] })
+    await expect(
+      tokens.authenticate(bearer(await sign(es256, claims({ tenant: 'a', exp: undefined })))),
+    ).rejects.toMatchObject({
+      reason: 'missing_claim:exp',
+    })
+    await expect(tokens.authenticate(bearer(await sign(es256, claims())))).rejects.toMatchObject({
+      reason: 'missing_claim:tenant',
+    })
+    await expect(
+      tokens.authenticate(bearer(await sign(es256, claims({ tenant: 'a' })))),
+    ).resolves.toBeDefined()
+  })
+
+  it('bounds and checks a bare token given to verify()', async () => {
+    await expect(verifier().verify('a'.repeat(9000))).rejects.toMatchObject({ reason: 'token_too_large' })
+    await expect(verifier().verify('not a token')).rejects.toMatchObject({ code: 'invalid_request' })
+  })
+
+  it('answers a failing secret getter with 503, not 500 or 401', async () => {
+    const tokens = jwtBearer({
+      issuer,
+      audience,
+      algorithms: ['HS256'],
+      secret: async () => {
+        throw new Error('vault sealed')
+      },
+    })
+    const token = hmacToken({ alg: 'HS256', typ: 'at+jwt' }, claims(), 'x'.repeat(32))
+    await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({
+      code: 'dependency_unavailable',
+      reason: 'secret_unavailable',
+      status: 503,
+    })
+  })
+
+  it('ignores an RSA key under 2048 bits in the JWKS (RFC 7518 §3.3)', async () => {
+    // jose will not make a 1024-bit RSA key, so node:crypto makes and signs with one.
+    const { generateKeyPairSync, sign: rsaSign } = await import('node:crypto')
+    const weak = generateKeyPairSync('rsa', { modulusLength: 1024 })
+    const jwk = { ...weak.publicKey.export({ format: 'jwk' }), kid: 'weak', alg: 'RS256' }
+    const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
+    const input = `${b64({ alg: 'RS256', kid: 'weak', typ: 'at+jwt' })}.${b64(claims())}`
+    const token = `${input}.${rsaSign('sha256', Buffer.from(input), weak.privateKey).toString('base64url')}`
+    const tokens = jwtBearer({ issuer, audience, algorithms: ['RS256'], jwks: { keys: [jwk] } })
+    await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'unknown_key',
+    })
+  })
+
+  it('accepts only Bearer requests with a JWT shape (for anyOf)', async () => {
+    const token = await sign(es256)
+    const tokens = verifier()
+    expect(tokens.accepts?.(bearer(token))).toBe(true)
+    expect(tokens.accepts?.(headers({ authorization: [`DPoP ${token}`] }))).toBe(false)
+    expect(tokens.accepts?.(bearer('opaque-token'))).toBe(false)
   })
 })
 
@@ -426,6 +492,13 @@ describe('jwtBearer: option mistakes fail at construction, naming the option', (
     [{ ...base, cache: { max: 0 } }, /"cache\.max" option must be a positive integer/],
     [{ ...base, audiance: 'x' }, /"audiance" option is not recognized/],
     [{ ...base, typ: 3 }, /"typ" option must be a non-empty string or false/],
+    [{ ...base, clockTolerance: 5000 }, /"clockTolerance" option must be at most 300 seconds/],
+    [
+      { ...base, http: { cooldown: 0 } },
+      /"http\.cooldown" option must be an integer number of milliseconds, at least 1000/,
+    ],
+    [{ ...base, issuer: 'http://127.attacker.example/' }, /"issuer" option must be an https URL/],
+    [{ ...base, jwksUri: 'http://127.attacker.example/jwks' }, /"jwksUri" option must be an https URL/],
   ])('%#', (options, message) => {
     expect(() => jwtBearer(options as unknown as JwtBearerOptions)).toThrow(TypeError)
     expect(() => jwtBearer(options as unknown as JwtBearerOptions)).toThrow(message)

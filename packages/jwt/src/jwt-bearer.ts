@@ -35,10 +35,22 @@ import { translateError } from './lib/translate-error.js'
 export interface JwtBearer extends Authenticator {
   readonly layer: 'jwt'
   /**
-   * Verifies one access token (signature, algorithm, issuer, audience, times, `typ`, required claims)
-   * without reading a request; `dpop()` builds on it. Served from the cache when it holds the token.
+   * Verifies one access token (size, syntax, signature, algorithm, issuer, audience, times, `typ`,
+   * required claims) without reading a request, for tokens that arrive another way (a WebSocket
+   * message). A token bound to a key or a certificate (`cnf`) is refused, since there is no proof or
+   * connection to check it against, unless the caller says it checks the binding itself (`dpop()` does).
+   * Served from the cache when it holds the token.
    */
-  verify(token: string): Promise<Auth>
+  verify(token: string, options?: VerifyOptions): Promise<Auth>
+}
+
+/** Options of {@link JwtBearer.verify}. */
+export interface VerifyOptions {
+  /**
+   * `checked-by-caller`: return a token bound by `cnf` instead of refusing it; the caller then must check
+   * the proof of possession (RFC 9449) or the client certificate (RFC 8705) itself.
+   */
+  readonly binding?: 'refuse' | 'checked-by-caller'
 }
 
 type SecretKey = (header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array>
@@ -145,8 +157,21 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     }
   }
 
-  async function verify(token: string): Promise<Auth> {
-    return cached(token) ?? verifyFresh(token)
+  async function verify(token: string, options: VerifyOptions = {}): Promise<Auth> {
+    if (typeof token !== 'string' || token.length > o.maxTokenLength) {
+      throw new ZeroTrustError('invalid_token', 'the access token is too large', {
+        reason: 'token_too_large',
+        challenges,
+      })
+    }
+    let auth = cached(token)
+    if (auth === undefined) {
+      checkTokenSyntax(token, readOptions)
+      auth = await verifyFresh(token)
+    }
+    if (auth.cnf !== undefined && options.binding !== 'checked-by-caller')
+      checkBinding(auth, undefined, challenges)
+    return auth
   }
 
   return {
@@ -183,8 +208,8 @@ function cacheKey(token: string): string {
   return token.length > 32 ? token.slice(-32) : token
 }
 
-// A compact JWS after a Bearer (or DPoP) scheme: three base64url segments.
-const jwtShape = /^(?:bearer|dpop) +[\w-]+\.[\w-]+\.[\w-]+ *$/i
+// A compact JWS after the Bearer scheme (the one `authenticate` reads): three base64url segments.
+const jwtShape = /^bearer +[\w-]+\.[\w-]+\.[\w-]+ *$/i
 
 function keySources(o: NormalizedOptions): Map<string, KeyInput> {
   const sources = new Map<string, KeyInput>()
@@ -209,7 +234,20 @@ const encoder = new TextEncoder()
 function secretKey(secret: SecretInput): SecretKey {
   const fixed = typeof secret === 'function' ? undefined : toBytes(secret)
   return async (header) => {
-    const bytes = fixed ?? toBytes(await secret_(secret))
+    let bytes = fixed
+    if (bytes === undefined) {
+      let value: string | Uint8Array
+      try {
+        value = await secret_(secret)
+      } catch (cause) {
+        // The secret store is down: a dependency outage (503), not a bad token.
+        throw new ZeroTrustError('dependency_unavailable', 'the verification secret is unavailable', {
+          reason: 'secret_unavailable',
+          cause,
+        })
+      }
+      bytes = toBytes(value)
+    }
     const needed = minimumSecretBytes[header.alg as keyof typeof minimumSecretBytes] ?? 0
     if (bytes.byteLength < needed) {
       throw new ZeroTrustError('internal_error', 'the configured HMAC secret is too short', {
@@ -242,7 +280,7 @@ function cacheUntil(payload: JWTPayload, o: NormalizedOptions): number {
   return Math.floor(until)
 }
 
-function checkBinding(auth: Auth, req: RequestLike, challenges: readonly Challenge[]): void {
+function checkBinding(auth: Auth, req: RequestLike | undefined, challenges: readonly Challenge[]): void {
   const cnf = auth.cnf
   if (cnf?.jkt !== undefined) {
     // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is refused.
@@ -252,7 +290,7 @@ function checkBinding(auth: Auth, req: RequestLike, challenges: readonly Challen
     })
   }
   const expected = cnf?.['x5t#S256']
-  if (expected !== undefined && !certificateMatches(expected, req.peerCertificate?.())) {
+  if (expected !== undefined && !certificateMatches(expected, req?.peerCertificate?.())) {
     // RFC 8705 §3: a certificate-bound token is only good over a connection with that certificate.
     throw new ZeroTrustError('invalid_token', 'the access token is bound to another client certificate', {
       reason: 'certificate_mismatch',

@@ -19,6 +19,23 @@ export async function fetchJsonObject(
   settings: FetchSettings,
   reason: string,
 ): Promise<Record<string, unknown>> {
+  // The timer bounds the whole exchange even when a custom fetch ignores the abort signal.
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(unavailable(reason, new Error('timed out'))), settings.timeout)
+  })
+  try {
+    return await Promise.race([fetchOnce(url, settings, reason), deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function fetchOnce(
+  url: URL,
+  settings: FetchSettings,
+  reason: string,
+): Promise<Record<string, unknown>> {
   let response: Response
   try {
     response = await settings.fetch(url, {

@@ -1,3 +1,4 @@
+import { isZeroTrustError, ZeroTrustError } from '@zerotrust/core'
 import { decodeProtectedHeader, type JWTVerifyGetKey } from 'jose'
 
 type Key = Awaited<ReturnType<JWTVerifyGetKey>>
@@ -51,9 +52,29 @@ export class MemoizedKeys {
       return known
     }
     return async (protectedHeader, token) => {
-      const key = await this.#source.getKey(protectedHeader, token)
+      let key: Key
+      try {
+        key = await this.#source.getKey(protectedHeader, token)
+      } catch (error) {
+        throw unusableKey(error)
+      }
       if (this.#source.generation() === generation) this.#keys.set(id, key)
       return key
     }
   }
+}
+
+/**
+ * A key that the issuer published but that cannot be imported (a malformed JWK, an RSA key under 2048
+ * bits) is the issuer's fault, not the client's: 503, like any key we cannot check. jose's own errors
+ * (no matching key, unsupported algorithm) pass through to be translated by their codes.
+ */
+function unusableKey(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code
+  if (isZeroTrustError(error) || (typeof code === 'string' && /^ERR_J(OSE|WKS?|WS|WT|WE)_/.test(code)))
+    return error
+  return new ZeroTrustError('dependency_unavailable', "the token issuer's keys are unusable", {
+    reason: 'jwks_invalid',
+    cause: error,
+  })
 }

@@ -29,11 +29,14 @@ export interface JwtBearerOptions {
   readonly secret?: SecretInput
   /** The required `typ` header; `at+jwt` (RFC 9068) by default; `false` to accept any. */
   readonly typ?: string | false
-  /** Seconds of clock skew tolerated on `exp`, `nbf` and `iat`; 5 by default. */
+  /** Seconds of clock skew tolerated on `exp`, `nbf` and `iat`; 5 by default, 300 at most. */
   readonly clockTolerance?: number
   /** Reject tokens whose `iat` is older than this many seconds. */
   readonly maxTokenAge?: number
-  /** Claims that must be present; the RFC 9068 set by default when `typ` is `at+jwt`. */
+  /**
+   * Claims that must be present, on top of the baseline: the RFC 9068 set when `typ` is `at+jwt`, else
+   * `iss exp aud`. The baseline cannot be removed.
+   */
   readonly requiredClaims?: readonly string[]
   /** Longest token accepted, in characters, checked before parsing; 8192 by default. */
   readonly maxTokenLength?: number
@@ -52,7 +55,7 @@ export interface JwtBearerOptions {
   readonly http?: {
     /** Milliseconds before a fetch is abandoned; 5000 by default. */
     readonly timeout?: number
-    /** Milliseconds between refetches triggered by an unknown `kid`; 30 000 by default. */
+    /** Milliseconds between refetches triggered by an unknown `kid`; 30 000 by default, 1000 at least. */
     readonly cooldown?: number
     /** Milliseconds after which keys are refreshed in the background; 600 000 by default. */
     readonly maxAge?: number
@@ -60,6 +63,9 @@ export interface JwtBearerOptions {
     readonly fetch?: typeof globalThis.fetch
   }
 }
+
+/** The claims every token must carry when `typ` is not `at+jwt`: without `exp` a token never expires. */
+const baselineClaims = Object.freeze(['iss', 'exp', 'aud'])
 
 /** RFC 9068 §2.2: the claims every JWT access token carries. */
 export const rfc9068Claims = Object.freeze(['iss', 'exp', 'aud', 'sub', 'client_id', 'iat', 'jti'])
@@ -105,7 +111,9 @@ const schema = z
     typ: z
       .union([z.string().min(1), z.literal(false)], { error: 'must be a non-empty string or false' })
       .optional(),
-    clockTolerance: nonNegative('must be a non-negative number of seconds').optional(),
+    clockTolerance: nonNegative('must be a non-negative number of seconds')
+      .max(300, { error: 'must be at most 300 seconds' })
+      .optional(),
     maxTokenAge: nonNegative('must be a non-negative number of seconds').optional(),
     requiredClaims: z.array(z.string().min(1), { error: 'must be an array of claim names' }).optional(),
     maxTokenLength: positiveInt('must be a positive integer').optional(),
@@ -122,10 +130,11 @@ const schema = z
     http: z
       .strictObject({
         timeout: positiveInt('must be a positive integer number of milliseconds').optional(),
+        // Below a second, random `kid`s could drive back-to-back JWKS fetches.
         cooldown: z
-          .number()
-          .int()
-          .nonnegative({ error: 'must be a non-negative integer number of milliseconds' })
+          .number({ error: 'must be an integer number of milliseconds, at least 1000' })
+          .int({ error: 'must be an integer number of milliseconds, at least 1000' })
+          .min(1000, { error: 'must be an integer number of milliseconds, at least 1000' })
           .optional(),
         maxAge: positiveInt('must be a positive integer number of milliseconds').optional(),
         fetch: z
@@ -218,7 +227,9 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     typ,
     clockTolerance: o.clockTolerance ?? 5,
     maxTokenAge: o.maxTokenAge,
-    requiredClaims: Object.freeze(o.requiredClaims ?? (atJwt ? rfc9068Claims : ['iss', 'exp', 'aud'])),
+    requiredClaims: Object.freeze([
+      ...new Set([...(atJwt ? rfc9068Claims : baselineClaims), ...(o.requiredClaims ?? [])]),
+    ]),
     maxTokenLength: o.maxTokenLength ?? 8192,
     realm: o.realm,
     cache: o.cache === false ? undefined : { max: o.cache?.max ?? 10_000, maxTtl: o.cache?.maxTtl ?? 600 },

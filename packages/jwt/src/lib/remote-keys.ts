@@ -50,7 +50,8 @@ export class RemoteKeySet {
       if ((error as { code?: unknown }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw error
       // The key may be new (rotation): look again, at most once per cooldown.
       if (this.#pending !== undefined || performance.now() - this.#unknownKidAt >= this.#settings.cooldown) {
-        this.#unknownKidAt = performance.now()
+        // The cooldown starts when a fetch does: a refusal during the failure backoff must not use it up.
+        if (this.#pending === undefined && !this.#backingOff()) this.#unknownKidAt = performance.now()
         await this.#refreshUnlessBackingOff()
         return (this.#keys as JWTVerifyGetKey)(header, token)
       }
@@ -113,7 +114,8 @@ const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth']
 
 /**
  * The members of a JWKS usable to verify signatures: private and symmetric keys are dropped, so a
- * leaked private key or an `oct` key in the set can never be used as a verification secret.
+ * leaked private key or an `oct` key in the set can never be used as a verification secret, and so are
+ * RSA keys under 2048 bits (RFC 7518 §3.3), which jose refuses at verification time.
  */
 export function publicSigningKeys(document: Record<string, unknown>): JSONWebKeySet {
   const keys = document.keys
@@ -125,7 +127,13 @@ export function publicSigningKeys(document: Record<string, unknown>): JSONWebKey
         key !== null &&
         typeof (key as { kty?: unknown }).kty === 'string' &&
         (key as { kty: string }).kty !== 'oct' &&
-        privateMembers.every((member) => !Object.hasOwn(key, member)),
+        privateMembers.every((member) => !Object.hasOwn(key, member)) &&
+        !weakRsa(key as { kty: string; n?: unknown }),
     ),
   }
+}
+
+// RFC 7518 §3.3: RSA keys of 2048 bits or more; the modulus `n` is base64url, 4 characters per 3 bytes.
+function weakRsa(key: { kty: string; n?: unknown }): boolean {
+  return key.kty === 'RSA' && (typeof key.n !== 'string' || Math.floor((key.n.length * 3) / 4) < 256)
 }

@@ -1,3 +1,5 @@
+import { isIPv4 } from 'node:net'
+
 const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 /**
@@ -13,7 +15,10 @@ export function checkEndpoint(value: string): URL | undefined {
   }
   if (url.username || url.password || url.hash) return undefined
   if (url.protocol === 'https:') return url
-  if (url.protocol === 'http:' && (loopbackHosts.has(url.hostname) || url.hostname.startsWith('127.')))
+  if (
+    url.protocol === 'http:' &&
+    (loopbackHosts.has(url.hostname) || (isIPv4(url.hostname) && url.hostname.startsWith('127.')))
+  )
     return url
   return undefined
 }
