@@ -1,4 +1,4 @@
-import type { Authenticator, Authorizer } from './auth.js'
+import type { Auth, Authenticator, Authorizer } from './auth.js'
 import type { DecisionSink } from './decision.js'
 import { type OriginOptions, type OriginResolver, originResolver, type RequestLike } from './request.js'
 
@@ -25,6 +25,11 @@ export interface AdapterContext {
   readonly view: RequestLike
   readonly onDecision: DecisionSink | undefined
   readonly realm: string | undefined
+  /**
+   * The `Auth` the authenticator returned. Authorizers read it from here, not from the property users
+   * see (`req.auth`), which other middleware could overwrite.
+   */
+  readonly auth?: Auth | undefined
 }
 
 // A property under a private symbol, not a WeakMap entry: a WeakMap set and get cost about 1.5 µs per

@@ -38,6 +38,7 @@ export function authenticate(
       sendError(res, error, realm)
       return
     }
+    attachContext(req, { view, onDecision, realm, auth })
     req.auth = auth
     next()
   }

@@ -25,7 +25,7 @@ export function authorize(authorizer: Authorizer): RequestHandler {
     const context = contextOf(req)
     const view = context?.view ?? fromNodeRequest(req, { resolveOrigin: noOrigin, target: req.originalUrl })
     try {
-      await runAuthorization(authorizer, view, req.auth, context?.onDecision)
+      await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
     } catch (error) {
       sendError(res, error, context?.realm)
       return

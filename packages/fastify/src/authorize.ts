@@ -35,7 +35,7 @@ export function authorize(authorizer: Authorizer): ZeroTrustHook {
     const view =
       state?.view ?? fromNodeRequest(request.raw, { resolveOrigin: noOrigin, target: request.originalUrl })
     try {
-      await runAuthorization(authorizer, view, request.auth, state?.onDecision)
+      await runAuthorization(authorizer, view, state?.auth, state?.onDecision)
     } catch (error) {
       return sendError(reply, error, state?.realm)
     }

@@ -1,5 +1,6 @@
 import {
   type AdapterOptions,
+  type Auth,
   type Authenticator,
   adapterSettings,
   fromNodeRequest,
@@ -8,7 +9,7 @@ import {
 } from '@zerotrust/core'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { kState, type RequestState, sendError, setState, stateOf } from './lib/context.js'
+import { kState, sendError, setState, stateOf } from './lib/context.js'
 import { errorHandler } from './lib/error-handler.js'
 import { buildRoutePlan, routeName, routePlan, withPlan } from './lib/route-plan.js'
 
@@ -50,13 +51,16 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
     if (plan === false) return
     if (plan instanceof TypeError) return sendError(reply, plan, realm)
     const view = fromNodeRequest(request.raw, { resolveOrigin, target: request.originalUrl })
-    const state: RequestState = { view, onDecision, realm, authorizers: plan }
-    setState(request, state)
+    setState(request, { view, onDecision, realm, authorizers: plan })
+    let auth: Auth
     try {
-      request.auth = await runAuthentication(authenticator, view, onDecision)
+      auth = await runAuthentication(authenticator, view, onDecision)
     } catch (error) {
       return sendError(reply, error, realm)
     }
+    // Authorizers read the state's auth, which other hooks cannot overwrite the way `request.auth` can.
+    setState(request, { view, onDecision, realm, authorizers: plan, auth })
+    request.auth = auth
   })
 
   fastify.addHook('preHandler', async function zeroTrustAuthorize(request, reply) {
@@ -64,7 +68,7 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
     if (state === undefined) return
     for (const authorizer of state.authorizers) {
       try {
-        await runAuthorization(authorizer, state.view, request.auth, onDecision)
+        await runAuthorization(authorizer, state.view, state.auth, onDecision)
       } catch (error) {
         return sendError(reply, error, realm)
       }

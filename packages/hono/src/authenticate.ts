@@ -42,6 +42,7 @@ export function authenticate(
     } catch (error) {
       return errorResponse(c, error, realm)
     }
+    attachContext(c, { view, onDecision, realm, auth })
     c.set('auth', auth)
     await next()
   }

@@ -27,8 +27,8 @@ export function authorize(authorizer: Authorizer): MiddlewareHandler<ZeroTrustEn
     const context = contextOf(c)
     const view = context?.view ?? requestView(c, noOrigin)
     try {
-      // `c.get` answers undefined when authenticate() did not run: runAuthorization then fails closed.
-      await runAuthorization(authorizer, view, c.get('auth'), context?.onDecision)
+      // Without authenticate() before it there is no context and no auth: runAuthorization fails closed.
+      await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
     } catch (error) {
       return errorResponse(c, error, context?.realm)
     }

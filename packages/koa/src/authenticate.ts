@@ -37,6 +37,7 @@ export function authenticate(authenticator: Authenticator, options: Authenticate
       sendError(ctx, error, realm)
       return
     }
+    attachContext(ctx, { view, onDecision, realm, auth })
     ctx.state.auth = auth
     await next()
   }

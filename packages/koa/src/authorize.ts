@@ -27,7 +27,7 @@ export function authorize(authorizer: Authorizer): Middleware {
     const view =
       context?.view ?? fromNodeRequest(ctx.req, { resolveOrigin: noOrigin, target: ctx.originalUrl })
     try {
-      await runAuthorization(authorizer, view, ctx.state.auth, context?.onDecision)
+      await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
     } catch (error) {
       sendError(ctx, error, context?.realm)
       return
