@@ -1,0 +1,341 @@
+import { isDeepStrictEqual } from 'node:util'
+import { ZeroTrustError } from '@zerotrust/core'
+import type { z } from 'zod'
+import { Secret, type SecretState } from '../secret.js'
+import { type InvalidSecret, SecretsLoadError, type SourceFailure } from '../secrets-load-error.js'
+import type { SecretSource, SourceValues } from './source.js'
+import { backgroundTimeout } from './timers.js'
+
+/** The parts of a zod object schema used here. */
+export type ObjectSchema = z.ZodType<Record<string, unknown>> & { readonly shape: Record<string, unknown> }
+
+/** The validated options of a set. */
+export interface SetSettings {
+  readonly schema: ObjectSchema
+  readonly names: readonly string[]
+  readonly sources: readonly SecretSource[]
+  readonly maxStaleness: number
+  readonly watch: boolean
+  readonly report: (error: Error) => void
+}
+
+interface SourceState {
+  readonly source: SecretSource
+  /** The values last read that validated, used while the source fails. */
+  good: SourceValues
+  lastSuccessAt: number
+  failingSince: number | undefined
+}
+
+type Listener = (secret: Secret<unknown>) => void | PromiseLike<void>
+
+/**
+ * The engine behind `loadSecrets`: reads sources, validates their merge with the schema, keeps the last
+ * good values, coalesces refreshes, enforces `maxStaleness` with one timer, and calls rotation listeners.
+ */
+export class SecretSet {
+  readonly secrets = new Map<string, Secret<unknown>>()
+  readonly #states = new Map<string, SecretState<unknown>>()
+  readonly #listeners = new Map<string, Set<Listener>>()
+  readonly #sources: SourceState[]
+  readonly #dirty = new Set<SourceState>()
+  #inflight: Promise<Error[]> | undefined
+  #next: Promise<Error[]> | undefined
+  #staleTimer: NodeJS.Timeout | undefined
+  #closed = false
+
+  private constructor(readonly settings: SetSettings) {
+    this.#sources = settings.sources.map((source) => ({
+      source,
+      good: new Map(),
+      lastSuccessAt: 0,
+      failingSince: undefined,
+    }))
+  }
+
+  /** Reads every source once; throws one {@link SecretsLoadError} listing every problem. */
+  static async load(settings: SetSettings): Promise<SecretSet> {
+    const set = new SecretSet(settings)
+    const failed: SourceFailure[] = []
+    const now = Date.now()
+    const results = await Promise.allSettled(set.#sources.map((s) => s.source.read(settings.names)))
+    results.forEach((result, index) => {
+      const state = set.#sources[index] as SourceState
+      if (result.status === 'fulfilled') {
+        state.good = result.value
+        state.lastSuccessAt = now
+      } else {
+        failed.push({ source: state.source.label, message: messageOf(result.reason) })
+      }
+    })
+    const raw = set.#merge(new Map())
+    const parsed = settings.schema.safeParse(raw.values)
+    const missing: string[] = []
+    const invalid: InvalidSecret[] = []
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const name = issue.path.length > 0 ? String(issue.path[0]) : '(schema)'
+        if (raw.values[name] === undefined && name !== '(schema)') {
+          if (!missing.includes(name)) missing.push(name)
+        } else if (!invalid.some((i) => i.name === name)) {
+          invalid.push({ name, problem: problemOf(issue) })
+        }
+      }
+    }
+    if (!parsed.success || failed.length > 0) {
+      await set.#closeSources()
+      throw new SecretsLoadError({
+        missing,
+        invalid,
+        failed,
+        sources: settings.sources.map((s) => s.label),
+      })
+    }
+    for (const name of settings.names) {
+      const state: SecretState<unknown> = { value: parsed.data[name], error: undefined }
+      set.#states.set(name, state)
+      set.secrets.set(name, new Secret(name, state))
+    }
+    if (settings.watch) {
+      for (const state of set.#sources) {
+        state.source.start?.({
+          changed: () => {
+            if (!set.#closed) void set.refresh([state])
+          },
+          report: (error) => set.#report(error),
+        })
+      }
+    }
+    return set
+  }
+
+  /** Registers a rotation listener; returns a function that removes it. */
+  onRotate(name: string, listener: Listener): () => void {
+    let listeners = this.#listeners.get(name)
+    if (listeners === undefined) {
+      listeners = new Set()
+      this.#listeners.set(name, listeners)
+    }
+    listeners.add(listener)
+    return () => {
+      listeners.delete(listener)
+    }
+  }
+
+  /** Re-reads every source; concurrent calls share one read, and a call during a read gets the next. */
+  async forceRefresh(): Promise<void> {
+    if (this.#closed) throw new Error('the secrets are closed')
+    const errors = await this.refresh(this.#sources)
+    if (errors.length > 0) throw errors[0]
+  }
+
+  /**
+   * Schedules a read of `sources`. A read in flight may have started before the change, so callers
+   * arriving during it share one follow-up read instead of joining it.
+   */
+  refresh(sources: readonly SourceState[]): Promise<Error[]> {
+    for (const source of sources) this.#dirty.add(source)
+    if (this.#next !== undefined) return this.#next
+    if (this.#inflight !== undefined) {
+      this.#next = this.#inflight.then(() => {
+        this.#next = undefined
+        return this.#start()
+      })
+      return this.#next
+    }
+    return this.#start()
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#staleTimer !== undefined) clearTimeout(this.#staleTimer)
+    this.#staleTimer = undefined
+    await this.#closeSources()
+    await this.#next
+    await this.#inflight
+  }
+
+  #start(): Promise<Error[]> {
+    const run = this.#run().finally(() => {
+      if (this.#inflight === run) this.#inflight = undefined
+    })
+    this.#inflight = run
+    return run
+  }
+
+  async #run(): Promise<Error[]> {
+    const dirty = [...this.#dirty]
+    this.#dirty.clear()
+    if (this.#closed || dirty.length === 0) return []
+    const errors: Error[] = []
+    const candidates = new Map<SourceState, SourceValues>()
+    const now = Date.now()
+    await Promise.all(
+      dirty.map(async (state) => {
+        try {
+          candidates.set(state, await state.source.read(this.settings.names))
+        } catch (error) {
+          state.failingSince ??= now
+          errors.push(asError(error, state.source.label))
+        }
+      }),
+    )
+    if (this.#closed) return errors
+    // Validate the merge; a source whose new values break the schema is treated as failing, and its last
+    // good values keep serving.
+    for (;;) {
+      const raw = this.#merge(candidates)
+      const parsed = this.settings.schema.safeParse(raw.values)
+      if (parsed.success) {
+        for (const [state, values] of candidates) {
+          state.good = values
+          state.lastSuccessAt = now
+          state.failingSince = undefined
+        }
+        this.#apply(parsed.data)
+        break
+      }
+      const culprits = new Set<SourceState>()
+      const names = new Set<string>()
+      for (const issue of parsed.error.issues) {
+        const name = issue.path.length > 0 ? String(issue.path[0]) : undefined
+        if (name !== undefined) names.add(name)
+        const provider = name === undefined ? undefined : raw.providers.get(name)
+        // A name now missing was provided by a source that lost it: any changed source may be the culprit.
+        if (provider !== undefined && candidates.has(provider)) culprits.add(provider)
+      }
+      if (culprits.size === 0) for (const state of candidates.keys()) culprits.add(state)
+      if (culprits.size === 0) break
+      for (const state of culprits) {
+        candidates.delete(state)
+        state.failingSince ??= now
+        errors.push(
+          new ZeroTrustError(
+            'dependency_unavailable',
+            `${state.source.label} gave secrets that fail the schema: ${[...names].map((n) => `"${n}"`).join(', ')}`,
+            { reason: 'secret_invalid' },
+          ),
+        )
+      }
+    }
+    this.#checkStaleness()
+    for (const error of errors) this.#report(error)
+    return errors
+  }
+
+  /** Merges sources in order (the first that has a name wins), with candidates over last good values. */
+  #merge(candidates: ReadonlyMap<SourceState, SourceValues>): {
+    values: Record<string, unknown>
+    providers: Map<string, SourceState>
+  } {
+    const values: Record<string, unknown> = {}
+    const providers = new Map<string, SourceState>()
+    for (const name of this.settings.names) {
+      for (const state of this.#sources) {
+        const found = candidates.get(state) ?? state.good
+        if (found.has(name)) {
+          values[name] = found.get(name)
+          providers.set(name, state)
+          break
+        }
+      }
+    }
+    return { values, providers }
+  }
+
+  #apply(data: Record<string, unknown>): void {
+    const rotated: string[] = []
+    for (const name of this.settings.names) {
+      const state = this.#states.get(name)
+      if (state === undefined) continue
+      const value = data[name]
+      if (!isDeepStrictEqual(state.value, value)) {
+        state.value = value
+        rotated.push(name)
+      }
+    }
+    for (const name of rotated) {
+      const secret = this.secrets.get(name)
+      const listeners = this.#listeners.get(name)
+      if (secret === undefined || listeners === undefined) continue
+      for (const listener of listeners) {
+        try {
+          const result = listener(secret)
+          if (result !== undefined && typeof result.then === 'function') {
+            result.then(undefined, (error: unknown) => this.#listenerFailed(name, error))
+          }
+        } catch (error) {
+          this.#listenerFailed(name, error)
+        }
+      }
+    }
+  }
+
+  /** Marks secrets whose source has failed for longer than `maxStaleness`, and arms one timer. */
+  #checkStaleness(): void {
+    if (this.#staleTimer !== undefined) clearTimeout(this.#staleTimer)
+    this.#staleTimer = undefined
+    if (this.#closed) return
+    const now = Date.now()
+    const { providers } = this.#merge(new Map())
+    let next = Number.POSITIVE_INFINITY
+    for (const name of this.settings.names) {
+      const state = this.#states.get(name)
+      if (state === undefined) continue
+      const provider = providers.get(name)
+      if (provider === undefined || provider.failingSince === undefined) {
+        state.error = undefined
+        continue
+      }
+      const deadline = provider.lastSuccessAt + this.settings.maxStaleness
+      if (now >= deadline) {
+        state.error ??= new ZeroTrustError(
+          'dependency_unavailable',
+          `secret "${name}" is stale: ${provider.source.label} has failed for longer than "maxStaleness"`,
+          { reason: 'secret_stale' },
+        )
+      } else {
+        state.error = undefined
+        next = Math.min(next, deadline)
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) {
+      this.#staleTimer = backgroundTimeout(() => this.#checkStaleness(), Math.max(1, next - now))
+    }
+  }
+
+  #listenerFailed(name: string, error: unknown): void {
+    this.#report(new Error(`an "onRotate" listener of "${name}" failed`, { cause: error }))
+  }
+
+  #report(error: Error): void {
+    try {
+      this.settings.report(error)
+    } catch {
+      // A failing error sink must not break rotation.
+    }
+  }
+
+  async #closeSources(): Promise<void> {
+    await Promise.allSettled(this.#sources.map(async (state) => state.source.close?.()))
+  }
+}
+
+function messageOf(error: unknown): string {
+  // Our sources only throw errors with messages written by this package; anything else is not echoed.
+  if (error instanceof ZeroTrustError) return error.message
+  return 'the source failed'
+}
+
+function asError(error: unknown, label: string): Error {
+  if (error instanceof ZeroTrustError) return error
+  return new ZeroTrustError('dependency_unavailable', `${label} failed`, { reason: 'source_failed' })
+}
+
+function problemOf(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'too_small') return `too_small: minimum ${String(issue.minimum)}`
+  if (issue.code === 'too_big') return `too_big: maximum ${String(issue.maximum)}`
+  if (issue.code === 'invalid_type') return `invalid_type: expected ${issue.expected}`
+  return issue.code
+}
