@@ -11,6 +11,7 @@ export {
 } from './adapter.js'
 export { anyOf } from './any-of.js'
 export type { Auth, Authenticator, Authorizer, Confirmation, Decision } from './auth.js'
+export { checkBinding, isDpopBound, type VerifyOptions } from './binding.js'
 export {
   type Credentials,
   checkTokenSyntax,

@@ -1,12 +1,12 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import {
   type Auth,
   type Authenticator,
   type Challenge,
+  checkBinding,
   checkTokenSyntax,
-  type PeerCertificate,
   type RequestLike,
   takeCredentials,
+  type VerifyOptions,
   ZeroTrustError,
 } from '@zerotrust/core'
 import {
@@ -42,15 +42,6 @@ export interface JwtBearer extends Authenticator {
    * Served from the cache when it holds the token.
    */
   verify(token: string, options?: VerifyOptions): Promise<Auth>
-}
-
-/** Options of {@link JwtBearer.verify}. */
-export interface VerifyOptions {
-  /**
-   * `checked-by-caller`: return a token bound by `cnf` instead of refusing it; the caller then must check
-   * the proof of possession (RFC 9449) or the client certificate (RFC 8705) itself.
-   */
-  readonly binding?: 'refuse' | 'checked-by-caller'
 }
 
 type SecretKey = (header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array>
@@ -278,30 +269,4 @@ function cacheUntil(payload: JWTPayload, o: NormalizedOptions): number {
     until = Math.min(until, (payload.iat + o.maxTokenAge) * 1000)
   }
   return Math.floor(until)
-}
-
-function checkBinding(auth: Auth, req: RequestLike | undefined, challenges: readonly Challenge[]): void {
-  const cnf = auth.cnf
-  if (cnf?.jkt !== undefined) {
-    // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is refused.
-    throw new ZeroTrustError('invalid_token', 'the access token is bound to a DPoP key', {
-      reason: 'dpop_bound',
-      challenges,
-    })
-  }
-  const expected = cnf?.['x5t#S256']
-  if (expected !== undefined && !certificateMatches(expected, req?.peerCertificate?.())) {
-    // RFC 8705 §3: a certificate-bound token is only good over a connection with that certificate.
-    throw new ZeroTrustError('invalid_token', 'the access token is bound to another client certificate', {
-      reason: 'certificate_mismatch',
-      challenges,
-    })
-  }
-}
-
-function certificateMatches(expected: string, certificate: PeerCertificate | undefined): boolean {
-  if (certificate === undefined) return false
-  const actual = createHash('sha256').update(certificate.raw).digest()
-  const wanted = Buffer.from(expected, 'base64url')
-  return wanted.length === actual.length && timingSafeEqual(wanted, actual)
 }

@@ -1,0 +1,95 @@
+// Cost of one opaque-token authentication: a cache hit next to its floor (the SHA-256 of the token and a
+// map lookup), and an uncached round trip to oidc-provider on loopback next to oauth4webapi alone.
+//
+// Run: pnpm --filter @zerotrust/introspection bench. BENCH_TIME (ms per task) overrides the default.
+import { hash } from 'node:crypto'
+import os from 'node:os'
+import type { RequestLike } from '@zerotrust/core'
+import { startAuthorizationServer } from '@zerotrust/testkit'
+import * as oauth from 'oauth4webapi'
+import { Bench } from 'tinybench'
+import { introspection } from '../src/index.js'
+
+const time = Number(process.env.BENCH_TIME ?? 1000)
+// A hit costs about as much as reading the clock, so it is also timed in batches of sequential awaits.
+const batch = 100
+
+function bearer(token: string): RequestLike {
+  const values = { authorization: [`Bearer ${token}`] }
+  return {
+    method: 'GET',
+    origin: undefined,
+    target: '/orders',
+    path: '/orders',
+    headerValues: (name) => values[name as 'authorization'] ?? [],
+  }
+}
+
+async function main(): Promise<void> {
+  const as = await startAuthorizationServer({
+    resources: [{ indicator: 'api://orders', scope: 'orders:read', format: 'opaque', accessTokenTtl: 3600 }],
+  })
+  try {
+    const client = as.clients[0]
+    if (client === undefined) throw new Error('no client')
+    const { accessToken } = await as.token({ format: 'opaque' })
+    const options = {
+      issuer: as.issuer,
+      audience: 'api://orders',
+      introspectionEndpoint: as.introspectionEndpoint,
+      clientId: client.clientId,
+      clientAuthentication: { method: 'client_secret_basic', secret: client.clientSecret },
+    } as const
+    const cached = introspection(options)
+    const uncached = introspection({ ...options, cache: false })
+    const req = bearer(accessToken)
+    await cached.authenticate(req)
+
+    const floor = new Map([[hash('sha256', accessToken, 'base64url'), req]])
+    const server: oauth.AuthorizationServer = {
+      issuer: as.issuer,
+      introspection_endpoint: as.introspectionEndpoint,
+    }
+    const auth = oauth.ClientSecretBasic(client.clientSecret)
+    const once = async () => {
+      const client_ = { client_id: client.clientId }
+      const options = { [oauth.allowInsecureRequests]: true }
+      const response = await oauth.introspectionRequest(server, client_, auth, accessToken, options)
+      await oauth.processIntrospectionResponse(server, client_, response)
+    }
+    // Like the layer, send once more when a kept-alive connection is reset under the request (the
+    // server closes connections idle for 5 s, which the cache-hit tasks before this one leave behind).
+    const raw = () => once().catch(once)
+
+    const bench = new Bench({ time, warmupTime: 300, throws: true })
+    bench
+      .add('floor: sha-256 of the token + Map.get', () => floor.get(hash('sha256', accessToken, 'base64url')))
+      .add('introspection authenticate, cache hit', () => cached.authenticate(req))
+      .add(`introspection authenticate, cache hit (batches of ${batch})`, async () => {
+        for (let i = 0; i < batch; i++) await cached.authenticate(req)
+      })
+      .add('oauth4webapi introspection alone, loopback oidc-provider', raw)
+      .add('introspection authenticate, cache off, loopback oidc-provider', () => uncached.authenticate(req))
+    await bench.run()
+
+    const rows = bench.tasks.map((task) => {
+      const result = task.result
+      if (result === undefined || !('latency' in result)) throw new Error(`${task.name} did not run`)
+      const perCall = task.name.includes('batches') ? batch : 1
+      const us = (ms: number) => ((ms * 1000) / perCall).toFixed(2)
+      return {
+        task: task.name,
+        'mean µs': us(result.latency.mean),
+        'p50 µs': us(result.latency.p50 ?? Number.NaN),
+        'p99 µs': us(result.latency.p99 ?? Number.NaN),
+        samples: result.latency.samplesCount,
+      }
+    })
+    console.log(`Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}`)
+    console.table(rows)
+  } finally {
+    await as.close()
+  }
+}
+
+await main()

@@ -1,0 +1,7 @@
+export { type Introspection, introspection } from './introspection.js'
+export type {
+  ClientAuthentication,
+  ClientPrivateKey,
+  ClientSecret,
+  IntrospectionOptions,
+} from './lib/options.js'

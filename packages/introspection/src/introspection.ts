@@ -1,0 +1,148 @@
+import {
+  type Auth,
+  type Authenticator,
+  type Challenge,
+  checkBinding,
+  checkTokenSyntax,
+  isDpopBound,
+  isZeroTrustError,
+  type RequestLike,
+  takeCredentials,
+  type VerifyOptions,
+  ZeroTrustError,
+} from '@zerotrust/core'
+import { IntrospectionCache, type Outcome, tokenKey } from './lib/introspection-cache.js'
+import { introspectionClient } from './lib/introspection-client.js'
+import { type IntrospectionOptions, normalizeOptions } from './lib/options.js'
+import { toAuth } from './lib/to-auth.js'
+
+/** An authenticator of opaque access tokens; {@link Introspection.verify} checks a bare token. */
+export interface Introspection extends Authenticator {
+  readonly layer: 'introspection'
+  /**
+   * Introspects one access token (or serves the cached answer) and checks the answer, without reading a
+   * request. A bound token (`cnf`, `token_type: DPoP`) is refused unless the caller checks the binding
+   * itself (`{ binding: 'checked-by-caller' }`, as `dpop()` will).
+   */
+  verify(token: string, options?: VerifyOptions): Promise<Auth>
+}
+
+/**
+ * Authenticates opaque access tokens through the authorization server's RFC 7662 introspection
+ * endpoint, on oauth4webapi. The answer must say `active: true`; `iss` must equal the configured issuer
+ * and `aud` contain this resource server's identifier when present; `exp` and `nbf` hold with a small
+ * tolerance. Answers are cached by the SHA-256 of the token (active ones never past `exp`, at most
+ * `cache.maxTtl`; inactive ones `cache.inactiveTtl`), and concurrent requests with one token share one
+ * introspection.
+ *
+ * An endpoint that is down, slow, failing or answering nonsense is a 503 with `Retry-After`, never a 401
+ * and never an allow. A token bound to a DPoP key (`cnf.jkt` or `token_type: "DPoP"`) is refused as a
+ * Bearer token (RFC 9449 §7.2); a token bound to a client certificate (`cnf["x5t#S256"]`) must come over
+ * that certificate (RFC 8705 §3).
+ *
+ * @example
+ * const tokens = introspection({
+ *   issuer: 'https://idp.example.com/',
+ *   audience: 'api://orders',
+ *   clientId: 'orders-api',
+ *   clientAuthentication: { method: 'client_secret_basic', secret: () => secrets.get('introspection') },
+ * })
+ * app.use(authenticate(anyOf(jwtBearer({ ... }), tokens)))
+ * @throws TypeError naming the option when an option is invalid
+ * @see https://www.rfc-editor.org/rfc/rfc7662
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-6.2
+ */
+export function introspection(options: IntrospectionOptions): Introspection {
+  const o = normalizeOptions(options)
+  const challenges: readonly Challenge[] = Object.freeze([
+    o.realm === undefined ? { scheme: 'Bearer' } : { scheme: 'Bearer', params: { realm: o.realm } },
+  ])
+  const readOptions = { schemes: ['Bearer'] as const, maxTokenLength: o.maxTokenLength, challenges }
+  const introspect = introspectionClient(o)
+  const cache = new IntrospectionCache(o.cache)
+  const checks = { issuer: o.issuer, audience: o.audience, clockTolerance: o.clockTolerance }
+
+  async function fresh(token: string): Promise<Outcome> {
+    const response = await introspect(token)
+    // RFC 7662 §2.2: anything but `active: true` means the token is not to be accepted.
+    if (response.active !== true) {
+      return { error: rejection('the access token is not active', 'inactive', challenges) }
+    }
+    try {
+      const auth = toAuth(response, checks, Date.now() / 1000)
+      // Whether a binding must be checked is decided once per answer, not per request.
+      return { auth, bound: auth.cnf !== undefined || isDpopBound(auth) }
+    } catch (error) {
+      if (isZeroTrustError(error) && error.code === 'invalid_token') {
+        return { error: withChallenges(error, challenges) }
+      }
+      throw error
+    }
+  }
+
+  // A hit costs one SHA-256 of the token and a map lookup: no I/O.
+  async function verify(token: string, options: VerifyOptions = {}): Promise<Auth> {
+    // Bounded before hashing: authenticate() has this from takeCredentials, a bare token does not.
+    if (token.length > o.maxTokenLength) throw tooLarge()
+    const key = tokenKey(token)
+    const outcome = cache.get(key) ?? (await miss(token, key))
+    if (outcome.error !== undefined) throw outcome.error
+    if (outcome.bound && options.binding !== 'checked-by-caller')
+      checkBinding(outcome.auth, undefined, challenges)
+    return outcome.auth
+  }
+
+  function tooLarge(): ZeroTrustError {
+    return rejection('the access token is too large', 'token_too_large', challenges)
+  }
+
+  function miss(token: string, key: string): Promise<Outcome> {
+    checkTokenSyntax(token, readOptions)
+    if (!o.acceptJwtShaped && jwtToken.test(token)) {
+      throw rejection(
+        'the access token is a JWT, which this layer does not introspect',
+        'jwt_shaped',
+        challenges,
+      )
+    }
+    return cache.share(key, () => fresh(token))
+  }
+
+  return {
+    layer: 'introspection',
+    verify,
+    async authenticate(req: RequestLike): Promise<Auth> {
+      const credentials = takeCredentials(req, readOptions)
+      if (credentials === undefined) {
+        throw new ZeroTrustError('missing_credentials', 'the request carries no access token', { challenges })
+      }
+      // verify() inlined: one promise less on the path of a cache hit.
+      const key = tokenKey(credentials.token)
+      const outcome = cache.get(key) ?? (await miss(credentials.token, key))
+      if (outcome.error !== undefined) throw outcome.error
+      if (outcome.bound) checkBinding(outcome.auth, req, challenges)
+      return outcome.auth
+    },
+    accepts(req: RequestLike): boolean {
+      const header = req.headerValues('authorization')[0]
+      if (header === undefined || !credential.test(header)) return false
+      return o.acceptJwtShaped || !jwtShape.test(header)
+    },
+  }
+}
+
+// A Bearer credential (the scheme authenticate() reads), and the compact JWS shape that jwtBearer takes.
+const credential = /^bearer +\S+ *$/i
+const jwtShape = /^bearer +[\w-]+\.[\w-]+\.[\w-]+ *$/i
+const jwtToken = /^[\w-]+\.[\w-]+\.[\w-]+$/
+
+function rejection(message: string, reason: string, challenges: readonly Challenge[]): ZeroTrustError {
+  return new ZeroTrustError('invalid_token', message, { reason, challenges })
+}
+
+function withChallenges(error: ZeroTrustError, challenges: readonly Challenge[]): ZeroTrustError {
+  return new ZeroTrustError(error.code, error.message, {
+    ...(error.reason === undefined ? {} : { reason: error.reason }),
+    challenges,
+  })
+}

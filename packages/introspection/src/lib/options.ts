@@ -1,0 +1,196 @@
+import { parseOptions } from '@zerotrust/core'
+import type { CryptoKey } from 'oauth4webapi'
+import { z } from 'zod'
+import { checkEndpoint } from './urls.js'
+
+/**
+ * A client secret, or a getter returning the current one: it is called per introspection, so a rotated
+ * secret is picked up without a restart.
+ */
+export type ClientSecret = string | (() => string | PromiseLike<string>)
+
+/** A private key for `private_key_jwt`, with the `kid` the authorization server knows it by. */
+export interface ClientPrivateKey {
+  readonly key: CryptoKey
+  readonly kid?: string
+}
+
+/**
+ * How this resource server authenticates at the introspection endpoint (RFC 7662 §2.1 requires it).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+ */
+export type ClientAuthentication =
+  | { readonly method: 'client_secret_basic' | 'client_secret_post'; readonly secret: ClientSecret }
+  | { readonly method: 'private_key_jwt'; readonly key: CryptoKey | ClientPrivateKey }
+
+/** Options of `introspection`. */
+export interface IntrospectionOptions {
+  /** The authorization server; a response's `iss` must equal it exactly, and discovery starts from it. */
+  readonly issuer: string
+  /** This resource server's identifier(s); a response's `aud`, when present, must contain one. */
+  readonly audience: string | readonly string[]
+  /** The introspection endpoint; found through the issuer's metadata when absent. */
+  readonly introspectionEndpoint?: string
+  /** This resource server's client id at the authorization server. */
+  readonly clientId: string
+  /** How this resource server authenticates at the introspection endpoint. */
+  readonly clientAuthentication: ClientAuthentication
+  /** Milliseconds before an introspection (or discovery) is abandoned; 5000 by default. */
+  readonly timeout?: number
+  /** The introspection cache; `false` turns it off (every request then costs a round trip). */
+  readonly cache?:
+    | false
+    | {
+        /** Most tokens kept; 10 000 by default. */
+        readonly max?: number
+        /** Longest time in seconds an active token stays cached (never past its `exp`); 300 by default. */
+        readonly maxTtl?: number
+        /** Seconds an inactive answer stays cached; 10 by default; 0 turns it off. */
+        readonly inactiveTtl?: number
+      }
+  /** Seconds of clock skew tolerated on `exp` and `nbf`; 5 by default. */
+  readonly clockTolerance?: number
+  /** The `realm` of the `WWW-Authenticate` challenge. */
+  readonly realm?: string
+  /** Longest token accepted, in characters, checked before anything else; 8192 by default. */
+  readonly maxTokenLength?: number
+  /**
+   * Whether tokens shaped like a JWT (three base64url segments) are introspected too; `false` by default,
+   * so that `anyOf(jwtBearer(...), introspection(...))` sends JWTs to local verification only.
+   */
+  readonly acceptJwtShaped?: boolean
+  /** The fetch implementation, for a proxy, a custom agent or tests; the global `fetch` by default. */
+  readonly fetch?: typeof globalThis.fetch
+}
+
+const nonEmpty = 'must be a non-empty string'
+const endpointUrl = z
+  .string({ error: nonEmpty })
+  .min(1, { error: nonEmpty })
+  .refine((value) => checkEndpoint(value) !== undefined, {
+    error: 'must be an https URL (plain http only on loopback)',
+  })
+// Refinements rather than `.int()`, which aborts and would leave the `cache` union without a branch to
+// report on.
+const positiveInt = (message: string) =>
+  z.number({ error: message }).refine((v) => Number.isSafeInteger(v) && v > 0, { error: message })
+const nonNegativeInt = (message: string) =>
+  z.number({ error: message }).refine((v) => Number.isSafeInteger(v) && v >= 0, { error: message })
+const privateKey = z.custom<CryptoKey>((v) => isPrivateKey(v), {
+  error: 'must be a private CryptoKey or { key, kid }',
+})
+function isPrivateKey(value: unknown): boolean {
+  // Checked by shape: CryptoKey objects from another realm or copy of webcrypto are valid too.
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.prototype.toString.call(value) === '[object CryptoKey]' &&
+    (value as { type?: unknown }).type === 'private'
+  )
+}
+const audienceMessage = 'must be a non-empty string or a non-empty array of them'
+const secretMessage = 'must be a non-empty string or a function returning one'
+
+const schema = z.strictObject({
+  issuer: endpointUrl,
+  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1, { error: audienceMessage })], {
+    error: audienceMessage,
+  }),
+  introspectionEndpoint: endpointUrl.optional(),
+  clientId: z.string({ error: nonEmpty }).min(1, { error: nonEmpty }),
+  clientAuthentication: z.discriminatedUnion(
+    'method',
+    [
+      z.strictObject({
+        method: z.enum(['client_secret_basic', 'client_secret_post']),
+        secret: z.union([z.string().min(1), z.custom<() => string>((v) => typeof v === 'function')], {
+          error: secretMessage,
+        }),
+      }),
+      z.strictObject({
+        method: z.literal('private_key_jwt'),
+        key: z.union([
+          privateKey,
+          z.strictObject({
+            key: privateKey,
+            kid: z.string({ error: nonEmpty }).min(1, { error: nonEmpty }).optional(),
+          }),
+        ]),
+      }),
+    ],
+    {
+      error:
+        'must be { method: "client_secret_basic" | "client_secret_post", secret } or { method: "private_key_jwt", key }',
+    },
+  ),
+  timeout: positiveInt('must be a positive integer number of milliseconds').optional(),
+  cache: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        max: positiveInt('must be a positive integer').optional(),
+        maxTtl: positiveInt('must be a positive integer number of seconds').optional(),
+        inactiveTtl: nonNegativeInt('must be a non-negative integer number of seconds').optional(),
+      }),
+    ])
+    .optional(),
+  clockTolerance: z
+    .number({ error: 'must be a non-negative number of seconds' })
+    .nonnegative({ error: 'must be a non-negative number of seconds' })
+    .finite()
+    .optional(),
+  realm: z.string({ error: 'must be a string' }).optional(),
+  maxTokenLength: positiveInt('must be a positive integer').optional(),
+  acceptJwtShaped: z.boolean({ error: 'must be a boolean' }).optional(),
+  fetch: z
+    .custom<typeof globalThis.fetch>((v) => typeof v === 'function', { error: 'must be a fetch function' })
+    .optional(),
+})
+
+/** The options after validation, with every default filled in. */
+export interface NormalizedOptions {
+  readonly issuer: string
+  readonly audience: readonly string[]
+  readonly introspectionEndpoint: URL | undefined
+  readonly clientId: string
+  readonly clientAuthentication: ClientAuthentication
+  readonly timeout: number
+  readonly cache: { readonly max: number; readonly maxTtl: number; readonly inactiveTtl: number } | undefined
+  readonly clockTolerance: number
+  readonly realm: string | undefined
+  readonly maxTokenLength: number
+  readonly acceptJwtShaped: boolean
+  readonly fetch: typeof globalThis.fetch
+}
+
+/** Validates the options once, at construction, and fills in the defaults. */
+export function normalizeOptions(input: unknown): NormalizedOptions {
+  const o = parseOptions('introspection', schema, input)
+  return Object.freeze({
+    issuer: o.issuer,
+    audience: Object.freeze(typeof o.audience === 'string' ? [o.audience] : [...o.audience]),
+    introspectionEndpoint:
+      o.introspectionEndpoint === undefined ? undefined : checkEndpoint(o.introspectionEndpoint),
+    clientId: o.clientId,
+    clientAuthentication: Object.freeze({ ...o.clientAuthentication }) as ClientAuthentication,
+    timeout: o.timeout ?? 5000,
+    cache:
+      o.cache === false
+        ? undefined
+        : Object.freeze({
+            max: o.cache?.max ?? 10_000,
+            maxTtl: o.cache?.maxTtl ?? 300,
+            inactiveTtl: o.cache?.inactiveTtl ?? 10,
+          }),
+    clockTolerance: o.clockTolerance ?? 5,
+    realm: o.realm,
+    maxTokenLength: o.maxTokenLength ?? 8192,
+    acceptJwtShaped: o.acceptJwtShaped ?? false,
+    fetch: (o.fetch as typeof globalThis.fetch | undefined) ?? defaultFetch,
+  })
+}
+
+// Late-bound, so a global fetch replaced after construction (by a test or an instrumentation) is used.
+const defaultFetch: typeof globalThis.fetch = (input, init) => globalThis.fetch(input, init)
