@@ -3,7 +3,7 @@ import { expect } from 'vitest'
 import type { TestRequest } from './harness.js'
 
 /** The authenticators a scenario can run against; the suite mounts one app per kind and framework. */
-export type AuthenticatorKind = 'issuer' | 'issuer-down' | 'broken'
+export type AuthenticatorKind = 'issuer' | 'issuer-down' | 'jwt-or-opaque' | 'broken'
 
 /** The tokens and keys the suite prepares once. */
 export interface Fixtures {
@@ -14,6 +14,10 @@ export interface Fixtures {
   token(claims?: Record<string, unknown>): Promise<string>
   /** Signs with a key that claims the published kid but is not the issuer's. */
   forgedToken(): Promise<string>
+  /** The authorization server whose opaque tokens the `jwt-or-opaque` kind introspects. */
+  readonly opaqueIssuer: string
+  /** Asks that authorization server for an opaque access token. */
+  opaqueToken(scope?: string): Promise<string>
 }
 
 /** A decision event without its timing, which differs from run to run. */
@@ -205,6 +209,58 @@ export const scenarios: readonly Scenario[] = [
     wwwAuthenticate: null,
     body: () => ({ status: 403, code: 'access_denied', reason: 'not_owner' }),
     events: (f) => [{ ...base, path: '/orders/7', layer: 'jwt', outcome: 'allow', code: 'ok', ...who(f) }],
+  },
+  {
+    name: 'an opaque token goes to introspection, a JWT to local verification (anyOf)',
+    authenticator: 'jwt-or-opaque',
+    request: async (f) => request('/orders', [bearer(await f.opaqueToken())]),
+    status: 200,
+    body: (f) => ({
+      auth: expect.objectContaining({ issuer: f.opaqueIssuer, clientId: 'orders-api', format: 'opaque' }),
+    }),
+    events: (f) => [
+      {
+        ...base,
+        layer: 'jwt|introspection',
+        outcome: 'allow',
+        code: 'ok',
+        clientId: 'orders-api',
+        issuer: f.opaqueIssuer,
+      },
+      {
+        ...base,
+        layer: 'scopes',
+        outcome: 'allow',
+        code: 'ok',
+        clientId: 'orders-api',
+        issuer: f.opaqueIssuer,
+      },
+    ],
+  },
+  {
+    name: 'an opaque token the authorization server does not know: 401 invalid_token',
+    authenticator: 'jwt-or-opaque',
+    request: async () => request('/orders', [bearer('not-a-token-the-server-issued')]),
+    status: 401,
+    wwwAuthenticate: challenge('invalid_token', 'the access token is not active'),
+    body: () => ({ code: 'invalid_token', reason: 'inactive' }),
+    events: () => [
+      {
+        ...base,
+        layer: 'jwt|introspection',
+        outcome: 'deny',
+        code: 'invalid_token',
+        reason: 'inactive',
+        status: 401,
+      },
+    ],
+  },
+  {
+    name: 'a JWT still goes to local verification under anyOf',
+    authenticator: 'jwt-or-opaque',
+    request: async (f) => request('/orders', [bearer(await f.token())]),
+    status: 200,
+    body: () => ({ auth: expect.objectContaining({ subject: 'alice', format: 'jwt' }) }),
   },
   {
     name: 'identity provider outage: 503 with Retry-After, never 401',
