@@ -604,7 +604,8 @@ describe('introspection: option mistakes', () => {
     [{ clockTolerance: -1 }, '"clockTolerance" option must be a non-negative number'],
     [{ acceptJwtShaped: 'yes' }, '"acceptJwtShaped" option must be a boolean'],
     [{ fetch: 'fetch' }, '"fetch" option must be a fetch function'],
-    [{ jwksUri: 'https://idp.example.com/jwks' }, '"jwksUri" option is not recognized'],
+    [{ jwks_uri: 'https://idp.example.com/jwks' }, '"jwks_uri" option is not recognized'],
+    [{ signedResponses: 'yes' }, '"signedResponses" option must be a boolean'],
   ])('throws a TypeError naming the option for %o', (overrides, message) => {
     expect(mistake(overrides)).toThrow(TypeError)
     expect(mistake(overrides)).toThrow(`introspection: ${message}`)

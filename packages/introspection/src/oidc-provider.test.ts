@@ -141,3 +141,62 @@ describe('introspection with oidc-provider as the authorization server', () => {
     expect(auth.claims.token_type).toBe('DPoP')
   })
 })
+
+describe('introspection with RFC 9701 signed answers', () => {
+  let signer: AuthorizationServer
+  beforeAll(async () => {
+    // RS256 signs the answers: without discovery metadata to say otherwise, oauth4webapi expects RS256.
+    signer = await startAuthorizationServer({
+      algorithms: ['RS256', 'ES256'],
+      resources: [{ indicator: 'api://orders', scope: 'orders:read', format: 'opaque' }],
+      clients: [{ clientId: 'orders-api', clientSecret: 'orders-api-secret-v1' }],
+    })
+  })
+  afterAll(() => signer.close())
+
+  const signed = (overrides: Partial<IntrospectionOptions> = {}) =>
+    introspection({
+      issuer: signer.issuer,
+      audience: 'api://orders',
+      clientId: 'orders-api',
+      clientAuthentication: { method: 'client_secret_basic', secret: 'orders-api-secret-v1' },
+      signedResponses: true,
+      ...overrides,
+    })
+
+  it('asks for a signed answer and verifies it with the keys of the discovered jwks_uri', async () => {
+    const { accessToken } = await signer.token({ scope: 'orders:read', format: 'opaque' })
+    const auth = await signed().authenticate(bearer(accessToken))
+    expect(auth).toMatchObject({ issuer: signer.issuer, clientId: 'orders-api', scopes: ['orders:read'] })
+  })
+
+  it('verifies with an explicit jwksUri beside an explicit endpoint', async () => {
+    const { accessToken } = await signer.token({ scope: 'orders:read', format: 'opaque' })
+    const auth = await signed({
+      introspectionEndpoint: signer.introspectionEndpoint,
+      jwksUri: signer.jwksUri,
+    }).authenticate(bearer(accessToken))
+    expect(auth.format).toBe('opaque')
+  })
+
+  it('refuses an unsigned answer when signed ones are required (no downgrade)', async () => {
+    const { accessToken } = await signer.token({ scope: 'orders:read', format: 'opaque' })
+    // A fetch that drops the Accept header gets a plain JSON answer from the same server.
+    const unsignedFetch: typeof fetch = (input, init) => {
+      const headers = new Headers(init?.headers)
+      headers.set('accept', 'application/json')
+      return fetch(input, { ...init, headers })
+    }
+    expect(await rejection(signed({ fetch: unsignedFetch }).authenticate(bearer(accessToken)))).toMatchObject(
+      {
+        code: 'dependency_unavailable',
+        reason: 'introspection_malformed',
+        status: 503,
+      },
+    )
+  })
+
+  it('needs the issuer keys named when the endpoint is explicit', () => {
+    expect(() => signed({ introspectionEndpoint: signer.introspectionEndpoint })).toThrow(/"jwksUri" option/)
+  })
+})

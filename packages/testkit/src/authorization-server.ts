@@ -254,9 +254,12 @@ export async function startAuthorizationServer(
     ),
     // Clients are validated against the keys at hand: an ID token algorithm without a key (RS256 is
     // oidc-provider's default) would make every client invalid.
-    clientDefaults: { id_token_signed_response_alg: algorithms[0] as AsymmetricAlgorithm },
+    clientDefaults: {
+      id_token_signed_response_alg: algorithms[0] as AsymmetricAlgorithm,
+      introspection_signed_response_alg: algorithms[0] as AsymmetricAlgorithm,
+    },
     // Its default allow-list stops at ES256, PS256, RS256 and EdDSA.
-    enabledJWA: { idTokenSigningAlgValues: [...algorithms] },
+    enabledJWA: { idTokenSigningAlgValues: [...algorithms], introspectionSigningAlgValues: [...algorithms] },
     // Registering the resource scopes makes oidc-provider hold each client to its `scope` metadata.
     scopes: allScopes,
     features: {
@@ -267,6 +270,8 @@ export async function startAuthorizationServer(
         // Any registered (confidential) client may introspect, as a resource server would.
         allowedPolicy: async () => true,
       },
+      // RFC 9701: a signed answer for a client that asks with Accept: application/token-introspection+jwt.
+      jwtIntrospection: { enabled: true },
       revocation: { enabled: true },
       dPoP: {
         enabled: true,

@@ -28,7 +28,11 @@ export function introspectionClient(o: NormalizedOptions): Introspect {
   let server: Promise<oauth.AuthorizationServer> | undefined =
     o.introspectionEndpoint === undefined
       ? undefined
-      : Promise.resolve({ issuer: o.issuer, introspection_endpoint: o.introspectionEndpoint.href })
+      : Promise.resolve({
+          issuer: o.issuer,
+          introspection_endpoint: o.introspectionEndpoint.href,
+          ...(o.jwksUri === undefined ? {} : { jwks_uri: o.jwksUri.href }),
+        })
 
   // Concurrent callers share one discovery; a failed one is forgotten so the next call retries.
   function metadata(transport: Transport): Promise<oauth.AuthorizationServer> {
@@ -51,14 +55,25 @@ export function introspectionClient(o: NormalizedOptions): Introspect {
       ...insecure(as.introspection_endpoint),
       // RFC 7662 §2.1: the hint saves the server a lookup; we only ever hold access tokens.
       additionalParameters: { token_type_hint: 'access_token' },
-      // RFC 9701 JWT answers are not requested: they would need the issuer's keys.
-      requestJwtResponse: false,
+      // RFC 9701: a signed answer when asked for, verified below with the issuer's keys.
+      requestJwtResponse: o.signedResponses,
     })
-    if (response.headers.get('content-type')?.toLowerCase().includes('token-introspection+jwt')) {
+    const signed =
+      response.headers.get('content-type')?.toLowerCase().includes('token-introspection+jwt') === true
+    if (signed !== o.signedResponses) {
+      // An unsigned answer where a signed one is required would be a downgrade; a signed one we did not
+      // ask for has keys we were not told to trust.
       await response.body?.cancel().catch(() => {})
       throw unavailable('introspection_malformed')
     }
-    return oauth.processIntrospectionResponse(as, client, response)
+    const answer = await oauth.processIntrospectionResponse(as, client, response)
+    if (signed) {
+      if (as.jwks_uri === undefined || checkEndpoint(as.jwks_uri) === undefined) {
+        throw unavailable('introspection_malformed')
+      }
+      await oauth.validateApplicationLevelSignature(as, response, { ...transport, ...insecure(as.jwks_uri) })
+    }
+    return answer
   }
 
   return async function introspect(token) {

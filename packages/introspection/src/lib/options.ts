@@ -61,6 +61,14 @@ export interface IntrospectionOptions {
    * so that `anyOf(jwtBearer(...), introspection(...))` sends JWTs to local verification only.
    */
   readonly acceptJwtShaped?: boolean
+  /**
+   * Ask for RFC 9701 signed answers (`application/token-introspection+jwt`) and verify their signature
+   * with the issuer's keys (its `jwks_uri`, from discovery or `jwksUri`); an unsigned answer is then
+   * refused. `false` by default.
+   */
+  readonly signedResponses?: boolean
+  /** The issuer's JWKS URL, for `signedResponses` with an explicit `introspectionEndpoint`. */
+  readonly jwksUri?: string
   /** The fetch implementation, for a proxy, a custom agent or tests; the global `fetch` by default. */
   readonly fetch?: typeof globalThis.fetch
 }
@@ -144,6 +152,8 @@ const schema = z.strictObject({
   realm: z.string({ error: 'must be a string' }).optional(),
   maxTokenLength: positiveInt('must be a positive integer').optional(),
   acceptJwtShaped: z.boolean({ error: 'must be a boolean' }).optional(),
+  signedResponses: z.boolean({ error: 'must be a boolean' }).optional(),
+  jwksUri: endpointUrl.optional(),
   fetch: z
     .custom<typeof globalThis.fetch>((v) => typeof v === 'function', { error: 'must be a fetch function' })
     .optional(),
@@ -162,12 +172,20 @@ export interface NormalizedOptions {
   readonly realm: string | undefined
   readonly maxTokenLength: number
   readonly acceptJwtShaped: boolean
+  readonly signedResponses: boolean
+  readonly jwksUri: URL | undefined
   readonly fetch: typeof globalThis.fetch
 }
 
 /** Validates the options once, at construction, and fills in the defaults. */
 export function normalizeOptions(input: unknown): NormalizedOptions {
   const o = parseOptions('introspection', schema, input)
+  if (o.signedResponses === true && o.introspectionEndpoint !== undefined && o.jwksUri === undefined) {
+    // Without discovery, nothing else names the keys that sign the answers.
+    throw new TypeError(
+      'introspection: "jwksUri" option is required for "signedResponses" with "introspectionEndpoint"',
+    )
+  }
   return Object.freeze({
     issuer: o.issuer,
     audience: Object.freeze(typeof o.audience === 'string' ? [o.audience] : [...o.audience]),
@@ -188,6 +206,8 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     realm: o.realm,
     maxTokenLength: o.maxTokenLength ?? 8192,
     acceptJwtShaped: o.acceptJwtShaped ?? false,
+    signedResponses: o.signedResponses ?? false,
+    jwksUri: o.jwksUri === undefined ? undefined : checkEndpoint(o.jwksUri),
     fetch: (o.fetch as typeof globalThis.fetch | undefined) ?? defaultFetch,
   })
 }
