@@ -133,3 +133,13 @@ export function toZeroTrustError(value: unknown): ZeroTrustError {
   if (isZeroTrustError(value)) return value
   return new ZeroTrustError('internal_error', 'an internal error occurred', { cause: value })
 }
+
+/**
+ * The `Bearer` challenge of a token layer, with its `realm` when one is configured.
+ *
+ * @example
+ * const challenges = bearerChallenges('orders') // [{ scheme: 'Bearer', params: { realm: 'orders' } }]
+ */
+export function bearerChallenges(realm: string | undefined): readonly Challenge[] {
+  return Object.freeze([realm === undefined ? { scheme: 'Bearer' } : { scheme: 'Bearer', params: { realm } }])
+}

@@ -20,8 +20,10 @@ export {
   takeCredentials,
 } from './credentials.js'
 export { type DecisionEvent, type DecisionSink, runAuthentication, runAuthorization } from './decision.js'
+export { checkEndpoint } from './endpoint.js'
 export {
   type AuthScheme,
+  bearerChallenges,
   type Challenge,
   errorTable,
   isZeroTrustError,

@@ -1,6 +1,7 @@
 import {
   type Auth,
   type Authenticator,
+  bearerChallenges,
   type Challenge,
   checkBinding,
   checkTokenSyntax,
@@ -54,9 +55,7 @@ export interface Introspection extends Authenticator {
  */
 export function introspection(options: IntrospectionOptions): Introspection {
   const o = normalizeOptions(options)
-  const challenges: readonly Challenge[] = Object.freeze([
-    o.realm === undefined ? { scheme: 'Bearer' } : { scheme: 'Bearer', params: { realm: o.realm } },
-  ])
+  const challenges = bearerChallenges(o.realm)
   const readOptions = { schemes: ['Bearer'] as const, maxTokenLength: o.maxTokenLength, challenges }
   const introspect = introspectionClient(o)
   const cache = new IntrospectionCache(o.cache)

@@ -1,7 +1,7 @@
 import {
   type Auth,
   type Authenticator,
-  type Challenge,
+  bearerChallenges,
   checkBinding,
   checkTokenSyntax,
   type RequestLike,
@@ -78,9 +78,7 @@ interface CacheEntry {
  */
 export function jwtBearer(options: JwtBearerOptions): JwtBearer {
   const o = normalizeOptions(options)
-  const challenges: readonly Challenge[] = Object.freeze([
-    o.realm === undefined ? { scheme: 'Bearer' } : { scheme: 'Bearer', params: { realm: o.realm } },
-  ])
+  const challenges = bearerChallenges(o.realm)
   const readOptions = { schemes: ['Bearer'] as const, maxTokenLength: o.maxTokenLength, challenges }
   const keysByIssuer = keySources(o)
   const single = o.issuers.length === 1 ? (o.issuers[0] as string) : undefined

@@ -1,4 +1,4 @@
-import { parseOptions } from '@zerotrust/core'
+import { checkEndpoint, parseOptions } from '@zerotrust/core'
 import { z } from 'zod'
 import type { SecretSource, SourceContext, SourceValues } from './lib/source.js'
 import { backgroundInterval, backgroundTimeout, renewDelay } from './lib/timers.js'
@@ -39,18 +39,12 @@ const nonEmpty = (message = 'must be a non-empty string') =>
   z.string({ error: message }).min(1, { error: message })
 const milliseconds = (message: string) =>
   z.number({ error: message }).int({ error: message }).nonnegative({ error: message })
-const loopback = new Set(['localhost', '127.0.0.1', '[::1]'])
 
 const schema = z
   .strictObject({
-    address: nonEmpty().refine(
-      (value) => {
-        if (!URL.canParse(value)) return false
-        const url = new URL(value)
-        return url.protocol === 'https:' || (url.protocol === 'http:' && loopback.has(url.hostname))
-      },
-      { error: 'must be an https URL (plain http only on loopback)' },
-    ),
+    address: nonEmpty().refine((value) => checkEndpoint(value) !== undefined, {
+      error: 'must be an https URL (plain http only on loopback)',
+    }),
     token: z
       .union([nonEmpty(), z.custom<() => string>((v) => typeof v === 'function')], {
         error: 'must be a non-empty string or a function returning one',

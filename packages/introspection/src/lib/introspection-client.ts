@@ -1,8 +1,8 @@
+import { checkEndpoint } from '@zerotrust/core'
 import * as oauth from 'oauth4webapi'
 import { boundedFetch, type OAuthFetch } from './bounded-fetch.js'
 import type { ClientAuthentication, ClientSecret, NormalizedOptions } from './options.js'
 import { translateError, unavailable } from './translate-error.js'
-import { checkEndpoint } from './urls.js'
 
 /** Sends one token to the introspection endpoint and returns the parsed answer (`active` is a boolean). */
 export type Introspect = (token: string) => Promise<oauth.IntrospectionResponse>

@@ -1,7 +1,6 @@
-import { parseOptions } from '@zerotrust/core'
+import { checkEndpoint, parseOptions } from '@zerotrust/core'
 import type { CryptoKey } from 'oauth4webapi'
 import { z } from 'zod'
-import { checkEndpoint } from './urls.js'
 
 /**
  * A client secret, or a getter returning the current one: it is called per introspection, so a rotated

@@ -1,5 +1,5 @@
+import { checkEndpoint } from '@zerotrust/core'
 import { type FetchSettings, fetchJsonObject, unavailable } from './fetch-json.js'
-import { checkEndpoint } from './urls.js'
 
 /**
  * The metadata URLs of an issuer, in the order they are tried: OpenID Connect Discovery, then RFC 8414

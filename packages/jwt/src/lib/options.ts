@@ -1,4 +1,4 @@
-import { parseOptions } from '@zerotrust/core'
+import { checkEndpoint, parseOptions } from '@zerotrust/core'
 import type { JSONWebKeySet } from 'jose'
 import { z } from 'zod'
 import {
@@ -8,7 +8,6 @@ import {
   type JwtAlgorithm,
   minimumSecretBytes,
 } from './algorithms.js'
-import { checkEndpoint } from './urls.js'
 
 /** A shared HMAC secret, or a getter returning the current one (picked up on rotation). */
 export type SecretInput = string | Uint8Array | (() => string | Uint8Array | PromiseLike<string | Uint8Array>)
