@@ -1,12 +1,15 @@
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { DecisionEvent } from '@zerotrust/core'
-import { type AuthorizationServer, startAuthorizationServer } from '@zerotrust/testkit'
+import {
+  type AuthorizationServer,
+  startAuthorizationServer,
+  startHttpServer,
+  type TestHttpServer,
+} from '@zerotrust/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildApp } from '../src/app.js'
 
 let as: AuthorizationServer
-let server: Server
+let server: TestHttpServer
 let url: string
 const events: DecisionEvent[] = []
 
@@ -15,16 +18,14 @@ beforeAll(async () => {
     resources: [{ indicator: 'api://orders', scope: 'orders:read orders:write' }],
     clients: [{ clientId: 'orders-client' }],
   })
-  server = createServer(
+  server = await startHttpServer(
     buildApp({ issuer: as.issuer, audience: 'api://orders', onDecision: (e) => events.push(e) }),
   )
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  url = server.url
 })
 
 afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
+  await server.close()
   await as.close()
 })
 

@@ -1,17 +1,16 @@
 import { type Auth, type DecisionEvent, ZeroTrustError } from '@zerotrust/core'
 import { jwtBearer } from '@zerotrust/jwt'
-import { sendRaw, testIssuer } from '@zerotrust/testkit'
+import { sendRaw, startHttpServer, type TestHttpServer, testIssuer } from '@zerotrust/testkit'
 import express from 'express'
 import type { JWTPayload } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { listen } from '../test/http.js'
 import { authenticate, authorize, errorHandler, requireScopes } from './index.js'
 
 const issuer = 'https://idp.example.com/'
 const audience = 'api://orders'
 let sign: (claims?: JWTPayload) => Promise<string>
-let server: Awaited<ReturnType<typeof listen>>
-let bigServer: Awaited<ReturnType<typeof listen>>
+let server: TestHttpServer
+let bigServer: TestHttpServer
 const events: DecisionEvent[] = []
 
 beforeAll(async () => {
@@ -46,8 +45,8 @@ beforeAll(async () => {
     throw new Error('database password is hunter2')
   })
   app.use(errorHandler())
-  server = await listen(app)
-  bigServer = await listen(app, { maxHeaderSize: 256 * 1024 })
+  server = await startHttpServer(app)
+  bigServer = await startHttpServer(app, { maxHeaderSize: 256 * 1024 })
 })
 
 afterAll(async () => {

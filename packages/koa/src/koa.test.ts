@@ -1,19 +1,18 @@
 import Router from '@koa/router'
 import { type Auth, type Authenticator, type DecisionEvent, ZeroTrustError } from '@zerotrust/core'
 import { jwtBearer } from '@zerotrust/jwt'
-import { sendRaw, testIssuer } from '@zerotrust/testkit'
+import { sendRaw, startHttpServer, type TestHttpServer, testIssuer } from '@zerotrust/testkit'
 import type { JWTPayload } from 'jose'
 import Koa from 'koa'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { listen } from '../test/http.js'
 import { authenticate, authorize, errorHandler, requireScopes } from './index.js'
 
 const issuer = 'https://idp.example.com/'
 const audience = 'api://orders'
 let sign: (claims?: JWTPayload) => Promise<string>
 let tokens: Authenticator
-let server: Awaited<ReturnType<typeof listen>>
-let bigServer: Awaited<ReturnType<typeof listen>>
+let server: TestHttpServer
+let bigServer: TestHttpServer
 const events: DecisionEvent[] = []
 const koaErrors: unknown[] = []
 
@@ -59,8 +58,8 @@ beforeAll(async () => {
     throw new Error('database password is hunter2')
   })
   app.use(router.routes())
-  server = await listen(app.callback())
-  bigServer = await listen(app.callback(), { maxHeaderSize: 256 * 1024 })
+  server = await startHttpServer(app.callback())
+  bigServer = await startHttpServer(app.callback(), { maxHeaderSize: 256 * 1024 })
 })
 
 afterAll(async () => {
@@ -137,7 +136,7 @@ describe('@zerotrust/koa', () => {
 })
 
 describe('@zerotrust/koa with your own middleware around it', () => {
-  let app: Awaited<ReturnType<typeof listen>>
+  let app: TestHttpServer
   const origins: (string | undefined)[] = []
   const targets: string[] = []
   const probe: Authenticator = {
@@ -175,7 +174,7 @@ describe('@zerotrust/koa with your own middleware around it', () => {
       if (ctx.path === '/denied') throw new ZeroTrustError('invalid_token', 'the token was revoked')
       throw new Error('the database is down')
     })
-    app = await listen(koa.callback())
+    app = await startHttpServer(koa.callback())
   })
   afterAll(() => app.close())
 

@@ -21,6 +21,7 @@ export {
   type TokenResponse,
 } from './authorization-server.js'
 export { createDpopProof, type DpopProofOptions } from './dpop-proof.js'
+export { startHttpServer, type TestHttpServer } from './http-server.js'
 export {
   type JwksServer,
   type JwksServerOptions,

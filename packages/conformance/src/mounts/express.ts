@@ -1,7 +1,6 @@
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { ZeroTrustError } from '@zerotrust/core'
 import { authenticate, errorHandler, requireScopes } from '@zerotrust/express'
+import { startHttpServer } from '@zerotrust/testkit'
 import express from 'express'
 import { type Mount, sendRaw } from '../harness.js'
 
@@ -23,15 +22,6 @@ export const mountExpress: Mount = async ({ authenticator, onDecision, realm, pu
   })
   app.use(errorHandler())
 
-  const server = createServer(app)
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    send: (request) => sendRaw(port, request),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+  const server = await startHttpServer(app)
+  return { send: (request) => sendRaw(server.port, request), close: server.close }
 }

@@ -1,8 +1,7 @@
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import Router from '@koa/router'
 import { ZeroTrustError } from '@zerotrust/core'
 import { authenticate, errorHandler, requireScopes } from '@zerotrust/koa'
+import { startHttpServer } from '@zerotrust/testkit'
 import Koa from 'koa'
 import { type Mount, sendRaw } from '../harness.js'
 
@@ -32,15 +31,6 @@ export const mountKoa: Mount = async ({ authenticator, onDecision, realm, public
   })
   app.use(router.routes()).use(router.allowedMethods())
 
-  const server = createServer(app.callback())
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return {
-    send: (request) => sendRaw(port, request),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections()
-        server.close(() => resolve())
-      }),
-  }
+  const server = await startHttpServer(app.callback())
+  return { send: (request) => sendRaw(server.port, request), close: server.close }
 }
