@@ -36,6 +36,11 @@ export interface Auth {
   readonly expiresAt: number | undefined
   /** The token's `cnf` claim, when it is bound to a key or certificate. */
   readonly cnf: Confirmation | undefined
+  /**
+   * Headers the adapter adds to the response of an allowed request, such as a fresh `DPoP-Nonce`
+   * (RFC 9449 §8.2). Absent for most authenticators.
+   */
+  readonly responseHeaders?: Readonly<Record<string, string>>
 }
 
 /**
@@ -55,10 +60,21 @@ export interface Authenticator {
   accepts?(req: RequestLike): boolean
 }
 
+/** What an {@link Authorizer} may report beside its answer, copied into the decision event. */
+export interface DecisionDetails {
+  /** The ids of the policies that determined the answer (Cedar's determining policies). */
+  readonly policies?: readonly string[]
+  /**
+   * Evaluation problems that did not stop the answer (a policy that errored, and so was skipped). They
+   * must not quote tokens, secrets or request data.
+   */
+  readonly diagnostics?: readonly string[]
+}
+
 /** The answer of an {@link Authorizer}. */
 export type Decision =
-  | { readonly allowed: true; readonly reasons?: readonly string[] }
-  | { readonly allowed: false; readonly error: ZeroTrustError }
+  | ({ readonly allowed: true } & DecisionDetails)
+  | ({ readonly allowed: false; readonly error: ZeroTrustError } & DecisionDetails)
 
 /** Answers allow or deny for an authenticated request. */
 export interface Authorizer {

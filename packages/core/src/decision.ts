@@ -1,4 +1,4 @@
-import type { Auth, Authenticator, Authorizer } from './auth.js'
+import type { Auth, Authenticator, Authorizer, DecisionDetails } from './auth.js'
 import { toZeroTrustError, type ZeroTrustError, type ZeroTrustErrorCode } from './errors.js'
 import type { RequestLike } from './request.js'
 
@@ -28,6 +28,10 @@ export interface DecisionEvent {
   /** The request path, without the query (which could carry secrets). */
   readonly path: string
   readonly requestId?: string
+  /** The ids of the policies that determined an authorizer's answer, such as Cedar policy ids. */
+  readonly policies?: readonly string[]
+  /** Evaluation problems an authorizer reported (never tokens, secrets or request data). */
+  readonly diagnostics?: readonly string[]
   /** Time the layer took, in milliseconds. */
   readonly durationMs: number
 }
@@ -69,20 +73,22 @@ export async function runAuthorization(
 ): Promise<void> {
   const started = onDecision ? performance.now() : 0
   let error: ZeroTrustError
+  let details: DecisionDetails | undefined
   try {
     if (auth === undefined) {
       throw new Error('authorization ran before authentication: mount authenticate() first')
     }
     const decision = await authorizer.authorize(req, auth)
+    details = decision
     if (decision.allowed) {
-      if (onDecision) report(onDecision, authorizer.layer, req, started, auth, undefined)
+      if (onDecision) report(onDecision, authorizer.layer, req, started, auth, undefined, details)
       return
     }
     error = toZeroTrustError(decision.error)
   } catch (thrown) {
     error = toZeroTrustError(thrown)
   }
-  if (onDecision) report(onDecision, authorizer.layer, req, started, auth, error)
+  if (onDecision) report(onDecision, authorizer.layer, req, started, auth, error, details)
   throw error
 }
 
@@ -93,6 +99,7 @@ function report(
   started: number,
   auth: Auth | undefined,
   error: ZeroTrustError | undefined,
+  details?: DecisionDetails,
 ): void {
   const event: Record<string, unknown> = {
     layer,
@@ -107,6 +114,8 @@ function report(
   event.method = req.method
   event.path = req.path
   if (req.requestId !== undefined) event.requestId = req.requestId
+  if (details?.policies !== undefined) event.policies = [...details.policies]
+  if (details?.diagnostics !== undefined) event.diagnostics = [...details.diagnostics]
   event.durationMs = Math.round((performance.now() - started) * 1000) / 1000
   try {
     sink(event as unknown as DecisionEvent)

@@ -25,8 +25,46 @@ export const errorTable = Object.freeze({
     oauthError: 'insufficient_scope',
     challenge: true,
   },
+  /**
+   * RFC 9449 §7.1: the DPoP proof is missing, malformed, replayed or does not match the request; the
+   * `DPoP` challenge names the accepted algorithms.
+   */
+  invalid_dpop_proof: {
+    status: 401,
+    title: 'Invalid DPoP proof',
+    oauthError: 'invalid_dpop_proof',
+    challenge: true,
+  },
+  /** RFC 9449 §9: the proof must carry the server nonce sent in the `DPoP-Nonce` header. */
+  use_dpop_nonce: {
+    status: 401,
+    title: 'DPoP nonce required',
+    oauthError: 'use_dpop_nonce',
+    challenge: true,
+  },
   /** An authorization policy denied the request. */
   access_denied: { status: 403, title: 'Access denied', oauthError: undefined, challenge: false },
+  /** The `Idempotency-Key` header is missing where the route requires one, or malformed. */
+  invalid_idempotency_key: {
+    status: 400,
+    title: 'Invalid idempotency key',
+    oauthError: undefined,
+    challenge: false,
+  },
+  /** A request with the same `Idempotency-Key` is still being processed: retry after `Retry-After`. */
+  idempotency_conflict: {
+    status: 409,
+    title: 'Request in progress',
+    oauthError: undefined,
+    challenge: false,
+  },
+  /** The `Idempotency-Key` was already used for a different request (another method, route or body). */
+  idempotency_key_reused: {
+    status: 422,
+    title: 'Idempotency key reused',
+    oauthError: undefined,
+    challenge: false,
+  },
   /** A dependency of ours (JWKS, introspection endpoint, store) failed: retry later, never a 401. */
   dependency_unavailable: {
     status: 503,
@@ -52,6 +90,12 @@ export type AuthScheme = 'Bearer' | 'DPoP'
 export interface Challenge {
   readonly scheme: AuthScheme
   readonly params?: Readonly<Record<string, string>>
+  /**
+   * `false` leaves the error attributes (`error`, `error_description`, `scope`) off this challenge: for a
+   * scheme the server also accepts but the request did not use, such as `Bearer` beside a failed `DPoP`
+   * proof (RFC 9449 §7.1).
+   */
+  readonly error?: boolean
 }
 
 /** Options of a {@link ZeroTrustError}. */
@@ -64,7 +108,10 @@ export interface ZeroTrustErrorOptions {
   readonly challenges?: readonly Challenge[]
   /** The scopes a route requires, for `insufficient_scope`. */
   readonly scope?: readonly string[]
-  /** Seconds a client should wait before retrying, for `dependency_unavailable`. */
+  /**
+   * Seconds a client should wait before retrying, sent as `Retry-After`: always for
+   * `dependency_unavailable` (5 when absent), and for any other code that sets it (`idempotency_conflict`).
+   */
   readonly retryAfter?: number
   /** Further response headers, such as `DPoP-Nonce`. */
   readonly headers?: Readonly<Record<string, string>>

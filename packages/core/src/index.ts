@@ -10,7 +10,7 @@ export {
   noOrigin,
 } from './adapter.js'
 export { anyOf } from './any-of.js'
-export type { Auth, Authenticator, Authorizer, Confirmation, Decision } from './auth.js'
+export type { Auth, Authenticator, Authorizer, Confirmation, Decision, DecisionDetails } from './auth.js'
 export { checkBinding, isDpopBound, type VerifyOptions } from './binding.js'
 export {
   type Credentials,
@@ -53,6 +53,8 @@ export {
   type RequestLike,
   requestTarget,
   requestUrl,
+  withRoute,
 } from './request.js'
 export { type ClaimCheck, requireClaims } from './require-claims.js'
 export { type RequireScopesOptions, requireScopes } from './require-scopes.js'
+export type { IdempotencyClaim, IdempotencyStore, ReplayStore, StoredResponse } from './stores.js'

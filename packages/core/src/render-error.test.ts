@@ -99,6 +99,53 @@ describe('renderError', () => {
   })
 })
 
+describe('renderError for DPoP and idempotency codes', () => {
+  it('puts the DPoP error on the DPoP challenge only, beside a bare Bearer challenge (RFC 9449 §7.1)', () => {
+    const err = new ZeroTrustError('invalid_dpop_proof', 'the DPoP proof was replayed', {
+      challenges: [
+        { scheme: 'DPoP', params: { algs: 'ES256 EdDSA' } },
+        { scheme: 'Bearer', error: false },
+      ],
+    })
+    const { status, headers } = renderError(err, { realm: 'api' })
+    expect(status).toBe(401)
+    expect(headers['www-authenticate']).toBe(
+      'DPoP realm="api", error="invalid_dpop_proof", error_description="the DPoP proof was replayed", algs="ES256 EdDSA", Bearer realm="api"',
+    )
+  })
+
+  it('answers use_dpop_nonce with 401 and the nonce header', () => {
+    const err = new ZeroTrustError('use_dpop_nonce', 'a nonce is required', {
+      challenges: [{ scheme: 'DPoP', params: { algs: 'ES256' } }],
+      headers: { 'DPoP-Nonce': 'abc' },
+    })
+    const { status, headers } = renderError(err)
+    expect(status).toBe(401)
+    expect(headers['www-authenticate']).toBe(
+      'DPoP error="use_dpop_nonce", error_description="a nonce is required", algs="ES256"',
+    )
+    expect(headers['dpop-nonce']).toBe('abc')
+  })
+
+  it('answers an idempotency conflict with 409, Retry-After and no challenge', () => {
+    const { status, headers, problem } = renderError(
+      new ZeroTrustError('idempotency_conflict', 'in progress', { retryAfter: 2 }),
+    )
+    expect(status).toBe(409)
+    expect(headers['retry-after']).toBe('2')
+    expect(headers['www-authenticate']).toBeUndefined()
+    expect(problem.code).toBe('idempotency_conflict')
+  })
+
+  it('answers a reused key with 422 and a missing key with 400, without Retry-After', () => {
+    expect(renderError(new ZeroTrustError('idempotency_key_reused', 'x')).status).toBe(422)
+    const missing = renderError(new ZeroTrustError('invalid_idempotency_key', 'x'))
+    expect(missing.status).toBe(400)
+    expect(missing.headers['retry-after']).toBeUndefined()
+    expect(missing.headers['www-authenticate']).toBeUndefined()
+  })
+})
+
 describe('ZeroTrustError', () => {
   it('is recognized by its brand, even from another copy of the package', () => {
     const foreign = Object.assign(new Error('x'), { code: 'invalid_token' })
@@ -117,7 +164,12 @@ describe('ZeroTrustError', () => {
       missing_credentials: 401,
       invalid_token: 401,
       insufficient_scope: 403,
+      invalid_dpop_proof: 401,
+      use_dpop_nonce: 401,
       access_denied: 403,
+      invalid_idempotency_key: 400,
+      idempotency_conflict: 409,
+      idempotency_key_reused: 422,
       dependency_unavailable: 503,
       internal_error: 500,
     })

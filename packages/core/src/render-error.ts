@@ -58,7 +58,7 @@ export function renderError(error: unknown, options: RenderErrorOptions = {}): R
       .map((challenge) => formatChallenge(challenge, entry.oauthError, detail, scope, options.realm))
       .join(', ')
   }
-  if (err.code === 'dependency_unavailable') {
+  if (err.code === 'dependency_unavailable' || err.retryAfter !== undefined) {
     headers['retry-after'] = String(err.retryAfter ?? defaultRetryAfter)
   }
   if (err.headers) {
@@ -88,11 +88,12 @@ function formatChallenge(
   const own = challenge.params ?? {}
   const challengeRealm = own.realm ?? realm
   if (challengeRealm !== undefined) params.push(`realm=${quote(challengeRealm)}`)
+  const withError = challenge.error !== false
   // RFC 6750 §3.1: without credentials the challenge carries no error attribute at all.
-  if (oauthError !== undefined) {
+  if (oauthError !== undefined && withError) {
     params.push(`error=${quote(oauthError)}`, `error_description="${descriptionText(description)}"`)
   }
-  if (scope !== undefined) params.push(`scope=${quote(scope)}`)
+  if (scope !== undefined && withError) params.push(`scope=${quote(scope)}`)
   for (const [name, value] of Object.entries(own)) {
     if (name === 'realm' || name === 'error' || name === 'error_description' || name === 'scope') continue
     params.push(`${name}=${quote(value)}`)

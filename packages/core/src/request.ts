@@ -30,6 +30,28 @@ export interface RequestLike {
   peerCertificate?(): PeerCertificate | undefined
   /** A correlation id for decision events, such as a valid `x-request-id`. */
   readonly requestId?: string | undefined
+  /**
+   * The pattern of the matched route, such as `/orders/:id`, where the adapter knows it (route-level
+   * authorizers); `undefined` before routing.
+   */
+  readonly route?: string | undefined
+  /** The matched route's parameters, such as `{ id: '7' }`, where the adapter knows them. */
+  readonly params?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * The view of `req` once routing matched `route` with `params`, for adapters to hand route-level
+ * authorizers. The original view is left as it was.
+ *
+ * @example
+ * const routed = withRoute(view, '/orders/:id', { id: '7' })
+ */
+export function withRoute(
+  req: RequestLike,
+  route: string | undefined,
+  params: Readonly<Record<string, string>> | undefined,
+): RequestLike {
+  return { ...req, route, params: params === undefined ? undefined : Object.freeze({ ...params }) }
 }
 
 /** How an adapter learns the public origin of the service. */
