@@ -37,6 +37,21 @@ export function checkBinding(
       challenges,
     })
   }
+  checkCertificateBinding(auth, req, challenges)
+}
+
+/**
+ * Refuses a certificate-bound token (`cnf["x5t#S256"]`, RFC 8705 §3) unless the request came over a TLS
+ * connection with that client certificate. For layers that check a DPoP binding themselves and still
+ * owe the certificate check.
+ *
+ * @throws ZeroTrustError `invalid_token` with the reason `certificate_mismatch`
+ */
+export function checkCertificateBinding(
+  auth: Auth,
+  req: RequestLike | undefined,
+  challenges: readonly Challenge[],
+): void {
   const expected = auth.cnf?.['x5t#S256']
   if (expected !== undefined && !certificateMatches(expected, req?.peerCertificate?.())) {
     throw new ZeroTrustError('invalid_token', 'the access token is bound to another client certificate', {

@@ -11,7 +11,7 @@ export {
 } from './adapter.js'
 export { anyOf } from './any-of.js'
 export type { Auth, Authenticator, Authorizer, Confirmation, Decision, DecisionDetails } from './auth.js'
-export { checkBinding, isDpopBound, type VerifyOptions } from './binding.js'
+export { checkBinding, checkCertificateBinding, isDpopBound, type VerifyOptions } from './binding.js'
 export {
   type Credentials,
   checkTokenSyntax,
@@ -32,6 +32,7 @@ export {
   type ZeroTrustErrorCode,
   type ZeroTrustErrorOptions,
 } from './errors.js'
+export { exposeHeaders } from './expose-headers.js'
 export { parseOptions } from './options.js'
 export {
   type ProblemDetails,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ZeroTrustError } from './errors.js'
+import { exposeHeaders } from './expose-headers.js'
 import { renderError } from './render-error.js'
 
 describe('renderError', () => {
@@ -177,5 +178,22 @@ describe('ZeroTrustError', () => {
 
   it('rejects an unknown code', () => {
     expect(() => new ZeroTrustError('nope' as 'invalid_token', 'm')).toThrow(TypeError)
+  })
+})
+
+describe('exposeHeaders', () => {
+  it('adds names after what a CORS layer listed, once, whatever their case', () => {
+    expect(exposeHeaders(undefined, ['DPoP-Nonce'])).toBe('DPoP-Nonce')
+    expect(exposeHeaders('X-Request-Id', ['DPoP-Nonce'])).toBe('X-Request-Id, DPoP-Nonce')
+    expect(exposeHeaders('x-request-id, dpop-nonce', ['DPoP-Nonce'])).toBe('x-request-id, dpop-nonce')
+    expect(exposeHeaders(['A', 'B'], ['C'])).toBe('A, B, C')
+    expect(exposeHeaders('*', ['DPoP-Nonce'])).toBe('*')
+  })
+
+  it('is what renderError lists for errors that carry headers', () => {
+    const { headers } = renderError(
+      new ZeroTrustError('use_dpop_nonce', 'x', { headers: { 'DPoP-Nonce': 'n' } }),
+    )
+    expect(headers['access-control-expose-headers']).toBe('WWW-Authenticate, DPoP-Nonce')
   })
 })

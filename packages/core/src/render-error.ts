@@ -1,4 +1,5 @@
 import { type Challenge, errorTable, toZeroTrustError } from './errors.js'
+import { exposeHeaders } from './expose-headers.js'
 import { descriptionText, quote } from './lib/header-params.js'
 
 /** An RFC 9457 problem details object, with the zerotrust code as an extension member. */
@@ -63,6 +64,12 @@ export function renderError(error: unknown, options: RenderErrorOptions = {}): R
   }
   if (err.headers) {
     for (const [name, value] of Object.entries(err.headers)) headers[name.toLowerCase()] = value
+    // A browser client reads `DPoP-Nonce` across origins only when it is exposed; adapters merge this
+    // with what a CORS layer already listed (see exposeHeaders).
+    headers['access-control-expose-headers'] = exposeHeaders(undefined, [
+      'WWW-Authenticate',
+      ...Object.keys(err.headers),
+    ])
   }
 
   const problem: ProblemDetails = {

@@ -8,7 +8,7 @@ import {
   runAuthentication,
 } from '@zerotrust/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { sendError } from './lib/context.js'
+import { sendError, setResponseHeaders } from './lib/context.js'
 
 /** Options of {@link authenticate}: `publicOrigin`, `trustProxy`, `onDecision`, `realm`. */
 export type AuthenticateOptions = AdapterOptions
@@ -40,6 +40,7 @@ export function authenticate(
     }
     attachContext(req, { view, onDecision, realm, auth })
     req.auth = auth
+    if (auth.responseHeaders !== undefined) setResponseHeaders(res, auth.responseHeaders)
     next()
   }
 }

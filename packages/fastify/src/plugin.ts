@@ -9,7 +9,7 @@ import {
 } from '@zerotrust/core'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { kState, sendError, setState, stateOf } from './lib/context.js'
+import { kState, sendError, setResponseHeaders, setState, stateOf } from './lib/context.js'
 import { errorHandler } from './lib/error-handler.js'
 import { buildRoutePlan, routeName, routePlan, withPlan } from './lib/route-plan.js'
 
@@ -61,6 +61,7 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
     // Authorizers read the state's auth, which other hooks cannot overwrite the way `request.auth` can.
     setState(request, { view, onDecision, realm, authorizers: plan, auth })
     request.auth = auth
+    if (auth.responseHeaders !== undefined) setResponseHeaders(reply, auth.responseHeaders)
   })
 
   fastify.addHook('preHandler', async function zeroTrustAuthorize(request, reply) {

@@ -7,7 +7,7 @@ import {
   runAuthentication,
 } from '@zerotrust/core'
 import type { MiddlewareHandler } from 'hono'
-import { errorResponse } from './lib/context.js'
+import { errorResponse, setResponseHeaders } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
 
@@ -44,6 +44,7 @@ export function authenticate(
     }
     attachContext(c, { view, onDecision, realm, auth })
     c.set('auth', auth)
+    if (auth.responseHeaders !== undefined) setResponseHeaders(c, auth.responseHeaders)
     await next()
   }
 }

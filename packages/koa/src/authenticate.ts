@@ -8,7 +8,7 @@ import {
   runAuthentication,
 } from '@zerotrust/core'
 import type { Middleware } from 'koa'
-import { sendError } from './lib/context.js'
+import { sendError, setResponseHeaders } from './lib/context.js'
 
 /** Options of {@link authenticate}: `publicOrigin`, `trustProxy`, `onDecision`, `realm`. */
 export type AuthenticateOptions = AdapterOptions
@@ -39,6 +39,7 @@ export function authenticate(authenticator: Authenticator, options: Authenticate
     }
     attachContext(ctx, { view, onDecision, realm, auth })
     ctx.state.auth = auth
+    if (auth.responseHeaders !== undefined) setResponseHeaders(ctx, auth.responseHeaders)
     await next()
   }
 }

@@ -1,8 +1,20 @@
-import { renderError } from '@zerotrust/core'
+import { exposeHeaders, renderError } from '@zerotrust/core'
 import type { Response } from 'express'
+
+const expose = 'access-control-expose-headers'
 
 /** Sends any error as core renders it: status, headers, problem+json. */
 export function sendError(res: Response, error: unknown, realm: string | undefined): void {
   const rendered = renderError(error, { realm })
-  res.status(rendered.status).set(rendered.headers).send(rendered.body)
+  const exposed = rendered.headers[expose]
+  res.status(rendered.status).set(rendered.headers)
+  // Keep what a CORS middleware already exposed.
+  if (exposed !== undefined) res.set(expose, exposeHeaders(res.getHeader(expose), exposed.split(', ')))
+  res.send(rendered.body)
+}
+
+/** Sets the headers an authenticator asked for on success (`DPoP-Nonce`), exposed to CORS clients. */
+export function setResponseHeaders(res: Response, headers: Readonly<Record<string, string>>): void {
+  res.set(headers)
+  res.set(expose, exposeHeaders(res.getHeader(expose), Object.keys(headers)))
 }

@@ -1,4 +1,4 @@
-import { type AdapterContext, type Authorizer, renderError } from '@zerotrust/core'
+import { type AdapterContext, type Authorizer, exposeHeaders, renderError } from '@zerotrust/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** What the plugin's `onRequest` hook leaves for the hooks after it on the same request. */
@@ -27,5 +27,17 @@ export function setState(request: FastifyRequest, state: RequestState): void {
 /** Sends any error as core renders it: status, headers (with the problem's content type), body. */
 export function sendError(reply: FastifyReply, error: unknown, realm: string | undefined): FastifyReply {
   const rendered = renderError(error, { realm })
-  return reply.code(rendered.status).headers(rendered.headers).send(rendered.body)
+  const exposed = rendered.headers[expose]
+  reply.code(rendered.status).headers(rendered.headers)
+  // Keep what a CORS plugin already exposed.
+  if (exposed !== undefined) reply.header(expose, exposeHeaders(reply.getHeader(expose), exposed.split(', ')))
+  return reply.send(rendered.body)
+}
+
+const expose = 'access-control-expose-headers'
+
+/** Sets the headers an authenticator asked for on success (`DPoP-Nonce`), exposed to CORS clients. */
+export function setResponseHeaders(reply: FastifyReply, headers: Readonly<Record<string, string>>): void {
+  reply.headers(headers)
+  reply.header(expose, exposeHeaders(reply.getHeader(expose), Object.keys(headers)))
 }

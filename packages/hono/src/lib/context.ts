@@ -8,5 +8,16 @@ import type { StatusCode } from 'hono/utils/http-status'
  */
 export function errorResponse(c: Context, error: unknown, realm: string | undefined): Response {
   const rendered = renderError(error, { realm })
-  return c.newResponse(rendered.body, rendered.status as StatusCode, rendered.headers)
+  const { [expose]: exposed, ...headers } = rendered.headers
+  // Appended, so a CORS middleware's own list stays.
+  if (exposed !== undefined) c.header(expose, exposed, { append: true })
+  return c.newResponse(rendered.body, rendered.status as StatusCode, headers)
+}
+
+const expose = 'access-control-expose-headers'
+
+/** Sets the headers an authenticator asked for on success (`DPoP-Nonce`), exposed to CORS clients. */
+export function setResponseHeaders(c: Context, headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) c.header(name, value)
+  c.header(expose, Object.keys(headers).join(', '), { append: true })
 }

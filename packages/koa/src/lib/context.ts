@@ -1,4 +1,4 @@
-import { renderError } from '@zerotrust/core'
+import { exposeHeaders, renderError } from '@zerotrust/core'
 import type { ParameterizedContext } from 'koa'
 
 /**
@@ -7,7 +7,21 @@ import type { ParameterizedContext } from 'koa'
  */
 export function sendError(ctx: ParameterizedContext, error: unknown, realm: string | undefined): void {
   const rendered = renderError(error, { realm })
+  const exposed = rendered.headers[expose]
   ctx.status = rendered.status
   ctx.set(rendered.headers)
+  // Keep what a CORS middleware already exposed.
+  if (exposed !== undefined) ctx.set(expose, exposeHeaders(ctx.response.get(expose), exposed.split(', ')))
   ctx.body = rendered.body
+}
+
+const expose = 'access-control-expose-headers'
+
+/** Sets the headers an authenticator asked for on success (`DPoP-Nonce`), exposed to CORS clients. */
+export function setResponseHeaders(
+  ctx: ParameterizedContext,
+  headers: Readonly<Record<string, string>>,
+): void {
+  ctx.set(headers)
+  ctx.set(expose, exposeHeaders(ctx.response.get(expose), Object.keys(headers)))
 }
