@@ -4,7 +4,20 @@ import { defineConfig } from 'vitest/config'
 const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
 
 // Tests run against the sources, so `pnpm test` needs no build step.
-const published = ['core', 'jwt', 'introspection', 'secrets', 'express', 'fastify', 'koa', 'hono']
+const published = [
+  'core',
+  'jwt',
+  'introspection',
+  'secrets',
+  'dpop',
+  'cedar',
+  'idempotency',
+  'redis',
+  'express',
+  'fastify',
+  'koa',
+  'hono',
+]
 const alias = Object.fromEntries(published.map((name) => [`@zerotrust/${name}`, src(name)]))
 
 export default defineConfig({

@@ -1,0 +1,120 @@
+// Cost of one DPoP proof validation at the resource server, next to its floor (one raw ES256
+// crypto.verify) and to the naive jose route (import the embedded JWK, verify, thumbprint through
+// WebCrypto). Ours is the whole dpop(jwtBearer).authenticate: proof checks, htu, iat, ath, the token
+// (served from jwtBearer's cache) and the replay check on the memory store.
+//
+// Run: pnpm --filter @zerotrust/dpop bench. BENCH_TIME (ms per task) overrides the default.
+import { createHash, createPublicKey, verify } from 'node:crypto'
+import os from 'node:os'
+import type { RequestLike } from '@zerotrust/core'
+import { jwtBearer } from '@zerotrust/jwt'
+import {
+  createDpopProof,
+  generateSigningKey,
+  jwkThumbprint,
+  signAccessToken,
+  startJwksServer,
+  toJwks,
+} from '@zerotrust/testkit'
+import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, type JWK, jwtVerify } from 'jose'
+import { Bench } from 'tinybench'
+import { dpop, memoryReplayStore } from '../src/index.js'
+
+const time = Number(process.env.BENCH_TIME ?? 1500)
+const origin = 'https://api.example.com'
+const url = `${origin}/orders`
+
+function request(token: string, proof: string): RequestLike {
+  const authorization = [`DPoP ${token}`]
+  const dpopHeader = [proof]
+  return {
+    method: 'GET',
+    origin,
+    target: '/orders',
+    path: '/orders',
+    headerValues: (name) => (name === 'authorization' ? authorization : name === 'dpop' ? dpopHeader : []),
+  }
+}
+
+async function main(): Promise<void> {
+  const issuerKey = await generateSigningKey('ES256', 'issuer')
+  const clientKey = await generateSigningKey('ES256')
+  const jwks = await startJwksServer(toJwks(issuerKey))
+  try {
+    const token = await signAccessToken(issuerKey, {
+      iss: jwks.issuer,
+      aud: 'api://orders',
+      sub: 'alice',
+      client_id: 'web-app',
+      cnf: { jkt: await jwkThumbprint(clientKey) },
+      exp: Math.floor(Date.now() / 1000) + 3600,
+    })
+    // Every validation needs a fresh proof (a used jti is refused): make enough of them up front.
+    // At most one validation per 60 µs, over the warm-up and the timed run.
+    const count = Math.ceil(((time + 500) * 1000) / 60)
+    const proofs: string[] = []
+    for (let i = 0; i < count; i++)
+      proofs.push(await createDpopProof(clientKey, { method: 'GET', url, accessToken: token }))
+    const requests = proofs.map((proof) => request(token, proof))
+    const tokens = dpop(jwtBearer({ issuer: jwks.issuer, audience: 'api://orders', algorithms: ['ES256'] }), {
+      algorithms: ['ES256'],
+      replayStore: memoryReplayStore({ maxEntries: count + 10 }),
+    })
+    await tokens.authenticate(requests.pop() as RequestLike)
+
+    // The floor: one raw ES256 signature check of the same proof, with an imported key.
+    const sample = proofs[0] as string
+    const dot = sample.lastIndexOf('.')
+    const signingInput = Buffer.from(sample.slice(0, dot))
+    const signature = Buffer.from(sample.slice(dot + 1), 'base64url')
+    const { kid: _k, alg: _a, use: _u, ...publicJwk } = clientKey.publicJwk
+    const keyObject = createPublicKey({ key: publicJwk as never, format: 'jwk' })
+
+    let ours = 0
+    let naive = 0
+    const bench = new Bench({ time, warmup: true, warmupTime: 200 })
+    bench
+      .add('raw crypto.verify ES256 (floor)', () => {
+        if (!verify('sha256', signingInput, { key: keyObject, dsaEncoding: 'ieee-p1363' }, signature)) {
+          throw new Error('signature')
+        }
+      })
+      .add('naive jose: importJWK + jwtVerify + thumbprint + ath', async () => {
+        const proof = proofs[naive++ % proofs.length] as string
+        const { jwk } = decodeProtectedHeader(proof)
+        const key = await importJWK(jwk as JWK, 'ES256')
+        const { payload } = await jwtVerify(proof, key, { typ: 'dpop+jwt', algorithms: ['ES256'] })
+        await calculateJwkThumbprint(jwk as JWK)
+        if (payload.ath !== createHash('sha256').update(token).digest('base64url')) throw new Error('ath')
+      })
+      .add('dpop(jwtBearer).authenticate, memory replay store', async () => {
+        const req = requests[ours++]
+        if (req === undefined) throw new Error('out of proofs: raise the count')
+        await tokens.authenticate(req)
+      })
+    await bench.run()
+
+    const rows = bench.tasks.map((task) => {
+      const result = task.result as { latency?: { mean: number; p50?: number } } | undefined
+      const mean = result?.latency?.mean ?? Number.NaN
+      return { task: task.name, meanUs: mean * 1000, p50Us: (result?.latency?.p50 ?? Number.NaN) * 1000 }
+    })
+    const floor = rows[0]?.meanUs ?? Number.NaN
+    console.log(
+      `${new Date().toISOString().slice(0, 10)} · ${os.cpus()[0]?.model} × ${os.cpus().length} · Node ${process.version}`,
+    )
+    console.table(
+      rows.map((row) => ({
+        task: row.task,
+        'mean µs': row.meanUs.toFixed(1),
+        'p50 µs': row.p50Us.toFixed(1),
+        'ops/s (1/mean)': Math.round(1e6 / row.meanUs),
+        '× floor': (row.meanUs / floor).toFixed(2),
+      })),
+    )
+  } finally {
+    await jwks.close()
+  }
+}
+
+await main()

@@ -1,0 +1,6 @@
+export { type DpopAuthenticator, dpop, type TokenAuthenticator } from './dpop.js'
+export type { NonceSecret } from './lib/nonces.js'
+export type { DpopNonceOptions, DpopOptions } from './lib/options.js'
+export type { DpopAlgorithm } from './lib/proof-key.js'
+export { type MemoryReplayStoreOptions, memoryReplayStore } from './memory-replay-store.js'
+export { requireDpop } from './require-dpop.js'

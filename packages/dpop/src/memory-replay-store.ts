@@ -1,0 +1,57 @@
+import { type ReplayStore, ZeroTrustError } from '@zerotrust/core'
+
+/** Options of {@link memoryReplayStore}. */
+export interface MemoryReplayStoreOptions {
+  /**
+   * Most identifiers remembered at once; 100 000 by default. When every slot holds an identifier still
+   * inside its window, new proofs are refused with a 503 rather than forgetting one early, which would let
+   * its replay through.
+   */
+  readonly maxEntries?: number
+}
+
+/**
+ * A bounded in-memory {@link ReplayStore} for one process. A fleet of replicas needs a shared store
+ * (`redisReplayStore` from `@zerotrust/redis`): a proof replayed against another replica is only caught
+ * there.
+ *
+ * @example
+ * const tokens = dpop(jwtBearer({ ... }), { replayStore: memoryReplayStore({ maxEntries: 50_000 }) })
+ * @throws TypeError when `maxEntries` is not a positive integer
+ */
+export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): ReplayStore {
+  const maxEntries = options.maxEntries ?? 100_000
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
+    throw new TypeError('memoryReplayStore: "maxEntries" option must be a positive integer')
+  }
+  // Insertion order is close to expiry order (one window per dpop()), so expired entries sit at the head.
+  const seen = new Map<string, number>()
+
+  function sweep(now: number, everything: boolean): void {
+    for (const [key, expiresAt] of seen) {
+      if (expiresAt <= now) seen.delete(key)
+      else if (!everything) return
+    }
+  }
+
+  return {
+    claim(key: string, ttlMs: number): boolean {
+      const now = Date.now()
+      const expiresAt = seen.get(key)
+      if (expiresAt !== undefined) {
+        if (expiresAt > now) return false
+        seen.delete(key)
+      }
+      sweep(now, false)
+      if (seen.size >= maxEntries) sweep(now, true)
+      if (seen.size >= maxEntries) {
+        throw new ZeroTrustError('dependency_unavailable', 'the DPoP replay store is full', {
+          reason: 'replay_store_full',
+          retryAfter: 1,
+        })
+      }
+      seen.set(key, now + ttlMs)
+      return true
+    },
+  }
+}

@@ -1,0 +1,340 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { StoredResponse } from '@zerotrust/core'
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type CommandCounter,
+  connect,
+  countCommands,
+  deleteKeys,
+  redisHost,
+  redisPort,
+  skipWithoutRedis,
+  uniquePrefix,
+} from '../test/redis.js'
+import { redisIdempotencyStore } from './index.js'
+import { encodePending, encodeResponse } from './lib/record.js'
+
+const skip = await skipWithoutRedis()
+
+const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i)
+const response: StoredResponse = {
+  status: 201,
+  headers: {
+    'content-type': 'application/octet-stream',
+    'x-note': 'café ✓',
+    link: ['</a>; rel="a"', '</b>; rel="b"'],
+  },
+  body: everyByte,
+}
+
+function corrupt(error: unknown) {
+  return expect(error).toMatchObject({
+    code: 'dependency_unavailable',
+    status: 503,
+    reason: 'redis_corrupt_record',
+  })
+}
+
+describe('redisIdempotencyStore: options', () => {
+  const client = { set() {}, setBuffer() {}, eval() {} } as unknown as Redis
+
+  it('refuses a client that is not an ioredis client', () => {
+    expect(() => redisIdempotencyStore({ eval() {} } as unknown as Redis)).toThrow(
+      new TypeError('redisIdempotencyStore: "client" argument must be an ioredis Redis or Cluster client'),
+    )
+  })
+
+  it('refuses bad options, naming them', () => {
+    expect(() => redisIdempotencyStore(client, { prefix: '' })).toThrow(
+      new TypeError('redisIdempotencyStore: "prefix" option must be a non-empty string'),
+    )
+    expect(() => redisIdempotencyStore(client, { operationTimeout: 0 })).toThrow(
+      /^redisIdempotencyStore: "operationTimeout" option must be a positive integer/,
+    )
+    expect(() => redisIdempotencyStore(client, { lockTtl: 5 } as never)).toThrow(
+      new TypeError('redisIdempotencyStore: "lockTtl" option is not recognized'),
+    )
+  })
+})
+
+describe.skipIf(skip)('redisIdempotencyStore on the real Redis', () => {
+  const prefix = uniquePrefix('idem')
+  let redis: Redis
+  let other: Redis
+  let counter: CommandCounter | undefined
+
+  beforeAll(async () => {
+    redis = connect()
+    other = connect()
+    await Promise.all([redis.ping(), other.ping()])
+  })
+
+  afterEach(async () => {
+    await counter?.close()
+    counter = undefined
+  })
+
+  afterAll(async () => {
+    await deleteKeys(redis, prefix)
+    await deleteKeys(redis, `zt:idem:${prefix}`)
+    redis.disconnect()
+    other.disconnect()
+  })
+
+  it('claims a free key, reports it in flight, then replays the completed response exactly', async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    const replica = redisIdempotencyStore(other, { prefix })
+    const claim = await store.claim('order-1', 'fp-a', 30_000)
+    expect(claim).toEqual({ state: 'claimed', owner: expect.stringMatching(/^[\da-f-]{36}$/) })
+    if (claim.state !== 'claimed') return
+    expect(await replica.claim('order-1', 'fp-b', 30_000)).toEqual({
+      state: 'in_flight',
+      fingerprint: 'fp-a',
+    })
+    const lock = await redis.pttl(`${prefix}order-1`)
+    expect(lock).toBeGreaterThan(0)
+    expect(lock).toBeLessThanOrEqual(30_000)
+
+    expect(await store.complete('order-1', claim.owner, response, 3_600_000)).toBe(true)
+    const replay = await replica.claim('order-1', 'fp-c', 30_000)
+    expect(replay).toEqual({ state: 'completed', fingerprint: 'fp-a', response })
+    if (replay.state !== 'completed') return
+    expect(Buffer.from(replay.response.body).equals(Buffer.from(everyByte))).toBe(true)
+    // The retention replaced the lock TTL.
+    expect(await redis.pttl(`${prefix}order-1`)).toBeGreaterThan(30_000)
+  })
+
+  it('keeps fingerprints and bodies of any content and size byte for byte', async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    const cases: [string, Uint8Array][] = [
+      ['', new Uint8Array()],
+      ['zt1c12\n:{"x":1}\n\u0000', new Uint8Array(Buffer.from('zt1p\n\n\r\n'))],
+      ['指纹 🔑', new Uint8Array(randomBytes(1024 * 1024))],
+    ]
+    for (const [i, [fingerprint, body]] of cases.entries()) {
+      const claim = await store.claim(`bytes-${i}`, fingerprint, 30_000)
+      if (claim.state !== 'claimed') throw new Error('expected a claim')
+      const stored = { status: 200, headers: {}, body }
+      expect(await store.complete(`bytes-${i}`, claim.owner, stored, 60_000)).toBe(true)
+      const replay = await store.claim(`bytes-${i}`, 'other', 30_000)
+      if (replay.state !== 'completed') throw new Error('expected a completed record')
+      expect(replay.fingerprint).toBe(fingerprint)
+      expect(replay.response.status).toBe(200)
+      expect(replay.response.body).toBeInstanceOf(Uint8Array)
+      // Buffer.equals: a deep equality of a 1 MiB array element by element is needlessly slow.
+      expect(Buffer.from(replay.response.body).equals(body)).toBe(true)
+    }
+  })
+
+  it('gives exactly one of 200 concurrent claims of one key, over two connections', async () => {
+    const stores = [redisIdempotencyStore(redis, { prefix }), redisIdempotencyStore(other, { prefix })]
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => stores[i % 2]?.claim('race', `fp-${i}`, 30_000)),
+    )
+    const claimed = results.flatMap((result, i) => (result?.state === 'claimed' ? [i] : []))
+    expect(claimed).toHaveLength(1)
+    const winner = `fp-${claimed[0]}`
+    const others = results.filter((result) => result?.state === 'in_flight')
+    expect(others).toHaveLength(199)
+    expect(others.every((result) => result?.state === 'in_flight' && result.fingerprint === winner)).toBe(
+      true,
+    )
+  })
+
+  it('lets a new claim in after a release, with another owner', async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    const first = await store.claim('released', 'fp', 30_000)
+    if (first.state !== 'claimed') throw new Error('expected a claim')
+    expect(await store.release('released', first.owner)).toBe(true)
+    expect(await redis.exists(`${prefix}released`)).toBe(0)
+    const second = await store.claim('released', 'fp', 30_000)
+    expect(second.state).toBe('claimed')
+    expect(second.state === 'claimed' && second.owner).not.toBe(first.owner)
+  })
+
+  it('never lets a holder whose lock expired complete or release over the next owner', async () => {
+    // Regression guard for issue #7: "a holder whose lock expired can never overwrite the new owner".
+    const store = redisIdempotencyStore(redis, { prefix })
+    const stale = await store.claim('expired', 'fp-old', 100)
+    if (stale.state !== 'claimed') throw new Error('expected a claim')
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    const fresh = await store.claim('expired', 'fp-new', 30_000)
+    if (fresh.state !== 'claimed') throw new Error('expected the expired lock to be free')
+
+    expect(await store.complete('expired', stale.owner, response, 60_000)).toBe(false)
+    expect(await store.release('expired', stale.owner)).toBe(false)
+    expect(await store.claim('expired', 'fp-x', 30_000)).toEqual({
+      state: 'in_flight',
+      fingerprint: 'fp-new',
+    })
+
+    expect(await store.complete('expired', fresh.owner, response, 60_000)).toBe(true)
+    // Completed: neither owner can release or complete it again.
+    expect(await store.release('expired', fresh.owner)).toBe(false)
+    expect(await store.complete('expired', fresh.owner, { ...response, status: 500 }, 60_000)).toBe(false)
+    expect(await store.claim('expired', 'fp-x', 30_000)).toEqual({
+      state: 'completed',
+      fingerprint: 'fp-new',
+      response,
+    })
+  })
+
+  it('does nothing for an owner that does not hold the key, or a key that is not held', async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    const claim = await store.claim('held', 'fp', 30_000)
+    if (claim.state !== 'claimed') throw new Error('expected a claim')
+    for (const owner of [randomUUID(), 'not-an-owner', `${claim.owner}\n`, claim.owner.slice(0, 35)]) {
+      expect(await store.complete('held', owner, response, 60_000)).toBe(false)
+      expect(await store.release('held', owner)).toBe(false)
+    }
+    // An owner of one key holds no other key.
+    expect(await store.complete('never-claimed', claim.owner, response, 60_000)).toBe(false)
+    expect(await store.release('never-claimed', claim.owner)).toBe(false)
+    expect(await redis.exists(`${prefix}never-claimed`)).toBe(0)
+    expect(await store.claim('held', 'fp2', 30_000)).toEqual({ state: 'in_flight', fingerprint: 'fp' })
+  })
+
+  it('works whatever reply settings the client has (RESP2, RESP3, resp3 mapping, string numbers)', async () => {
+    const clients = [
+      connect({ protocol: 2 }),
+      connect({ stringNumbers: true }),
+      new Redis({ host: redisHost, port: redisPort, replyMapping: 'resp3', maxRetriesPerRequest: 1 }),
+    ]
+    try {
+      for (const [i, client] of clients.entries()) {
+        const store = redisIdempotencyStore(client, { prefix })
+        const claim = await store.claim(`settings-${i}`, 'fp', 30_000)
+        if (claim.state !== 'claimed') throw new Error('expected a claim')
+        expect(await store.complete(`settings-${i}`, claim.owner, response, 60_000)).toBe(true)
+        expect(await store.claim(`settings-${i}`, 'fp', 30_000)).toEqual({
+          state: 'completed',
+          fingerprint: 'fp',
+          response,
+        })
+        const second = await store.claim(`settings-${i}-b`, 'fp', 30_000)
+        if (second.state !== 'claimed') throw new Error('expected a claim')
+        expect(await store.release(`settings-${i}-b`, second.owner)).toBe(true)
+        expect(await store.release(`settings-${i}-b`, second.owner)).toBe(false)
+      }
+    } finally {
+      for (const client of clients) client.disconnect()
+    }
+  })
+
+  it('uses the zt:idem: prefix by default', async () => {
+    const store = redisIdempotencyStore(redis)
+    expect((await store.claim(`${prefix}default`, 'fp', 30_000)).state).toBe('claimed')
+    expect(await redis.exists(`zt:idem:${prefix}default`)).toBe(1)
+  })
+
+  it('costs 2 round trips for a first request (claim, complete) and 1 for a replay', async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    counter = await countCommands(redis, prefix)
+    // The first call of this store: nothing is loaded lazily.
+    const claim = await store.claim('trips', 'fp', 30_000)
+    if (claim.state !== 'claimed') throw new Error('expected a claim')
+    await store.complete('trips', claim.owner, response, 60_000)
+    const first = await counter.settle()
+    expect(first.map((args) => args[0]?.toLowerCase())).toEqual(['set', 'eval'])
+
+    counter.reset()
+    expect((await store.claim('trips', 'fp', 30_000)).state).toBe('completed')
+    expect((await counter.settle()).map((args) => args[0]?.toLowerCase())).toEqual(['set'])
+
+    counter.reset()
+    const other = await store.claim('trips-2', 'fp', 30_000)
+    if (other.state !== 'claimed') throw new Error('expected a claim')
+    expect((await store.claim('trips-2', 'fp', 30_000)).state).toBe('in_flight')
+    await store.release('trips-2', other.owner)
+    expect((await counter.settle()).map((args) => args[0]?.toLowerCase())).toEqual(['set', 'set', 'eval'])
+  })
+
+  it('rejects a value it did not write as a store failure, and leaves it alone', async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    const good = Buffer.concat([
+      Buffer.from('zt1c2\nfp'),
+      encodeResponse({ status: 200, headers: { 'content-type': 'text/plain' }, body: Buffer.from('hello') }),
+    ])
+    const values: Buffer[] = [
+      Buffer.from('1'),
+      Buffer.from('garbage that is long enough'),
+      Buffer.from('{"status":200,"headers":{},"body":"aGVsbG8="}'),
+      Buffer.from('zt1pnot-a-uuid\nfp'),
+      Buffer.from(`zt1p${randomUUID()}`),
+      encodePending(randomUUID(), 'fp').subarray(0, 20),
+      Buffer.from('zt1c'),
+      Buffer.from('zt1c99\nfp'),
+      Buffer.from('zt1c-1\nfp'),
+      Buffer.from('zt1c02\nfp2\n[]'),
+      Buffer.from('zt1c2\nfp9\n[200,{}]'),
+      Buffer.from('zt1c2\nfp11\n[999,{},0]'),
+      Buffer.from('zt1c2\nfp16\n[200,{"a":1},0]'),
+      Buffer.from('zt1c2\nfp13\n[200,{},1.5]x'),
+      Buffer.from('zt1c2\nfp11\n[200,{},0'),
+      Buffer.concat([Buffer.from('zt1c2\n'), Buffer.from([0xff, 0xfe]), encodeResponse(response)]),
+      // A stored response cut short, or with bytes appended: its length no longer matches.
+      good.subarray(0, good.length - 1),
+      Buffer.concat([good, Buffer.from('!')]),
+    ]
+    for (const [i, value] of values.entries()) {
+      await redis.set(`${prefix}corrupt-${i}`, value)
+      const error = await store.claim(`corrupt-${i}`, 'fp', 30_000).catch((e: unknown) => e)
+      corrupt(error)
+      expect(await redis.getBuffer(`${prefix}corrupt-${i}`)).toEqual(value)
+      // A foreign value is nobody's pending claim: complete and release leave it alone too.
+      expect(await store.release(`corrupt-${i}`, randomUUID())).toBe(false)
+    }
+    // The intact record decodes, so the cases above fail for the reason they name.
+    await redis.set(`${prefix}intact`, good)
+    expect(await store.claim('intact', 'fp', 30_000)).toMatchObject({
+      state: 'completed',
+      fingerprint: 'fp',
+      response: { status: 200, headers: { 'content-type': 'text/plain' } },
+    })
+  })
+
+  it('rejects with dependency_unavailable when the key holds another Redis type', async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    await redis.hset(`${prefix}hash`, 'field', 'value')
+    const failure = { code: 'dependency_unavailable', status: 503, reason: 'redis_error' }
+    await expect(store.claim('hash', 'fp', 30_000)).rejects.toMatchObject(failure)
+    await expect(store.release('hash', randomUUID())).rejects.toMatchObject(failure)
+    await expect(store.complete('hash', randomUUID(), response, 60_000)).rejects.toMatchObject(failure)
+    expect(await redis.type(`${prefix}hash`)).toBe('hash')
+  })
+
+  it('rejects bad arguments with a TypeError before sending anything', async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    counter = await countCommands(redis, prefix)
+    const owner = randomUUID()
+    await expect(store.claim('', 'fp', 1000)).rejects.toThrow(
+      new TypeError('"key" must be a non-empty string'),
+    )
+    await expect(store.claim('k', 42 as never, 1000)).rejects.toThrow(
+      new TypeError('"fingerprint" must be a well-formed string'),
+    )
+    await expect(store.claim('k', 'lone \ud800 surrogate', 1000)).rejects.toThrow(
+      new TypeError('"fingerprint" must be a well-formed string'),
+    )
+    await expect(store.claim('k', 'fp', 0)).rejects.toThrow(
+      new TypeError('"lockTtlMs" must be a positive number of milliseconds'),
+    )
+    await expect(store.complete('k', owner, response, -1)).rejects.toThrow(
+      new TypeError('"retentionMs" must be a positive number of milliseconds'),
+    )
+    await expect(store.complete('k', owner, { ...response, status: 99 }, 1000)).rejects.toThrow(
+      new TypeError('"response.status" must be an integer from 100 to 599'),
+    )
+    await expect(
+      store.complete('k', owner, { ...response, headers: { a: 1 } as never }, 1000),
+    ).rejects.toThrow(
+      new TypeError('"response.headers" must map header names to a string or an array of strings'),
+    )
+    await expect(store.complete('k', owner, { ...response, body: 'text' as never }, 1000)).rejects.toThrow(
+      new TypeError('"response.body" must be a Uint8Array'),
+    )
+    await expect(store.release('', owner)).rejects.toThrow(TypeError)
+    expect(await counter.settle()).toEqual([])
+  })
+})

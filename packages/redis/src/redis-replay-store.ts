@@ -1,0 +1,37 @@
+import type { ReplayStore } from '@zerotrust/core'
+import { checkKey, pxMilliseconds } from './lib/arguments.js'
+import { send } from './lib/deadline.js'
+import { type RedisClient, type RedisStoreOptions, storeSettings } from './lib/options.js'
+
+/**
+ * A DPoP replay store on Redis, shared by every replica that uses the same Redis: a proof `jti` used
+ * once anywhere is refused everywhere for the rest of its window.
+ *
+ * Each claim is one atomic `SET <prefix><key> 1 NX PX <ttl>`: `OK` means first use, nothing means a
+ * replay. A Redis that fails or does not answer within `operationTimeout` rejects the claim with a
+ * `ZeroTrustError` `dependency_unavailable` (503): the proof is refused, never let through.
+ *
+ * @example
+ * import { Redis } from 'ioredis'
+ * const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+ * const tokens = dpop(jwtBearer({ ... }), { replayStore: redisReplayStore(redis) })
+ * @param client an ioredis `Redis` or `Cluster`, owned (connected and closed) by the caller
+ * @throws TypeError naming the argument or option when one is invalid
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-11.1
+ */
+export function redisReplayStore(client: RedisClient, options?: RedisStoreOptions): ReplayStore {
+  const {
+    client: redis,
+    prefix,
+    operationTimeout,
+  } = storeSettings('redisReplayStore', client, options, 'zt:dpop:')
+
+  return Object.freeze({
+    async claim(key: string, ttlMs: number): Promise<boolean> {
+      checkKey(key)
+      const ttl = pxMilliseconds('ttlMs', ttlMs)
+      const reply = await send(() => redis.set(prefix + key, '1', 'PX', ttl, 'NX'), operationTimeout)
+      return reply === 'OK'
+    },
+  })
+}
