@@ -1,4 +1,4 @@
-import type { Authenticator, DecisionSink } from '@zerotrust/core'
+import type { Authenticator, Authorizer, DecisionSink, IdempotencyLayer } from '@zerotrust/core'
 import type { TestRequest, TestResponse } from '@zerotrust/testkit'
 
 export { sendRaw, type TestRequest, type TestResponse } from '@zerotrust/testkit'
@@ -22,6 +22,18 @@ export interface MountOptions {
   readonly onDecision: DecisionSink
   readonly realm: string
   readonly publicOrigin: string
+  /**
+   * A Cedar authorizer. When given, the app also serves, each authenticated and protected by it at route
+   * level: `GET /tenants/:tenant/orders/:orderId` (200 `{ "orderId": … }`) and `POST /v1/charges` (201
+   * `{ "charged": true }`).
+   */
+  readonly cedar?: Authorizer
+  /**
+   * An idempotency layer. When given, the app also serves `POST /payments`: authenticated, then
+   * `idempotent(idempotency)`, then the handler of `paymentService()` (idempotency-scenarios.ts), whose
+   * answer (status, headers, JSON body) the framework sends.
+   */
+  readonly idempotency?: IdempotencyLayer
 }
 
 /** An app an adapter mounted, reachable through `send`. */

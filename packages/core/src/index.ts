@@ -33,6 +33,19 @@ export {
   type ZeroTrustErrorOptions,
 } from './errors.js'
 export { exposeHeaders } from './expose-headers.js'
+export {
+  type CapturedResponse,
+  captureFetchResponse,
+  captureNodeResponse,
+  checkIdempotencyLayer,
+  type IdempotencyBegin,
+  type IdempotencyHandle,
+  type IdempotencyInput,
+  type IdempotencyLayer,
+  type NodeResponseTarget,
+  parsedBody,
+  type RequestBody,
+} from './idempotency.js'
 export { parseOptions } from './options.js'
 export {
   type ProblemDetails,

@@ -3,9 +3,11 @@ import {
   checkAuthorizer,
   fromNodeRequest,
   noOrigin,
+  type RequestLike,
   type RequireScopesOptions,
   runAuthorization,
   requireScopes as scopesAuthorizer,
+  withRoute,
 } from '@zerotrust/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sendError, stateOf } from './lib/context.js'
@@ -32,8 +34,10 @@ export function authorize(authorizer: Authorizer): ZeroTrustHook {
   checkAuthorizer(authorizer)
   return async function zeroTrustAuthorize(request, reply) {
     const state = stateOf(request)
-    const view =
-      state?.view ?? fromNodeRequest(request.raw, { resolveOrigin: noOrigin, target: request.originalUrl })
+    const view = routedView(
+      state?.view ?? fromNodeRequest(request.raw, { resolveOrigin: noOrigin, target: request.originalUrl }),
+      request,
+    )
     try {
       await runAuthorization(authorizer, view, state?.auth, state?.onDecision)
     } catch (error) {
@@ -57,4 +61,18 @@ export function requireScopes(
   options?: RequireScopesOptions,
 ): ZeroTrustHook {
   return authorize(scopesAuthorizer(scopes, options))
+}
+
+/**
+ * The view an authorizer sees once Fastify matched a route: its pattern (`/orders/:id`, with the prefix
+ * of the plugin scope) and parameters, so Cedar actions name routes, never raw paths. Used by this hook
+ * and by the plugin's `preHandler`.
+ */
+export function routedView(view: RequestLike, request: FastifyRequest): RequestLike {
+  const params: Record<string, string> = {}
+  const raw: unknown = request.params
+  if (typeof raw === 'object' && raw !== null) {
+    for (const [name, value] of Object.entries(raw)) if (typeof value === 'string') params[name] = value
+  }
+  return withRoute(view, request.routeOptions.url, params)
 }

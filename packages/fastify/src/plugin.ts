@@ -9,6 +9,7 @@ import {
 } from '@zerotrust/core'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
+import { routedView } from './authorize.js'
 import { kState, sendError, setResponseHeaders, setState, stateOf } from './lib/context.js'
 import { errorHandler } from './lib/error-handler.js'
 import { buildRoutePlan, routeName, routePlan, withPlan } from './lib/route-plan.js'
@@ -66,10 +67,11 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
 
   fastify.addHook('preHandler', async function zeroTrustAuthorize(request, reply) {
     const state = stateOf(request)
-    if (state === undefined) return
+    if (state === undefined || state.authorizers.length === 0) return
+    const view = routedView(state.view, request)
     for (const authorizer of state.authorizers) {
       try {
-        await runAuthorization(authorizer, state.view, state.auth, onDecision)
+        await runAuthorization(authorizer, view, state.auth, onDecision)
       } catch (error) {
         return sendError(reply, error, realm)
       }

@@ -6,6 +6,7 @@ import {
   type RequireScopesOptions,
   runAuthorization,
   requireScopes as scopesAuthorizer,
+  withRoute,
 } from '@zerotrust/core'
 import type { MiddlewareHandler } from 'hono'
 import { errorResponse } from './lib/context.js'
@@ -25,7 +26,14 @@ export function authorize(authorizer: Authorizer): MiddlewareHandler<ZeroTrustEn
   checkAuthorizer(authorizer)
   return async function zeroTrustAuthorize(c, next) {
     const context = contextOf(c)
-    const view = context?.view ?? requestView(c, noOrigin)
+    // Route-level authorizers (Cedar actions) see the matched pattern and parameters, never only the path.
+    // In `app.use('*', …)` the pattern is `*` or `/*`: no route has matched yet.
+    const route = c.req.routePath
+    const view = withRoute(
+      context?.view ?? requestView(c, noOrigin),
+      route === '*' || route === '/*' ? undefined : route,
+      c.req.param() as Record<string, string>,
+    )
     try {
       // Without authenticate() before it there is no context and no auth: runAuthorization fails closed.
       await runAuthorization(authorizer, view, context?.auth, context?.onDecision)

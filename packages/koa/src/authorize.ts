@@ -7,8 +7,9 @@ import {
   type RequireScopesOptions,
   runAuthorization,
   requireScopes as scopesAuthorizer,
+  withRoute,
 } from '@zerotrust/core'
-import type { Middleware } from 'koa'
+import type { Context, Middleware } from 'koa'
 import { sendError } from './lib/context.js'
 
 /**
@@ -24,8 +25,10 @@ export function authorize(authorizer: Authorizer): Middleware {
   checkAuthorizer(authorizer)
   return async function zeroTrustAuthorize(ctx, next) {
     const context = contextOf(ctx)
-    const view =
+    const base =
       context?.view ?? fromNodeRequest(ctx.req, { resolveOrigin: noOrigin, target: ctx.originalUrl })
+    // Route-level authorizers (Cedar actions) see the matched pattern and parameters, never only the path.
+    const view = withRoute(base, matchedRoute(ctx), stringParams((ctx as { params?: unknown }).params))
     try {
       await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
     } catch (error) {
@@ -49,4 +52,18 @@ export function requireScopes(
   options?: RequireScopesOptions,
 ): Middleware {
   return authorize(scopesAuthorizer(scopes, options))
+}
+
+// @koa/router sets `ctx._matchedRoute` (the pattern, with the router's prefix) and `ctx.params` before
+// a route's middleware runs; a route defined by a RegExp has no pattern to name.
+function matchedRoute(ctx: Context): string | undefined {
+  const route: unknown = (ctx as { _matchedRoute?: unknown })._matchedRoute
+  return typeof route === 'string' ? route : undefined
+}
+
+function stringParams(params: unknown): Record<string, string> | undefined {
+  if (typeof params !== 'object' || params === null) return undefined
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(params)) if (typeof value === 'string') out[name] = value
+  return out
 }

@@ -1,11 +1,19 @@
 import { ZeroTrustError } from '@zerotrust/core'
-import { authenticate, errorHandler, requireScopes } from '@zerotrust/express'
+import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/express'
 import { startHttpServer } from '@zerotrust/testkit'
 import express from 'express'
 import { type Mount, sendRaw } from '../harness.js'
+import { paymentService } from '../idempotency-scenarios.js'
 
 /** The conformance app on Express 5: routes before `authenticate()` are public. */
-export const mountExpress: Mount = async ({ authenticator, onDecision, realm, publicOrigin }) => {
+export const mountExpress: Mount = async ({
+  authenticator,
+  onDecision,
+  realm,
+  publicOrigin,
+  cedar,
+  idempotency,
+}) => {
   const app = express()
   app.get('/health', (_req, res) => {
     res.json({ ok: true })
@@ -20,6 +28,21 @@ export const mountExpress: Mount = async ({ authenticator, onDecision, realm, pu
   app.get('/orders/:id', () => {
     throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
   })
+  if (cedar) {
+    app.get('/tenants/:tenant/orders/:orderId', authorize(cedar), (req, res) => {
+      res.json({ orderId: req.params.orderId })
+    })
+    app.post('/v1/charges', authorize(cedar), (_req, res) => {
+      res.status(201).json({ charged: true })
+    })
+  }
+  if (idempotency) {
+    const pay = paymentService()
+    app.post('/payments', idempotent(idempotency), async (req, res) => {
+      const answer = await pay(new URL(req.originalUrl, 'http://payments').searchParams)
+      res.status(answer.status).set(answer.headers).json(answer.body)
+    })
+  }
   app.use(errorHandler())
 
   const server = await startHttpServer(app)

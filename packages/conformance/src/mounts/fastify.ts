@@ -1,11 +1,19 @@
 import type { AddressInfo } from 'node:net'
 import { ZeroTrustError } from '@zerotrust/core'
-import { zeroTrust } from '@zerotrust/fastify'
+import { idempotent, zeroTrust } from '@zerotrust/fastify'
 import Fastify from 'fastify'
 import { type Mount, sendRaw } from '../harness.js'
+import { paymentService } from '../idempotency-scenarios.js'
 
 /** The conformance app on Fastify 5: one plugin, per-route `config.zeroTrust`, `/health` opted out. */
-export const mountFastify: Mount = async ({ authenticator, onDecision, realm, publicOrigin }) => {
+export const mountFastify: Mount = async ({
+  authenticator,
+  onDecision,
+  realm,
+  publicOrigin,
+  cedar,
+  idempotency,
+}) => {
   const app = Fastify()
   await app.register(zeroTrust, { authenticator, onDecision, realm, publicOrigin })
   app.get('/health', { config: { zeroTrust: false } }, async () => ({ ok: true }))
@@ -18,6 +26,23 @@ export const mountFastify: Mount = async ({ authenticator, onDecision, realm, pu
   app.get('/orders/:id', async () => {
     throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
   })
+  if (cedar) {
+    app.get<{ Params: { orderId: string } }>(
+      '/tenants/:tenant/orders/:orderId',
+      { config: { zeroTrust: { authorize: cedar } } },
+      async (request) => ({ orderId: request.params.orderId }),
+    )
+    app.post('/v1/charges', { config: { zeroTrust: { authorize: cedar } } }, async (_request, reply) =>
+      reply.code(201).send({ charged: true }),
+    )
+  }
+  if (idempotency) {
+    const pay = paymentService()
+    app.post('/payments', { preHandler: idempotent(idempotency) }, async (request, reply) => {
+      const answer = await pay(new URL(request.originalUrl, 'http://payments').searchParams)
+      return reply.code(answer.status).headers(answer.headers).send(answer.body)
+    })
+  }
 
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo

@@ -2,12 +2,20 @@ import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { ZeroTrustError } from '@zerotrust/core'
-import { authenticate, errorHandler, requireScopes } from '@zerotrust/hono'
+import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/hono'
 import { Hono } from 'hono'
 import { type Mount, type MountOptions, sendFetch, sendRaw } from '../harness.js'
+import { paymentService } from '../idempotency-scenarios.js'
 
 /** The conformance app on Hono 4: routes registered before `authenticate()` are public. */
-function buildApp({ authenticator, onDecision, realm, publicOrigin }: MountOptions): Hono {
+function buildApp({
+  authenticator,
+  onDecision,
+  realm,
+  publicOrigin,
+  cedar,
+  idempotency,
+}: MountOptions): Hono {
   const app = new Hono()
   app.onError(errorHandler())
   app.get('/health', (c) => c.json({ ok: true }))
@@ -17,6 +25,19 @@ function buildApp({ authenticator, onDecision, realm, publicOrigin }: MountOptio
   app.get('/orders/:id', () => {
     throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
   })
+  if (cedar) {
+    app.get('/tenants/:tenant/orders/:orderId', authorize(cedar), (c) =>
+      c.json({ orderId: c.req.param('orderId') }),
+    )
+    app.post('/v1/charges', authorize(cedar), (c) => c.json({ charged: true }, 201))
+  }
+  if (idempotency) {
+    const pay = paymentService()
+    app.post('/payments', idempotent(idempotency), async (c) => {
+      const answer = await pay(new URL(c.req.url).searchParams)
+      return c.json(answer.body, answer.status as 201 | 503, answer.headers)
+    })
+  }
   return app
 }
 

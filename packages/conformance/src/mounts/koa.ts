@@ -1,12 +1,20 @@
 import Router from '@koa/router'
 import { ZeroTrustError } from '@zerotrust/core'
-import { authenticate, errorHandler, requireScopes } from '@zerotrust/koa'
+import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/koa'
 import { startHttpServer } from '@zerotrust/testkit'
 import Koa from 'koa'
 import { type Mount, sendRaw } from '../harness.js'
+import { paymentService } from '../idempotency-scenarios.js'
 
 /** The conformance app on Koa 3 with @koa/router: routes of the router used before `authenticate()` are public. */
-export const mountKoa: Mount = async ({ authenticator, onDecision, realm, publicOrigin }) => {
+export const mountKoa: Mount = async ({
+  authenticator,
+  onDecision,
+  realm,
+  publicOrigin,
+  cedar,
+  idempotency,
+}) => {
   const app = new Koa()
   app.silent = true
   app.use(errorHandler())
@@ -29,6 +37,24 @@ export const mountKoa: Mount = async ({ authenticator, onDecision, realm, public
   router.get('/orders/:id', () => {
     throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
   })
+  if (cedar) {
+    router.get('/tenants/:tenant/orders/:orderId', authorize(cedar), (ctx) => {
+      ctx.body = { orderId: ctx.params.orderId }
+    })
+    router.post('/v1/charges', authorize(cedar), (ctx) => {
+      ctx.status = 201
+      ctx.body = { charged: true }
+    })
+  }
+  if (idempotency) {
+    const pay = paymentService()
+    router.post('/payments', idempotent(idempotency), async (ctx) => {
+      const answer = await pay(new URLSearchParams(ctx.querystring))
+      ctx.status = answer.status
+      ctx.set(answer.headers)
+      ctx.body = answer.body
+    })
+  }
   app.use(router.routes()).use(router.allowedMethods())
 
   const server = await startHttpServer(app.callback())

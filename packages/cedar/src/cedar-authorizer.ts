@@ -1,0 +1,300 @@
+import { randomUUID } from 'node:crypto'
+import { type FSWatcher, watch } from 'node:fs'
+import {
+  type AuthorizationAnswer,
+  type Context,
+  type StatefulAuthorizationCall,
+  statefulIsAuthorized,
+} from '@cedar-policy/cedar-wasm/nodejs'
+import { type Auth, type Authorizer, type Decision, type RequestLike, ZeroTrustError } from '@zerotrust/core'
+import { LRUCache } from 'lru-cache'
+import { type CompiledPolicies, compilePolicies, preparse } from './lib/compile.js'
+import { toCedarRequest, UnmappableRequest } from './lib/mapping.js'
+import {
+  type CedarAuthorizerOptions,
+  type CedarSettings,
+  cedarSettings,
+  type ReloadResult,
+} from './lib/options.js'
+import { readSchema, readSchemaSync, readSources, readSourcesSync, watchTargets } from './lib/sources.js'
+import { disableWasmCallInlining } from './lib/v8-remedy.js'
+import {
+  checkRecord,
+  encodeEntities,
+  encodeRecord,
+  encodeRef,
+  toEntities,
+  UnrepresentableValue,
+} from './lib/values.js'
+
+/** A Cedar authorizer: an `Authorizer` that can also reload its policies and stop watching them. */
+export interface CedarAuthorizer extends Authorizer {
+  readonly layer: 'cedar'
+  /** The ids of the policies now serving, in source order. */
+  readonly policyIds: readonly string[]
+  /**
+   * Reads, parses and validates the policies again and swaps them in atomically; resolves with the
+   * number of policies. A set that fails is rejected (with a `CedarPolicyError`) and the old one keeps
+   * serving. Reloads run one at a time.
+   */
+  reload(): Promise<{ readonly ok: true; readonly policies: number }>
+  /** Stops the watcher, if any. The authorizer keeps answering with the policies it has. */
+  close(): void
+}
+
+interface ActiveSet {
+  readonly slot: string
+  readonly compiled: CompiledPolicies
+  readonly ids: readonly string[]
+  readonly schemaName: string | undefined
+  readonly cache: LRUCache<string, Decision> | undefined
+}
+
+/**
+ * An authorizer that decides with Cedar policies, parsed and validated once at construction and
+ * pre-parsed in the engine, so a decision never parses policy text. Principal, action (method and route
+ * pattern), resource (route parameters) and context (scopes, token kind, client id, time, mTLS) come from
+ * the request and its `Auth`, each with an override; `entities` loads the slice a decision needs.
+ *
+ * Allowed: the request goes on, and the decision event names the determining policies. Denied: 403
+ * `access_denied`, whose body names no policy. A policy that errors, or a value Cedar cannot represent,
+ * denies (fail closed) with the problem in the event's `diagnostics`.
+ *
+ * @example
+ * const policies = cedarAuthorizer({
+ *   policies: { dir: './policies' },
+ *   schema: { file: './orders.cedarschema' },
+ *   entities: async (req, auth) => loadOrderSlice(req.params?.id, auth.subject),
+ * })
+ * app.get('/orders/:id', authorize(policies), getOrder)
+ * @throws TypeError naming the option, or CedarPolicyError listing each broken policy with its id, file
+ * and line
+ * @see https://docs.cedarpolicy.com/auth/authorization.html
+ */
+export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorizer {
+  const settings = cedarSettings(options)
+  // Before any decision makes the engine's glue hot: see lib/v8-remedy.ts.
+  if (settings.disableWasmCallInlining) disableWasmCallInlining()
+  const prefix = `zerotrust-cedar-${randomUUID()}`
+  const compiled = compilePolicies(readSourcesSync(settings.sources), readSchemaSync(settings.schema))
+  // Two engine slots used in turn: a reload pre-parses into the idle one and then switches, so the old
+  // set serves until the new one is whole, and the slot after that overwrites (frees) the set before it.
+  let active = activate(`${prefix}-a`, compiled, settings)
+  let reloading: Promise<unknown> = Promise.resolve()
+  let watchers: FSWatcher[] = []
+  let timer: NodeJS.Timeout | undefined
+
+  async function reloadNow(): Promise<{ readonly ok: true; readonly policies: number }> {
+    const next = compilePolicies(await readSources(settings.sources), await readSchema(settings.schema))
+    if (next.fingerprint !== active.compiled.fingerprint) {
+      const slot = active.slot === `${prefix}-a` ? `${prefix}-b` : `${prefix}-a`
+      active = activate(slot, next, settings)
+    }
+    return { ok: true, policies: active.ids.length }
+  }
+
+  const authorizer: CedarAuthorizer = {
+    layer: 'cedar',
+    get policyIds() {
+      return active.ids
+    },
+    reload() {
+      const run = reloading.then(reloadNow, reloadNow)
+      reloading = run.catch(() => undefined)
+      return run
+    },
+    close() {
+      if (timer !== undefined) clearTimeout(timer)
+      for (const watcher of watchers) watcher.close()
+      watchers = []
+    },
+    async authorize(req: RequestLike, auth: Auth): Promise<Decision> {
+      try {
+        const request = toCedarRequest(settings, req, auth)
+        let loaded: unknown = settings.entities === undefined ? noEntities : settings.entities(req, auth)
+        // A loader that answers from memory costs no extra microtask.
+        if (isThenable(loaded)) loaded = await loaded
+        // Read after the loader's await: a reload that finished meanwhile serves this request.
+        const set = active
+        let key: string | undefined
+        if (set.cache === undefined) checkRecord(request.context, 'context')
+        else {
+          // Checking and encoding in one pass: a hit costs this, a map lookup, and no wasm call.
+          key =
+            encodeRef(request.principal) +
+            encodeRef(request.action) +
+            encodeRef(request.resource) +
+            encodeRecord(request.context, 'context') +
+            encodeEntities(loaded)
+          const hit = set.cache.get(key)
+          if (hit !== undefined) return hit
+        }
+        const call: StatefulAuthorizationCall = {
+          principal: request.principal,
+          action: request.action,
+          resource: request.resource,
+          context: request.context as Context,
+          entities: toEntities(loaded),
+          preparsedPolicySetId: set.slot,
+          validateRequest: settings.validateRequest,
+        }
+        if (set.schemaName !== undefined) call.preparsedSchemaName = set.schemaName
+        const decision = decide(evaluate(call))
+        if (key !== undefined) set.cache?.set(key, decision)
+        return decision
+      } catch (error) {
+        return failed(error)
+      }
+    },
+  }
+
+  if (settings.debounceMs !== undefined) {
+    const debounceMs = settings.debounceMs
+    const onChange = () => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = setTimeout(() => {
+        timer = undefined
+        authorizer.reload().then(
+          (result) => report(settings, result),
+          (error: unknown) => report(settings, { ok: false, error: asError(error) }),
+        )
+      }, debounceMs)
+      timer.unref()
+    }
+    for (const dir of watchTargets(settings.sources, settings.schema)) {
+      const watcher = watch(dir, { persistent: false }, onChange)
+      watcher.on('error', (error) => report(settings, { ok: false, error }))
+      watchers.push(watcher)
+    }
+  }
+  return authorizer
+}
+
+const noEntities: readonly never[] = Object.freeze([])
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+function activate(slot: string, compiled: CompiledPolicies, settings: CedarSettings): ActiveSet {
+  preparse(slot, compiled)
+  return Object.freeze({
+    slot,
+    compiled,
+    ids: Object.freeze(Object.keys(compiled.policies)),
+    schemaName: compiled.schema === undefined ? undefined : slot,
+    cache:
+      settings.cacheMax === undefined
+        ? undefined
+        : new LRUCache<string, Decision>({ max: settings.cacheMax }),
+  })
+}
+
+function evaluate(call: StatefulAuthorizationCall): AuthorizationAnswer {
+  try {
+    return statefulIsAuthorized(call)
+  } catch (cause) {
+    // cedar-wasm throws (instead of answering `failure`) on input its deserializer cannot take.
+    return {
+      type: 'failure',
+      errors: [
+        {
+          message: `the cedar engine refused the request (${cause instanceof Error ? cause.name : typeof cause})`,
+          help: null,
+          code: null,
+          url: null,
+          severity: null,
+        },
+      ],
+      warnings: [],
+    }
+  }
+}
+
+const deniedMessage = 'the request is not allowed by policy'
+
+function decide(answer: AuthorizationAnswer): Decision {
+  if (answer.type === 'failure') {
+    return Object.freeze({
+      allowed: false,
+      error: new ZeroTrustError('access_denied', deniedMessage, { reason: 'invalid_request' }),
+      diagnostics: Object.freeze(answer.errors.map((error) => sanitize(error.message))),
+    })
+  }
+  const { decision, diagnostics } = answer.response
+  const policies = Object.freeze([...diagnostics.reason])
+  if (diagnostics.errors.length > 0) {
+    // Cedar skips a policy that errors; an erroring `forbid` would then let a `permit` through. Fail closed.
+    return Object.freeze({
+      allowed: false,
+      error: new ZeroTrustError('access_denied', deniedMessage, { reason: 'denied_by_policy' }),
+      policies,
+      diagnostics: Object.freeze(
+        diagnostics.errors.map(({ policyId, error }) => `policy "${policyId}": ${sanitize(error.message)}`),
+      ),
+    })
+  }
+  if (decision === 'allow') return Object.freeze({ allowed: true, policies })
+  return Object.freeze({
+    allowed: false,
+    // One reason for a forbid, no permit and an erroring policy: the body must not tell them apart.
+    error: new ZeroTrustError('access_denied', deniedMessage, { reason: 'denied_by_policy' }),
+    policies,
+  })
+}
+
+function failed(error: unknown): Decision {
+  if (error instanceof UnrepresentableValue) {
+    return Object.freeze({
+      allowed: false,
+      error: new ZeroTrustError('access_denied', deniedMessage, { reason: 'unrepresentable_value' }),
+      diagnostics: Object.freeze([`${error.path} ${error.why}`]),
+    })
+  }
+  if (error instanceof UnmappableRequest) {
+    if (error.reason === 'no_route') {
+      // A mounting mistake, not the client's: fail closed with a 500 the operator will see.
+      throw new ZeroTrustError('internal_error', error.message, { reason: 'no_route' })
+    }
+    return Object.freeze({
+      allowed: false,
+      error: new ZeroTrustError('access_denied', deniedMessage, { reason: error.reason }),
+      diagnostics: Object.freeze([error.message]),
+    })
+  }
+  if (error instanceof ZeroTrustError) throw error
+  // The entity loader (or an override) failed: our dependency, not the client's fault, and never open.
+  throw new ZeroTrustError('dependency_unavailable', 'the policy data could not be loaded', {
+    reason: 'entities_unavailable',
+    cause: error,
+  })
+}
+
+// Engine messages quote entity ids and values from the request (`Order::"7"`, `` `5` ``): keep the
+// shape of the message for operators, drop the data.
+function sanitize(message: string): string {
+  return message
+    .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
+    .replace(/`([^`]*)`/g, (whole, inner: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(inner) ? whole : '`…`'))
+}
+
+function report(settings: CedarSettings, result: ReloadResult): void {
+  if (settings.onReload !== undefined) {
+    try {
+      settings.onReload(result)
+    } catch {
+      process.emitWarning('zerotrust: the cedar "onReload" callback threw', 'ZeroTrustWarning')
+    }
+    return
+  }
+  if (!result.ok) {
+    process.emitWarning(
+      `zerotrust: cedar policies not reloaded, the old set keeps serving: ${result.error.message}`,
+      'ZeroTrustWarning',
+    )
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
+}

@@ -1,0 +1,11 @@
+export { type CedarAuthorizer, cedarAuthorizer } from './cedar-authorizer.js'
+export type {
+  CedarAuthorizerOptions,
+  CedarEntity,
+  CedarValue,
+  EntityRef,
+  PolicySource,
+  ReloadResult,
+  SchemaSource,
+} from './lib/options.js'
+export { CedarPolicyError, type PolicyProblem } from './lib/sources.js'

@@ -1,0 +1,279 @@
+import type { Auth, RequestLike } from '@zerotrust/core'
+import { parseOptions } from '@zerotrust/core'
+import { z } from 'zod'
+
+/** A Cedar entity reference: its type (with namespace, such as `Orders::User`) and id. */
+export interface EntityRef {
+  readonly type: string
+  readonly id: string
+}
+
+/**
+ * A value Cedar can hold: a string, a boolean, an integer within ±(2^53 - 1), a set (array), a record, an
+ * entity reference (`{ __entity: { type, id } }`) or an extension value (`{ __extn: { fn, arg } }`).
+ * Anything else (a fraction, `NaN`, a `bigint`, `null`) is refused before it reaches the engine.
+ */
+export type CedarValue =
+  | string
+  | boolean
+  | number
+  | readonly CedarValue[]
+  | { readonly __entity: EntityRef }
+  | { readonly __extn: { readonly fn: string; readonly arg: CedarValue } }
+  | { readonly [key: string]: CedarValue }
+
+/** One entity handed to Cedar for a decision. */
+export interface CedarEntity {
+  readonly uid: EntityRef
+  /** Its attributes; none when absent. */
+  readonly attrs?: Readonly<Record<string, CedarValue>>
+  /** The entities it is a member of (`principal in Group::"admins"`); none when absent. */
+  readonly parents?: readonly EntityRef[]
+  /** Its tags (Cedar 4), where the schema declares them. */
+  readonly tags?: Readonly<Record<string, CedarValue>>
+}
+
+/**
+ * Where policies come from: Cedar text (with a `name` used in policy ids and error locations), one file,
+ * or a directory whose `*.cedar` files are read in name order.
+ */
+export type PolicySource =
+  | { readonly text: string; readonly name?: string }
+  | { readonly file: string }
+  | { readonly dir: string }
+
+/** Where the schema comes from: Cedar schema text, its JSON form, or a file (`.json` for the JSON form). */
+export type SchemaSource =
+  | { readonly text: string }
+  | { readonly json: Readonly<Record<string, unknown>> }
+  | { readonly file: string }
+
+/** What a reload did, for the watcher's `onReload` callback. */
+export type ReloadResult =
+  | { readonly ok: true; readonly policies: number }
+  | { readonly ok: false; readonly error: Error }
+
+/** Options of `cedarAuthorizer`. */
+export interface CedarAuthorizerOptions {
+  /** The policies: one source or several. Every policy gets an id from `@id("...")`, else `<file>#<index>`. */
+  readonly policies: PolicySource | readonly PolicySource[]
+  /** A schema to validate the policies against at construction (strict mode) and, by default, requests. */
+  readonly schema?: SchemaSource
+  /**
+   * Whether each request (principal, action, resource, context and entities) is validated against the
+   * schema; `true` by default when a schema is given.
+   */
+  readonly validateRequest?: boolean
+  /** The namespace of the default entity types, such as `Orders` for `Orders::User`; none by default. */
+  readonly namespace?: string
+  /**
+   * The entity type names the default mapping uses, before the namespace: `user` (`User`) for tokens
+   * with a subject, `client` (`Client`) for client-credentials tokens, `resource` (`Resource`) and `action`
+   * (`Action`).
+   */
+  readonly entityTypes?: {
+    readonly user?: string
+    readonly client?: string
+    readonly resource?: string
+    readonly action?: string
+  }
+  /** The principal of a request; by default `User::"<sub>"`, or `Client::"<client id>"` without a user. */
+  readonly principal?: (auth: Auth, req: RequestLike) => EntityRef
+  /** The action of a request; by default `Action::"<METHOD> <route pattern>"`, such as `GET /orders/:id`. */
+  readonly action?: (req: RequestLike, auth: Auth) => EntityRef
+  /** The resource of a request; by default `Resource::"<last route parameter>"`, or the route pattern. */
+  readonly resource?: (req: RequestLike, auth: Auth) => EntityRef
+  /**
+   * Further context attributes, merged over the defaults (`scopes`, `token`, `clientId`, `time`, `mtls`,
+   * `params`), such as a client IP your framework knows.
+   */
+  readonly context?: (req: RequestLike, auth: Auth) => Readonly<Record<string, CedarValue>>
+  /** Loads the small slice of entities a decision needs (the resource, the principal, their parents). */
+  readonly entities?: (
+    req: RequestLike,
+    auth: Auth,
+  ) => readonly CedarEntity[] | PromiseLike<readonly CedarEntity[]>
+  /** Whether `context.time` (seconds since the epoch) is set; `true` by default. */
+  readonly time?: boolean
+  /** The clock for `context.time`, in milliseconds since the epoch; `Date.now` by default. */
+  readonly now?: () => number
+  /**
+   * A bounded cache of decisions for identical (principal, action, resource, context, entities); off by
+   * default. It stays off while `context.time` is set unless `timeVarying` is `true` (the key holds the
+   * time, so entries then serve one second only). Cleared on every reload.
+   */
+  readonly cache?:
+    | false
+    | {
+        /** Most decisions kept; 10 000 by default. */
+        readonly max?: number
+        /** Cache even though the context carries the time; `false` by default. */
+        readonly timeVarying?: boolean
+      }
+  /**
+   * Watch the policy directories and files, reloading (debounced) when they change; off by default. A set
+   * that fails to parse or validate is rejected and the old one keeps serving.
+   */
+  readonly watch?: boolean | { readonly debounceMs?: number }
+  /** Told about every reload the watcher runs; by default a failed one is a process warning. */
+  readonly onReload?: (result: ReloadResult) => void
+  /**
+   * Turn off V8's inlining of JavaScript-to-wasm calls for the process (`--no-turbo-inline-js-wasm-calls`),
+   * the remedy for a V8 abort on Node 20 (see the README); `true` by default. `false` leaves the process's
+   * V8 flags alone, for services that set the flag on the command line or accept the risk.
+   */
+  readonly disableWasmCallInlining?: boolean
+}
+
+/** The checked options. */
+export interface CedarSettings {
+  readonly sources: readonly PolicySource[]
+  readonly schema: SchemaSource | undefined
+  readonly validateRequest: boolean
+  readonly types: {
+    readonly user: string
+    readonly client: string
+    readonly resource: string
+    readonly action: string
+  }
+  readonly principal: CedarAuthorizerOptions['principal']
+  readonly action: CedarAuthorizerOptions['action']
+  readonly resource: CedarAuthorizerOptions['resource']
+  readonly context: CedarAuthorizerOptions['context']
+  readonly entities: CedarAuthorizerOptions['entities']
+  readonly time: boolean
+  readonly now: () => number
+  readonly cacheMax: number | undefined
+  readonly debounceMs: number | undefined
+  readonly onReload: CedarAuthorizerOptions['onReload']
+  readonly disableWasmCallInlining: boolean
+}
+
+const nonEmpty = 'must be a non-empty string'
+const text = z.string({ error: nonEmpty }).min(1, { error: nonEmpty })
+// A Cedar identifier, optionally with namespaces: `Orders::User`.
+const typeName = z
+  .string({ error: 'must be a Cedar type name such as "User"' })
+  .regex(/^[_a-zA-Z][_a-zA-Z0-9]*(?:::[_a-zA-Z][_a-zA-Z0-9]*)*$/, {
+    error: 'must be a Cedar type name such as "User"',
+  })
+const fn = (what: string) =>
+  z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', {
+    error: `must be a function ${what}`,
+  })
+
+const policySource = z.union(
+  [
+    z.strictObject({ text: z.string({ error: 'must be a string' }), name: text.optional() }),
+    z.strictObject({ file: text }),
+    z.strictObject({ dir: text }),
+  ],
+  { error: 'must be { text }, { file } or { dir }, or an array of them' },
+)
+
+const schemaSource = z.union(
+  [
+    z.strictObject({ text: text }),
+    z.strictObject({ json: z.record(z.string(), z.unknown()) }),
+    z.strictObject({ file: text }),
+  ],
+  { error: 'must be { text }, { json } or { file }' },
+)
+
+const schema = z.strictObject({
+  policies: z.union(
+    [policySource, z.array(policySource).min(1, { error: 'must name at least one source' })],
+    {
+      error: 'must be { text }, { file } or { dir }, or an array of them',
+    },
+  ),
+  schema: schemaSource.optional(),
+  validateRequest: z.boolean({ error: 'must be a boolean' }).optional(),
+  namespace: typeName.optional(),
+  entityTypes: z
+    .strictObject({
+      user: typeName.optional(),
+      client: typeName.optional(),
+      resource: typeName.optional(),
+      action: typeName.optional(),
+    })
+    .optional(),
+  principal: fn('(auth, req) => ({ type, id })').optional(),
+  action: fn('(req, auth) => ({ type, id })').optional(),
+  resource: fn('(req, auth) => ({ type, id })').optional(),
+  context: fn('(req, auth) => record').optional(),
+  entities: fn('(req, auth) => entities').optional(),
+  time: z.boolean({ error: 'must be a boolean' }).optional(),
+  now: fn('returning milliseconds').optional(),
+  cache: z
+    .union(
+      [
+        z.literal(false),
+        z.strictObject({
+          max: z
+            .number({ error: 'must be a positive integer' })
+            .int({ error: 'must be a positive integer' })
+            .positive({ error: 'must be a positive integer' })
+            .optional(),
+          timeVarying: z.boolean({ error: 'must be a boolean' }).optional(),
+        }),
+      ],
+      { error: 'must be false or { max, timeVarying }' },
+    )
+    .optional(),
+  watch: z
+    .union(
+      [
+        z.boolean(),
+        z.strictObject({
+          debounceMs: z
+            .number({ error: 'must be a non-negative integer' })
+            .int({ error: 'must be a non-negative integer' })
+            .min(0, { error: 'must be a non-negative integer' })
+            .optional(),
+        }),
+      ],
+      { error: 'must be a boolean or { debounceMs }' },
+    )
+    .optional(),
+  onReload: fn('(result) => void').optional(),
+  disableWasmCallInlining: z.boolean({ error: 'must be a boolean' }).optional(),
+})
+
+/**
+ * Checks `cedarAuthorizer` options once.
+ *
+ * @throws TypeError naming the option
+ */
+export function cedarSettings(input: CedarAuthorizerOptions): CedarSettings {
+  const options = parseOptions('cedarAuthorizer', schema, input) as CedarAuthorizerOptions
+  const prefix = options.namespace === undefined ? '' : `${options.namespace}::`
+  const types = options.entityTypes ?? {}
+  const time = options.time ?? true
+  const cache = options.cache
+  const cacheOn = cache !== undefined && cache !== false && (!time || cache.timeVarying === true)
+  const watch = options.watch
+  return Object.freeze({
+    sources: Object.freeze(Array.isArray(options.policies) ? [...options.policies] : [options.policies]),
+    schema: options.schema,
+    validateRequest: options.validateRequest ?? options.schema !== undefined,
+    types: Object.freeze({
+      user: prefix + (types.user ?? 'User'),
+      client: prefix + (types.client ?? 'Client'),
+      resource: prefix + (types.resource ?? 'Resource'),
+      action: prefix + (types.action ?? 'Action'),
+    }),
+    principal: options.principal,
+    action: options.action,
+    resource: options.resource,
+    context: options.context,
+    entities: options.entities,
+    time,
+    now: options.now ?? Date.now,
+    cacheMax: cacheOn ? (cache.max ?? 10_000) : undefined,
+    debounceMs:
+      watch === undefined || watch === false ? undefined : watch === true ? 200 : (watch.debounceMs ?? 200),
+    onReload: options.onReload,
+    disableWasmCallInlining: options.disableWasmCallInlining ?? true,
+  })
+}

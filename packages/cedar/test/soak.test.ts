@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+// TOOLCHAIN.md: on Node 20.20.2, a long run of decisions across thousands of re-preparsed policy sets
+// once aborted the process in V8's deoptimizer (`Fatal error … unreachable code`), cured by
+// `--no-turbo-inline-js-wasm-calls`. This long soak (about a minute per process here) runs only with
+// CEDAR_SOAK=1; the bounded soak in cedar-authorizer.test.ts runs every time. See the README.
+const enabled = process.env.CEDAR_SOAK === '1'
+const sets = Number(process.env.CEDAR_SOAK_SETS ?? 5000)
+const perSet = Number(process.env.CEDAR_SOAK_DECISIONS ?? 12)
+const child = fileURLToPath(new URL('./soak-child.ts', import.meta.url))
+const cwd = fileURLToPath(new URL('..', import.meta.url))
+
+function soak(
+  flags: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; signal: string | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...flags, '--import', 'tsx', child, String(sets), String(perSet)], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    proc.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+    })
+    proc.stderr.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+    })
+    // Bounded: a hung child is killed, and the test fails on its signal.
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 300_000)
+    proc.on('error', reject)
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, out })
+    })
+  })
+}
+
+describe.skipIf(!enabled)('long soak in child processes (CEDAR_SOAK=1)', () => {
+  // Without either remedy (SOAK_NO_REMEDY=1 and no flag) the process aborted in 5 runs of 6 here, after
+  // 21 to 52 s: not asserted, since a crash that comes only most of the time would make a flaky test.
+  it.each([
+    ["with the package's remedy (the default)", [], {}],
+    [
+      'with the command-line flag and the remedy off',
+      ['--no-turbo-inline-js-wasm-calls'],
+      { SOAK_NO_REMEDY: '1' },
+    ],
+  ])(
+    'completes %s',
+    async (_name, flags, env) => {
+      const { code, signal, out } = await soak(flags, env)
+      expect(out).not.toContain('Fatal error')
+      expect({ code, signal }).toEqual({ code: 0, signal: null })
+      expect(JSON.parse(out.trim().split('\n').at(-1) ?? '{}')).toEqual({ sets, decisions: sets * perSet })
+    },
+    310_000,
+  )
+})

@@ -1,0 +1,172 @@
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, expect, it } from 'vitest'
+import {
+  type CapturedResponse,
+  captureFetchResponse,
+  captureNodeResponse,
+  checkIdempotencyLayer,
+  type IdempotencyHandle,
+  parsedBody,
+} from './idempotency.js'
+
+function recorder(maxBodyBytes = 1024) {
+  const seen: { completed: CapturedResponse[]; released: number } = { completed: [], released: 0 }
+  const handle: IdempotencyHandle = {
+    maxBodyBytes,
+    complete: async (response) => {
+      seen.completed.push(response)
+    },
+    release: async () => {
+      seen.released += 1
+    },
+  }
+  return { handle, seen }
+}
+
+/** Serves one Node handler on 127.0.0.1, captured, and fetches it once. */
+async function serveOnce(handle: IdempotencyHandle, write: (res: ServerResponse) => void) {
+  const server = createServer((_req, res) => {
+    captureNodeResponse(res, handle)
+    write(res)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+    return { status: res.status, headers: res.headers, body: await res.text() }
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+}
+
+const text = (body: Uint8Array | undefined) =>
+  body === undefined ? undefined : new TextDecoder().decode(body)
+
+describe('captureNodeResponse', () => {
+  it('captures status, headers from setHeader and writeHead, and every written chunk', async () => {
+    const { handle, seen } = recorder()
+    const sent = await serveOnce(handle, (res) => {
+      res.setHeader('content-type', 'text/plain')
+      res.writeHead(201, ['x-raw', 'a', 'x-raw', 'b'])
+      res.write('hello ')
+      res.write(Buffer.from('wor'))
+      res.end('ld', 'utf8')
+    })
+    expect(sent).toMatchObject({ status: 201, body: 'hello world' })
+    const [captured] = seen.completed
+    expect(captured?.status).toBe(201)
+    expect(captured?.headers).toMatchObject({ 'content-type': 'text/plain', 'x-raw': ['a', 'b'] })
+    expect(text(captured?.body)).toBe('hello world')
+  })
+
+  it('hands over an empty body when nothing was written, and ignores a second end()', async () => {
+    const { handle, seen } = recorder()
+    const sent = await serveOnce(handle, (res) => {
+      res.statusCode = 204
+      res.end()
+      res.end('late')
+      res.write('later')
+    })
+    expect(sent.status).toBe(204)
+    expect(seen.completed).toHaveLength(1)
+    expect(seen.completed[0]?.body).toEqual(new Uint8Array(0))
+  })
+
+  it('sends a body over the cap unchanged and hands it over as not captured', async () => {
+    const { handle, seen } = recorder(10)
+    const sent = await serveOnce(handle, (res) => {
+      res.write('0123456789')
+      res.end('abc')
+    })
+    expect(sent.body).toBe('0123456789abc')
+    expect(seen.completed[0]?.body).toBeUndefined()
+  })
+})
+
+describe('captureFetchResponse', () => {
+  it('streams the body through and hands it over when it ends, before the stream closes', async () => {
+    const { handle, seen } = recorder()
+    const headers = new Headers({ 'content-type': 'application/json' })
+    headers.append('set-cookie', 'a=1')
+    headers.append('set-cookie', 'b=2')
+    const out = await captureFetchResponse(new Response('{"id":1}', { status: 201, headers }), handle)
+    expect(out.status).toBe(201)
+    expect(seen.completed).toHaveLength(0)
+    expect(await out.text()).toBe('{"id":1}')
+    expect(seen.completed[0]?.headers).toMatchObject({ 'set-cookie': ['a=1', 'b=2'] })
+    expect(text(seen.completed[0]?.body)).toBe('{"id":1}')
+  })
+
+  it('passes each chunk on as it comes, so a slow stream is not held back', async () => {
+    const { handle, seen } = recorder()
+    let push: (chunk: string) => void = () => {}
+    let close = () => {}
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        push = (chunk) => controller.enqueue(new TextEncoder().encode(chunk))
+        close = () => controller.close()
+      },
+    })
+    const out = await captureFetchResponse(new Response(stream), handle)
+    const reader = out.body?.getReader() as ReadableStreamDefaultReader<Uint8Array>
+    push('event: 1\n\n')
+    expect(text((await reader.read()).value)).toBe('event: 1\n\n')
+    push('event: 2\n\n')
+    close()
+    expect(text((await reader.read()).value)).toBe('event: 2\n\n')
+    expect((await reader.read()).done).toBe(true)
+    expect(text(seen.completed[0]?.body)).toBe('event: 1\n\nevent: 2\n\n')
+  })
+
+  it('streams a body over the cap through unchanged, handed over as not captured', async () => {
+    const { handle, seen } = recorder(5)
+    const parts = ['abc', 'def', 'ghi']
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = parts.shift()
+        if (next === undefined) controller.close()
+        else controller.enqueue(new TextEncoder().encode(next))
+      },
+    })
+    const out = await captureFetchResponse(new Response(stream), handle)
+    expect(await out.text()).toBe('abcdefghi')
+    expect(seen.completed).toHaveLength(1)
+    expect(seen.completed[0]?.body).toBeUndefined()
+  })
+
+  it('hands over a response without a body at once', async () => {
+    const { handle, seen } = recorder()
+    const out = await captureFetchResponse(new Response(null, { status: 204 }), handle)
+    expect(out.status).toBe(204)
+    expect(seen.completed[0]).toMatchObject({ status: 204, body: new Uint8Array(0) })
+  })
+
+  it('releases the key when the body fails while read', async () => {
+    const { handle, seen } = recorder()
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.error(new Error('upstream reset'))
+      },
+    })
+    const out = await captureFetchResponse(new Response(stream), handle)
+    await expect(out.text()).rejects.toThrow('upstream reset')
+    expect(seen.released).toBe(1)
+    expect(seen.completed).toHaveLength(0)
+  })
+})
+
+describe('parsedBody and checkIdempotencyLayer', () => {
+  it('maps what a body parser left to a RequestBody', () => {
+    expect(parsedBody(undefined)).toBeUndefined()
+    expect(parsedBody(Buffer.from('x'))).toEqual({ kind: 'bytes', bytes: Buffer.from('x') })
+    expect(parsedBody({ a: 1 })).toEqual({ kind: 'parsed', value: { a: 1 } })
+  })
+
+  it('refuses anything but a layer', () => {
+    expect(() => checkIdempotencyLayer({} as never)).toThrow(TypeError)
+    expect(() =>
+      checkIdempotencyLayer({ layer: 'x', begin: async () => ({ action: 'proceed', handle: undefined }) }),
+    ).not.toThrow()
+  })
+})

@@ -1,0 +1,55 @@
+import {
+  captureNodeResponse,
+  checkIdempotencyLayer,
+  fromNodeRequest,
+  type IdempotencyBegin,
+  type IdempotencyLayer,
+  noOrigin,
+  parsedBody,
+} from '@zerotrust/core'
+import type { ZeroTrustHook } from './authorize.js'
+import { sendError, stateOf } from './lib/context.js'
+
+/**
+ * A `preHandler` hook that applies `Idempotency-Key` semantics to a route: the first request with a
+ * key runs and its response is stored; a retry gets that response again, marked `Idempotent-Replayed:
+ * true`; a concurrent duplicate gets 409, the key reused with another payload 422. It runs after the
+ * zerotrust plugin authenticated the request (keys are scoped to the caller) and after Fastify parsed
+ * the body (the payload is part of the fingerprint).
+ *
+ * @example
+ * app.post('/payments', { preHandler: idempotent(idempotency({ store, required: true })) }, createPayment)
+ * @throws TypeError when `layer` is not an idempotency layer
+ * @see https://datatracker.ietf.org/doc/html/draft-ietf-httpapi-idempotency-key-header-07
+ */
+export function idempotent(layer: IdempotencyLayer): ZeroTrustHook {
+  checkIdempotencyLayer(layer)
+  return async function zeroTrustIdempotent(request, reply) {
+    const state = stateOf(request)
+    const view =
+      state?.view ?? fromNodeRequest(request.raw, { resolveOrigin: noOrigin, target: request.originalUrl })
+    let begun: IdempotencyBegin
+    try {
+      begun = await layer.begin({
+        req: view,
+        auth: state?.auth,
+        body: parsedBody(request.body),
+        onDecision: state?.onDecision,
+      })
+    } catch (error) {
+      return sendError(reply, error, state?.realm)
+    }
+    if (begun.action === 'replay') {
+      const stored = begun.response
+      for (const [name, value] of Object.entries(stored.headers)) {
+        reply.header(name, typeof value === 'string' ? value : [...value])
+      }
+      return reply
+        .code(stored.status)
+        .send(Buffer.from(stored.body.buffer, stored.body.byteOffset, stored.body.byteLength))
+    }
+    // Captured where every Fastify reply ends, Node's response: serialized bodies and streams alike.
+    if (begun.handle !== undefined) captureNodeResponse(reply.raw, begun.handle)
+    return undefined
+  }
+}

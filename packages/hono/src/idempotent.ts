@@ -1,0 +1,70 @@
+import {
+  captureFetchResponse,
+  checkIdempotencyLayer,
+  contextOf,
+  type IdempotencyBegin,
+  type IdempotencyLayer,
+  noOrigin,
+} from '@zerotrust/core'
+import type { MiddlewareHandler } from 'hono'
+import type { StatusCode } from 'hono/utils/http-status'
+import { errorResponse } from './lib/context.js'
+import { requestView } from './lib/request-view.js'
+import type { ZeroTrustEnv } from './types.js'
+
+/**
+ * Hono middleware that applies `Idempotency-Key` semantics to a write: the first request with a key runs
+ * and its response is stored; a retry gets that response again, marked `Idempotent-Replayed: true`; a
+ * concurrent duplicate gets 409, the key reused with another payload 422. Mount it after
+ * `authenticate()` (keys are scoped to the caller). It reads the body through `c.req.arrayBuffer()`,
+ * which Hono caches, so `c.req.json()` and friends still work in the handler (`c.req.raw.body` does not);
+ * bound its size with Hono's `bodyLimit()` before it.
+ *
+ * @example
+ * app.post('/payments', idempotent(idempotency({ store, required: true })), createPayment)
+ * @throws TypeError when `layer` is not an idempotency layer
+ * @see https://datatracker.ietf.org/doc/html/draft-ietf-httpapi-idempotency-key-header-07
+ */
+export function idempotent(layer: IdempotencyLayer): MiddlewareHandler<ZeroTrustEnv> {
+  checkIdempotencyLayer(layer)
+  return async function zeroTrustIdempotent(c, next) {
+    const context = contextOf(c)
+    const view = context?.view ?? requestView(c, noOrigin)
+    let begun: IdempotencyBegin
+    try {
+      const bytes = c.req.raw.body === null ? undefined : new Uint8Array(await c.req.arrayBuffer())
+      begun = await layer.begin({
+        req: view,
+        auth: context?.auth,
+        body: bytes === undefined ? undefined : { kind: 'bytes', bytes },
+        onDecision: context?.onDecision,
+      })
+    } catch (error) {
+      return errorResponse(c, error, context?.realm)
+    }
+    if (begun.action === 'replay') {
+      const stored = begun.response
+      const headers: Record<string, string | string[]> = {}
+      for (const [name, value] of Object.entries(stored.headers)) {
+        headers[name] = typeof value === 'string' ? value : [...value]
+      }
+      // Stored bodies live in an ArrayBuffer (memory and Redis stores alike), never a shared one.
+      return c.newResponse(stored.body as Uint8Array<ArrayBuffer>, stored.status as StatusCode, headers)
+    }
+    const { handle } = begun
+    if (handle === undefined) {
+      await next()
+      return
+    }
+    try {
+      await next()
+    } catch (error) {
+      // Without app.onError the error escapes compose: the handler failed, so the retry must run.
+      await handle.release()
+      throw error
+    }
+    // A handler that threw answered through app.onError: a 5xx, which releases the key. The response
+    // is stored as its body streams out, before the stream closes.
+    c.res = await captureFetchResponse(c.res, handle)
+  }
+}

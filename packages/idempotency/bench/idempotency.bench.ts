@@ -1,0 +1,74 @@
+// Cost of the idempotency layer itself, without HTTP: a first request (parse the key, fingerprint a JSON
+// body, claim, complete) and a replay, on the memory store, next to their floor (SHA-256 of the body and
+// a Map write/read).
+//
+// Run: pnpm --filter @zerotrust/idempotency bench. BENCH_TIME (ms per task) overrides the default.
+import { createHash } from 'node:crypto'
+import os from 'node:os'
+import type { Auth, IdempotencyHandle, RequestLike } from '@zerotrust/core'
+import { Bench } from 'tinybench'
+import { idempotency, memoryIdempotencyStore } from '../src/index.js'
+
+const time = Number(process.env.BENCH_TIME ?? 1000)
+const auth = { subject: 'alice', clientId: 'web', issuer: 'https://idp.example.com/' } as Auth
+const body = { amount: 42, currency: 'EUR', customer: { id: 'cus_123', email: 'a@example.com' } }
+const response = {
+  status: 201,
+  headers: { 'content-type': 'application/json; charset=utf-8', location: '/payments/1' },
+  body: new TextEncoder().encode('{"id":1,"amount":42,"currency":"EUR"}'),
+}
+
+function view(key: string): RequestLike {
+  return {
+    method: 'POST',
+    origin: undefined,
+    target: '/payments',
+    path: '/payments',
+    headerValues: (name) => (name === 'idempotency-key' ? [key] : []),
+  }
+}
+
+async function main(): Promise<void> {
+  const layer = idempotency({ store: memoryIdempotencyStore({ maxEntries: 1_000_000, maxBytes: 1024 ** 3 }) })
+  const replayed = view('"replay"')
+  const first = await layer.begin({ req: replayed, auth, body: { kind: 'parsed', value: body } })
+  await (first as { handle: IdempotencyHandle }).handle.complete(response)
+  const floor = new Map<string, string>()
+  let n = 0
+
+  const bench = new Bench({ time })
+  bench
+    .add('floor: SHA-256 of the JSON body + Map set and get', () => {
+      const key = `k${n++}`
+      floor.set(key, createHash('sha256').update(JSON.stringify(body)).digest('base64url'))
+      floor.get(key)
+    })
+    .add('first request: begin (claim) + complete, memory store', async () => {
+      const begun = await layer.begin({
+        req: view(`"k-${n++}"`),
+        auth,
+        body: { kind: 'parsed', value: body },
+      })
+      await (begun as { handle: IdempotencyHandle }).handle.complete(response)
+    })
+    .add('replay: begin, memory store', async () => {
+      await layer.begin({ req: replayed, auth, body: { kind: 'parsed', value: body } })
+    })
+  await bench.run()
+  console.log(`${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}`)
+  console.log('| task | µs per op (1/mean) | p50 µs |')
+  console.log('| --- | --: | --: |')
+  for (const task of bench.tasks) {
+    const result = task.result
+    if (result === undefined || !('latency' in result)) throw new Error(`${task.name} did not run`)
+    const { latency } = result
+    console.log(
+      `| ${task.name} | ${(latency.mean * 1000).toFixed(2)} | ${((latency.p50 ?? 0) * 1000).toFixed(2)} |`,
+    )
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})

@@ -1,0 +1,335 @@
+import {
+  type Auth,
+  type CapturedResponse,
+  type DecisionEvent,
+  fromFetchRequest,
+  type IdempotencyBegin,
+  type IdempotencyHandle,
+  type IdempotencyStore,
+  noOrigin,
+  type RequestBody,
+} from '@zerotrust/core'
+import { describe, expect, it } from 'vitest'
+import { idempotency } from './idempotency.js'
+import type { IdempotencyOptions } from './lib/options.js'
+import { memoryIdempotencyStore } from './memory-store.js'
+
+const alice = { subject: 'alice', clientId: 'web', issuer: 'https://idp.example.com/' } as Auth
+const bob = { subject: 'bob', clientId: 'web', issuer: 'https://idp.example.com/' } as Auth
+
+const request = (key: string | undefined, method = 'POST', target = '/payments') => {
+  const headers = new Headers()
+  if (key !== undefined) headers.set('idempotency-key', key)
+  return fromFetchRequest(new Request(`http://127.0.0.1${target}`, { method, headers }), {
+    resolveOrigin: noOrigin,
+  })
+}
+const json = (value: unknown): RequestBody => ({ kind: 'parsed', value })
+const response = (
+  status = 201,
+  body = '{"id":1}',
+  headers: CapturedResponse['headers'] = {},
+): CapturedResponse => ({
+  status,
+  headers: { 'content-type': 'application/json', ...headers },
+  body: new TextEncoder().encode(body),
+})
+const handleOf = (begun: IdempotencyBegin): IdempotencyHandle => {
+  if (begun.action !== 'proceed' || begun.handle === undefined)
+    throw new Error(`expected a claim, got ${begun.action}`)
+  return begun.handle
+}
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: { code: string; status: number; reason?: string; retryAfter?: number }) => ({
+      code: error.code,
+      status: error.status,
+      reason: error.reason,
+      retryAfter: error.retryAfter,
+    }),
+  )
+
+function setup(options: Partial<IdempotencyOptions> = {}) {
+  const events: DecisionEvent[] = []
+  const layer = idempotency({ store: memoryIdempotencyStore(), ...options })
+  const begin = (
+    key: string | undefined,
+    body: unknown = { amount: 5 },
+    auth: Auth | null = alice,
+    method = 'POST',
+  ) =>
+    layer.begin({
+      req: request(key, method),
+      auth: auth ?? undefined,
+      body: json(body),
+      onDecision: (e) => events.push(e),
+    })
+  return { layer, begin, events }
+}
+
+describe('idempotency()', () => {
+  it('runs the first request, then replays its status, allowlisted headers and body, marked as replayed', async () => {
+    const { begin, events } = setup()
+    const handle = handleOf(await begin('"k1"'))
+    await handle.complete(
+      response(201, '{"id":1}', { location: '/payments/1', 'set-cookie': ['s=1'], 'x-trace': 'a' }),
+    )
+    const replay = await begin('"k1"')
+    expect(replay).toEqual({
+      action: 'replay',
+      response: {
+        status: 201,
+        headers: {
+          'content-type': 'application/json',
+          location: '/payments/1',
+          'idempotent-replayed': 'true',
+        },
+        body: new TextEncoder().encode('{"id":1}'),
+      },
+    })
+    expect(events.map((e) => [e.layer, e.outcome, e.code, e.reason, e.subject])).toEqual([
+      ['idempotency', 'allow', 'ok', 'claimed', 'alice'],
+      ['idempotency', 'allow', 'ok', 'replayed', 'alice'],
+    ])
+  })
+
+  it('leaves other methods, and requests without a key when none is required, alone', async () => {
+    const { begin, events } = setup()
+    expect(await begin('"k"', {}, alice, 'GET')).toEqual({ action: 'proceed', handle: undefined })
+    expect(await begin(undefined)).toEqual({ action: 'proceed', handle: undefined })
+    expect(events).toEqual([])
+  })
+
+  it('answers a missing key with 400 where one is required, and a malformed one always', async () => {
+    const { begin } = setup({ required: true })
+    expect(await failure(begin(undefined))).toMatchObject({
+      code: 'invalid_idempotency_key',
+      status: 400,
+      reason: 'missing_key',
+    })
+    expect(await failure(begin('k1'))).toMatchObject({ status: 400, reason: 'malformed_key' })
+    const repeated = request(undefined)
+    const twice = {
+      ...repeated,
+      headerValues: (name: string) => (name === 'idempotency-key' ? ['"a"', '"b"'] : []),
+    }
+    expect(await failure(setup().layer.begin({ req: twice, auth: alice, body: undefined }))).toMatchObject({
+      status: 400,
+      reason: 'repeated_key',
+    })
+  })
+
+  it('answers the same key with another payload with 422, in flight or completed', async () => {
+    const { begin, events } = setup()
+    const handle = handleOf(await begin('"k"', { amount: 5 }))
+    expect(await failure(begin('"k"', { amount: 6 }))).toMatchObject({
+      code: 'idempotency_key_reused',
+      status: 422,
+    })
+    await handle.complete(response())
+    expect(await failure(begin('"k"', { amount: 6 }))).toMatchObject({
+      code: 'idempotency_key_reused',
+      status: 422,
+    })
+    expect(events.at(-1)).toMatchObject({
+      outcome: 'deny',
+      code: 'idempotency_key_reused',
+      status: 422,
+      reason: 'fingerprint_mismatch',
+    })
+  })
+
+  it('answers a concurrent duplicate with 409 and Retry-After', async () => {
+    const { begin } = setup({ retryAfter: 2 })
+    handleOf(await begin('"k"'))
+    expect(await failure(begin('"k"'))).toEqual({
+      code: 'idempotency_conflict',
+      status: 409,
+      reason: 'in_flight',
+      retryAfter: 2,
+    })
+  })
+
+  it('with "wait", replays the first response once it completes', async () => {
+    const { begin } = setup({ wait: { timeout: 2000, interval: 10 } })
+    const handle = handleOf(await begin('"k"'))
+    const second = begin('"k"')
+    setTimeout(() => void handle.complete(response(201, '{"id":7}')), 50)
+    expect(await second).toMatchObject({ action: 'replay', response: { status: 201 } })
+  })
+
+  it('with "wait", takes over a key the first request released, and gives up with 409 at the timeout', async () => {
+    const { begin } = setup({ wait: { timeout: 100, interval: 10 } })
+    const handle = handleOf(await begin('"k"'))
+    const second = begin('"k"')
+    setTimeout(() => void handle.release(), 30)
+    const taken = handleOf(await second)
+    expect(await failure(begin('"k"'))).toMatchObject({ code: 'idempotency_conflict' })
+    await taken.release()
+  })
+
+  it('does not store a 5xx, 429 or a body over the cap: the key is released and the retry runs', async () => {
+    for (const [status, body] of [
+      [500, '{}'],
+      [503, '{}'],
+      [429, '{}'],
+      [201, 'x'.repeat(11)],
+    ] as const) {
+      const { begin } = setup({ maxBodyBytes: 10 })
+      const handle = handleOf(await begin('"k"'))
+      await handle.complete(response(status, body))
+      handleOf(await begin('"k"'))
+    }
+    const { begin } = setup()
+    await handleOf(await begin('"k"')).complete({ status: 201, headers: {}, body: undefined })
+    handleOf(await begin('"k"'))
+  })
+
+  it('stores 4xx answers, and what "storeResponse" chooses', async () => {
+    const { begin } = setup()
+    await handleOf(await begin('"k"')).complete(response(404, '{}'))
+    expect(await begin('"k"')).toMatchObject({ action: 'replay', response: { status: 404 } })
+    const custom = setup({ storeResponse: (status) => status === 201 })
+    await handleOf(await custom.begin('"k"')).complete(response(200, '{}'))
+    handleOf(await custom.begin('"k"'))
+    const throwing = setup({
+      storeResponse: () => {
+        throw new Error('bug')
+      },
+    })
+    await handleOf(await throwing.begin('"k"')).complete(response())
+    handleOf(await throwing.begin('"k"'))
+  })
+
+  it('settles a claim once: a release after complete changes nothing', async () => {
+    const { begin } = setup()
+    const handle = handleOf(await begin('"k"'))
+    await handle.complete(response())
+    await handle.release()
+    expect((await begin('"k"')).action).toBe('replay')
+  })
+
+  it("scopes keys to the caller: another caller's same key runs anew and sees nothing of the first", async () => {
+    const { begin } = setup()
+    await handleOf(await begin('"shared"', { amount: 5 }, alice)).complete(response(201, '{"owner":"alice"}'))
+    const other = await begin('"shared"', { amount: 5 }, bob)
+    expect(other.action).toBe('proceed')
+    expect(other).not.toHaveProperty('response')
+    // Another client of the same user, or the same subject of another issuer, is another caller too.
+    expect((await begin('"shared"', { amount: 5 }, { ...alice, clientId: 'mobile' })).action).toBe('proceed')
+    expect(
+      (await begin('"shared"', { amount: 5 }, { ...alice, issuer: 'https://other.example/' })).action,
+    ).toBe('proceed')
+  })
+
+  it('scopes keys to the method and path', async () => {
+    const { layer } = setup()
+    const at = (target: string) =>
+      layer.begin({ req: request('"k"', 'POST', target), auth: alice, body: undefined })
+    await handleOf(await at('/payments')).complete(response())
+    expect((await at('/refunds')).action).toBe('proceed')
+    // The query is part of the fingerprint, not of the scope: same key, other query → 422.
+    expect(await failure(at('/payments?amount=7'))).toMatchObject({ code: 'idempotency_key_reused' })
+  })
+
+  it('fails closed without an authenticated caller unless "anonymous" is set', async () => {
+    expect(await failure(setup().begin('"k"', {}, null))).toMatchObject({
+      code: 'internal_error',
+      status: 500,
+      reason: 'unauthenticated',
+    })
+    const open = setup({ anonymous: true })
+    await handleOf(await open.begin('"k"', {}, null)).complete(response())
+    expect((await open.begin('"k"', {}, null)).action).toBe('replay')
+    // An authenticated caller of an anonymous-capable route still has keys of its own.
+    expect((await open.begin('"k"', {}, alice)).action).toBe('proceed')
+  })
+
+  it('refuses a token that names neither subject nor client', async () => {
+    const nobody = { issuer: 'https://idp.example.com/' } as Auth
+    expect(await failure(setup().begin('"k"', {}, nobody))).toMatchObject({
+      code: 'access_denied',
+      status: 403,
+      reason: 'no_caller_identity',
+    })
+  })
+
+  it('answers 503 when the store fails, and runs the handler unprotected with "pass-through"', async () => {
+    const down: IdempotencyStore = {
+      claim: () => Promise.reject(new Error('ECONNREFUSED')),
+      complete: () => Promise.reject(new Error('ECONNREFUSED')),
+      release: () => Promise.reject(new Error('ECONNREFUSED')),
+    }
+    const closed = setup({ store: down })
+    expect(await failure(closed.begin('"k"'))).toMatchObject({
+      code: 'dependency_unavailable',
+      status: 503,
+      reason: 'store_unavailable',
+    })
+    expect(closed.events.at(-1)).toMatchObject({ outcome: 'error', code: 'dependency_unavailable' })
+    const open = setup({ store: down, onStoreError: 'pass-through' })
+    expect(await open.begin('"k"')).toEqual({ action: 'proceed', handle: undefined })
+    expect(open.events.at(-1)).toMatchObject({ outcome: 'allow', code: 'ok', reason: 'pass_through' })
+  })
+
+  it('reports a store that fails after the handler ran, or a lock that lapsed, without rejecting', async () => {
+    const memory = memoryIdempotencyStore()
+    let failComplete = true
+    const flaky: IdempotencyStore = {
+      claim: (...args) => memory.claim(...args),
+      complete: (...args) => (failComplete ? Promise.reject(new Error('timeout')) : memory.complete(...args)),
+      release: (...args) => memory.release(...args),
+    }
+    const { begin, events } = setup({ store: flaky, lockTtl: 1 })
+    await handleOf(await begin('"k"')).complete(response())
+    expect(events.at(-1)).toMatchObject({
+      outcome: 'error',
+      code: 'dependency_unavailable',
+      reason: 'complete_failed',
+    })
+    failComplete = false
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    const handle = handleOf(await begin('"k2"'))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    await handle.complete(response())
+    expect(events.at(-1)).toMatchObject({ outcome: 'error', reason: 'lock_expired' })
+  })
+
+  it('never puts the key, the body or the token in decision events', async () => {
+    const { begin, events } = setup()
+    await begin('"secret-key-123"', { card: '4242424242424242' })
+    await failure(begin('"secret-key-123"', { card: '4000000000000002' }))
+    const text = JSON.stringify(events)
+    expect(text).not.toContain('secret-key-123')
+    expect(text).not.toContain('4242')
+  })
+
+  it('rejects option mistakes at construction, naming the option', () => {
+    const store = memoryIdempotencyStore()
+    expect(() => idempotency({} as never)).toThrow(
+      'idempotency: "store" option must be an idempotency store, such as memoryIdempotencyStore()',
+    )
+    expect(() => idempotency({ store, lockTtl: 0 })).toThrow(
+      'idempotency: "lockTtl" option must be a positive integer',
+    )
+    expect(() => idempotency({ store, retention: -1 })).toThrow(
+      /"retention" option must be a positive integer/,
+    )
+    expect(() => idempotency({ store, methods: [] })).toThrow(/"methods" option/)
+    expect(() => idempotency({ store, methods: ['PO ST'] })).toThrow(/"methods.0" option/)
+    expect(() => idempotency({ store, replayHeaders: ['content-length'] })).toThrow(
+      /"replayHeaders.0" option must not list/,
+    )
+    expect(() => idempotency({ store, wait: { timeout: 0 } })).toThrow(/"wait.timeout" option/)
+    expect(() => idempotency({ store, onStoreError: 'open' as never })).toThrow(
+      /"onStoreError" option must be/,
+    )
+    expect(() => idempotency({ store, storeResponse: 201 as never })).toThrow(
+      /"storeResponse" option must be a function/,
+    )
+    expect(() => idempotency({ store, requried: true } as never)).toThrow(
+      /"requried" option is not recognized/,
+    )
+  })
+})

@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  type Auth,
+  type CapturedResponse,
+  type IdempotencyBegin,
+  type IdempotencyClaim,
+  type IdempotencyHandle,
+  type IdempotencyInput,
+  type IdempotencyLayer,
+  type StoredResponse,
+  toZeroTrustError,
+  ZeroTrustError,
+} from '@zerotrust/core'
+import { fingerprint } from './lib/fingerprint.js'
+import { parseIdempotencyKey } from './lib/key.js'
+import { type IdempotencyOptions, type IdempotencySettings, idempotencySettings } from './lib/options.js'
+import { layerName, report } from './lib/report.js'
+
+const proceed: IdempotencyBegin = Object.freeze({ action: 'proceed', handle: undefined })
+
+/**
+ * `Idempotency-Key` handling for writes: the first request with a key runs and its response is stored;
+ * a retry gets that response again (status, allowlisted headers, body, and `Idempotent-Replayed:
+ * true`); a concurrent duplicate gets 409 with `Retry-After`; the key reused with another payload gets
+ * 422. Keys are scoped to the authenticated caller (issuer, subject, client) and to the method and path,
+ * so one caller never receives another's response. 5xx answers and thrown errors are not stored: the
+ * key is released and the retry runs.
+ *
+ * Mount it with an adapter's `idempotent(layer)` after `authenticate()` (and after the body parser).
+ *
+ * @example
+ * const writes = idempotency({ store: redisIdempotencyStore(redis), required: true })
+ * app.post('/payments', idempotent(writes), createPayment)
+ * @throws TypeError naming the option when an option is invalid
+ * @see https://datatracker.ietf.org/doc/html/draft-ietf-httpapi-idempotency-key-header-07
+ */
+export function idempotency(options: IdempotencyOptions): IdempotencyLayer {
+  const settings = idempotencySettings(options)
+  return Object.freeze({
+    layer: layerName,
+    begin: (input: IdempotencyInput) => begin(settings, input),
+  })
+}
+
+async function begin(settings: IdempotencySettings, input: IdempotencyInput): Promise<IdempotencyBegin> {
+  const { req, auth, body, onDecision } = input
+  if (!settings.methods.has(req.method)) return proceed
+  const values = req.headerValues('idempotency-key')
+  if (values.length === 0 && !settings.required) return proceed
+
+  const started = performance.now()
+  let claimed = false
+  try {
+    if (values.length === 0) {
+      throw new ZeroTrustError('invalid_idempotency_key', 'the "Idempotency-Key" header is required', {
+        reason: 'missing_key',
+      })
+    }
+    if (values.length > 1) {
+      throw new ZeroTrustError('invalid_idempotency_key', 'the "Idempotency-Key" header is repeated', {
+        reason: 'repeated_key',
+      })
+    }
+    const key = parseIdempotencyKey(values[0] as string, settings.maxKeyLength)
+    const storeKey = scopedKey(callerOf(auth, settings.anonymous), req.method, req.path, key)
+    const print = fingerprint(req, body, settings.fields)
+
+    let claim = await storeCall(() => settings.store.claim(storeKey, print, settings.lockTtl))
+    if (claim.state === 'in_flight' && claim.fingerprint === print && settings.wait !== undefined) {
+      claim = await waitFor(settings, storeKey, print, claim)
+    }
+    if (claim.state !== 'claimed' && claim.fingerprint !== print) {
+      throw new ZeroTrustError(
+        'idempotency_key_reused',
+        'the "Idempotency-Key" was used for another request',
+        { reason: 'fingerprint_mismatch' },
+      )
+    }
+    if (claim.state === 'in_flight') {
+      throw new ZeroTrustError(
+        'idempotency_conflict',
+        'a request with this "Idempotency-Key" is still being processed',
+        { reason: 'in_flight', retryAfter: settings.retryAfter },
+      )
+    }
+    if (claim.state === 'completed') {
+      report(onDecision, req, started, auth, undefined, 'replayed')
+      return { action: 'replay', response: replayOf(claim.response) }
+    }
+    claimed = true
+    report(onDecision, req, started, auth, undefined, 'claimed')
+    return { action: 'proceed', handle: handleFor(settings, input, storeKey, claim.owner) }
+  } catch (thrown) {
+    const error = toZeroTrustError(thrown)
+    if (!claimed && error.reason === 'store_unavailable' && settings.passThrough) {
+      report(onDecision, req, started, auth, undefined, 'pass_through')
+      return proceed
+    }
+    report(onDecision, req, started, auth, error)
+    throw error
+  }
+}
+
+/** Who the key belongs to; fails closed when nobody can be named. */
+function callerOf(auth: Auth | undefined, anonymous: boolean): readonly string[] {
+  if (auth === undefined) {
+    if (anonymous) return ['anonymous']
+    throw new ZeroTrustError(
+      'internal_error',
+      'idempotent() ran without an authenticated caller: mount authenticate() first, or set "anonymous: true"',
+      { reason: 'unauthenticated' },
+    )
+  }
+  if (auth.subject === undefined && auth.clientId === undefined) {
+    // Without a subject or a client, every such token would share one key space.
+    throw new ZeroTrustError(
+      'access_denied',
+      'the access token names no subject or client to scope the key to',
+      {
+        reason: 'no_caller_identity',
+      },
+    )
+  }
+  return ['caller', auth.issuer ?? '', auth.subject ?? '', auth.clientId ?? '']
+}
+
+/** The store key: a digest, so that neither identities nor client keys are readable in the store. */
+function scopedKey(caller: readonly string[], method: string, path: string, key: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify([...caller, method, path, key]))
+    .digest('base64url')
+}
+
+async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (cause) {
+    throw new ZeroTrustError('dependency_unavailable', 'the idempotency store is unavailable', {
+      reason: 'store_unavailable',
+      cause,
+    })
+  }
+}
+
+async function waitFor(
+  settings: IdempotencySettings,
+  storeKey: string,
+  print: string,
+  first: IdempotencyClaim,
+): Promise<IdempotencyClaim> {
+  const wait = settings.wait as { readonly timeout: number; readonly interval: number }
+  const deadline = performance.now() + wait.timeout
+  let claim = first
+  while (claim.state === 'in_flight' && claim.fingerprint === print) {
+    const left = deadline - performance.now()
+    if (left <= 0) break
+    await sleep(Math.min(wait.interval, left))
+    // Claiming again, not just reading: a first request that released its key leaves it to us.
+    claim = await storeCall(() => settings.store.claim(storeKey, print, settings.lockTtl))
+  }
+  return claim
+}
+
+function replayOf(stored: StoredResponse): StoredResponse {
+  return {
+    status: stored.status,
+    headers: { ...stored.headers, 'idempotent-replayed': 'true' },
+    body: stored.body,
+  }
+}
+
+function handleFor(
+  settings: IdempotencySettings,
+  input: IdempotencyInput,
+  storeKey: string,
+  owner: string,
+): IdempotencyHandle {
+  const { store } = settings
+  let settled = false
+  const failed = (reason: string, cause?: unknown) => {
+    const error = new ZeroTrustError('dependency_unavailable', 'the idempotency store is unavailable', {
+      reason,
+      cause,
+    })
+    report(input.onDecision, input.req, performance.now(), input.auth, error)
+  }
+  const release = async () => {
+    try {
+      await store.release(storeKey, owner)
+    } catch (cause) {
+      failed('release_failed', cause)
+    }
+  }
+  return Object.freeze({
+    maxBodyBytes: settings.maxBodyBytes,
+    async complete(response: CapturedResponse) {
+      if (settled) return
+      settled = true
+      if (
+        response.body === undefined ||
+        response.body.byteLength > settings.maxBodyBytes ||
+        !shouldStore(settings, response.status)
+      ) {
+        return release()
+      }
+      const stored: StoredResponse = {
+        status: response.status,
+        headers: replayHeaders(response.headers, settings.replayHeaders),
+        body: response.body,
+      }
+      try {
+        if (!(await store.complete(storeKey, owner, stored, settings.retention))) {
+          // The lock lapsed while the handler ran and the key is another request's now.
+          failed('lock_expired')
+        }
+      } catch (cause) {
+        // The handler's work is done and its answer goes out; the key stays locked until the lock TTL.
+        failed('complete_failed', cause)
+      }
+    },
+    async release() {
+      if (settled) return
+      settled = true
+      await release()
+    },
+  })
+}
+
+/** The `storeResponse` option's answer; a function that throws stores nothing (the retry then runs). */
+function shouldStore(settings: IdempotencySettings, status: number): boolean {
+  try {
+    return settings.storeResponse(status) === true
+  } catch {
+    return false
+  }
+}
+
+function replayHeaders(
+  headers: CapturedResponse['headers'],
+  allowed: ReadonlySet<string>,
+): Record<string, string | readonly string[]> {
+  const out: Record<string, string | readonly string[]> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase()
+    if (value === undefined || !allowed.has(lower)) continue
+    out[lower] = Array.isArray(value) ? value.map(String) : String(value)
+  }
+  return out
+}

@@ -1,0 +1,3 @@
+export { idempotency } from './idempotency.js'
+export { defaultReplayHeaders, type IdempotencyOptions } from './lib/options.js'
+export { type MemoryIdempotencyStoreOptions, memoryIdempotencyStore } from './memory-store.js'

@@ -1,0 +1,94 @@
+import { fromFetchRequest, noOrigin } from '@zerotrust/core'
+import { describe, expect, it } from 'vitest'
+import { canonicalJson, fingerprint } from './fingerprint.js'
+
+const view = (target = '/payments', headers: Record<string, string> = {}) =>
+  fromFetchRequest(new Request(`http://127.0.0.1${target}`, { method: 'POST', headers }), {
+    resolveOrigin: noOrigin,
+  })
+const json = { 'content-type': 'application/json' }
+const bytes = (text: string) => ({ kind: 'bytes', bytes: new TextEncoder().encode(text) }) as const
+
+describe('fingerprint', () => {
+  it('agrees for a JSON payload whatever its key order, whitespace or form (bytes or parsed)', () => {
+    const parsed = fingerprint(
+      view(),
+      { kind: 'parsed', value: { amount: 5, to: { iban: 'X', name: 'Y' } } },
+      undefined,
+    )
+    expect(
+      fingerprint(view('/payments', json), bytes('{"to":{"name":"Y","iban":"X"},"amount":5}'), undefined),
+    ).toBe(parsed)
+    expect(
+      fingerprint(
+        view('/payments', json),
+        bytes('{ "amount" : 5, "to": {"iban":"X","name":"Y"} }'),
+        undefined,
+      ),
+    ).toBe(parsed)
+  })
+
+  it('differs for another body, another query or another method', () => {
+    const base = fingerprint(view(), { kind: 'parsed', value: { amount: 5 } }, undefined)
+    expect(fingerprint(view(), { kind: 'parsed', value: { amount: 6 } }, undefined)).not.toBe(base)
+    expect(fingerprint(view('/payments?x=1'), { kind: 'parsed', value: { amount: 5 } }, undefined)).not.toBe(
+      base,
+    )
+    expect(fingerprint(view(), undefined, undefined)).not.toBe(base)
+    const put = fromFetchRequest(new Request('http://127.0.0.1/payments', { method: 'PUT' }), {
+      resolveOrigin: noOrigin,
+    })
+    expect(fingerprint(put, { kind: 'parsed', value: { amount: 5 } }, undefined)).not.toBe(base)
+  })
+
+  it('hashes non-JSON bodies as bytes, and a parsed string as its text', () => {
+    const text = view('/payments', { 'content-type': 'text/plain' })
+    expect(fingerprint(text, bytes('hello'), undefined)).toBe(
+      fingerprint(text, { kind: 'parsed', value: 'hello' }, undefined),
+    )
+    expect(fingerprint(text, bytes('hello'), undefined)).not.toBe(
+      fingerprint(text, bytes('hellO'), undefined),
+    )
+    // A malformed JSON body is still fingerprinted, as bytes.
+    expect(fingerprint(view('/payments', json), bytes('{"a":'), undefined)).not.toBe(
+      fingerprint(view('/payments', json), bytes('{"a":1}'), undefined),
+    )
+  })
+
+  it('counts only the selected top-level members with "fields"', () => {
+    const fields = ['amount', 'currency']
+    const a = fingerprint(
+      view(),
+      { kind: 'parsed', value: { amount: 5, currency: 'EUR', note: 'a' } },
+      fields,
+    )
+    expect(
+      fingerprint(view(), { kind: 'parsed', value: { currency: 'EUR', amount: 5, note: 'b' } }, fields),
+    ).toBe(a)
+    expect(fingerprint(view(), { kind: 'parsed', value: { amount: 6, currency: 'EUR' } }, fields)).not.toBe(a)
+    // A member present as null differs from a member absent.
+    expect(fingerprint(view(), { kind: 'parsed', value: { amount: 5, currency: null } }, fields)).not.toBe(
+      fingerprint(view(), { kind: 'parsed', value: { amount: 5 } }, fields),
+    )
+  })
+
+  it('fails closed when the headers announce a body the adapter could not see', () => {
+    expect(() => fingerprint(view('/payments', { 'content-length': '12' }), undefined, undefined)).toThrow(
+      expect.objectContaining({ code: 'internal_error', reason: 'body_not_read' }),
+    )
+  })
+
+  it('refuses a body nested deeper than 256 levels with 400, without overflowing the stack', () => {
+    let deep: unknown = 1
+    for (let i = 0; i < 100_000; i++) deep = [deep]
+    expect(() => fingerprint(view(), { kind: 'parsed', value: deep }, undefined)).toThrow(
+      expect.objectContaining({ code: 'invalid_request', reason: 'body_too_deep', status: 400 }),
+    )
+  })
+
+  it('writes canonical JSON with sorted keys and JSON number forms', () => {
+    expect(canonicalJson({ b: [1, undefined, 'x'], a: { d: 1e21, c: null }, u: undefined }, 0)).toBe(
+      '{"a":{"c":null,"d":1e+21},"b":[1,null,"x"]}',
+    )
+  })
+})

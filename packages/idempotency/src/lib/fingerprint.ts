@@ -1,0 +1,107 @@
+import { createHash, type Hash } from 'node:crypto'
+import { type RequestBody, type RequestLike, ZeroTrustError } from '@zerotrust/core'
+
+// Deeper than any sane payload; bounds the recursion of canonical JSON.
+const maxDepth = 256
+
+const jsonType = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
+
+/**
+ * The fingerprint of a request: SHA-256 over its method, its target (path and query) and its body, as
+ * base64url. JSON bodies (parsed, or bytes of a JSON media type) are hashed as canonical JSON, keys
+ * sorted at every level, so two encodings of one payload agree; other bodies are hashed as bytes. With
+ * `fields`, only those top-level members of a JSON object body count.
+ *
+ * @throws ZeroTrustError `internal_error` when the headers announce a body the adapter could not see
+ * (no body parser ran), and `invalid_request` for a body nested deeper than 256 levels
+ */
+export function fingerprint(
+  req: RequestLike,
+  body: RequestBody | undefined,
+  fields: readonly string[] | undefined,
+): string {
+  const hash = createHash('sha256').update(`${req.method} ${req.target}\n`)
+  if (body === undefined) {
+    if (announcesBody(req)) {
+      throw new ZeroTrustError(
+        'internal_error',
+        'the request body was not read: mount idempotent() after a body parser that accepts this content type',
+        { reason: 'body_not_read' },
+      )
+    }
+    hash.update('none\n')
+  } else if (body.kind === 'bytes' && body.bytes.byteLength === 0) {
+    hash.update('none\n')
+  } else if (body.kind === 'bytes') {
+    const json = jsonType.test(req.headerValues('content-type')[0] ?? '') ? parseJson(body.bytes) : noJson
+    if (json === noJson) hash.update('bytes\n').update(body.bytes)
+    else hashJson(hash, json, fields)
+  } else if (typeof body.value === 'string') {
+    hash.update('bytes\n').update(body.value)
+  } else {
+    hashJson(hash, body.value, fields)
+  }
+  return hash.digest('base64url')
+}
+
+function announcesBody(req: RequestLike): boolean {
+  const length = req.headerValues('content-length')[0]
+  if (length !== undefined && length.trim() !== '0') return true
+  return req.headerValues('transfer-encoding').length > 0
+}
+
+const noJson = Symbol('not json')
+
+function parseJson(bytes: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    return noJson
+  }
+}
+
+function hashJson(hash: Hash, value: unknown, fields: readonly string[] | undefined): void {
+  let selected = value
+  if (fields !== undefined && isPlainObject(value)) {
+    const picked: Record<string, unknown> = {}
+    for (const field of fields) if (Object.hasOwn(value, field)) picked[field] = value[field]
+    selected = picked
+  }
+  hash.update('json\n').update(canonicalJson(selected, 0))
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
+  )
+}
+
+/**
+ * JSON with object keys sorted by code unit at every level (RFC 8785 ordering; numbers as
+ * `JSON.stringify` writes them, as RFC 8785 does). `undefined` members are left out, as JSON does.
+ */
+export function canonicalJson(value: unknown, depth: number): string {
+  if (depth > maxDepth) {
+    throw new ZeroTrustError('invalid_request', 'the request body is nested too deeply', {
+      reason: 'body_too_deep',
+    })
+  }
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'bigint') return value.toString()
+    return JSON.stringify(value) ?? 'null'
+  }
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'))
+  const json = (value as { toJSON?: unknown }).toJSON
+  if (typeof json === 'function') return canonicalJson(json.call(value), depth + 1)
+  if (Array.isArray(value)) {
+    return `[${value.map((item) => (item === undefined ? 'null' : canonicalJson(item, depth + 1))).join(',')}]`
+  }
+  const record = value as Record<string, unknown>
+  const members: string[] = []
+  for (const key of Object.keys(record).sort()) {
+    const member = record[key]
+    if (member === undefined || typeof member === 'function') continue
+    members.push(`${JSON.stringify(key)}:${canonicalJson(member, depth + 1)}`)
+  }
+  return `{${members.join(',')}}`
+}

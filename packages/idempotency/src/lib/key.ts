@@ -1,0 +1,47 @@
+import { ZeroTrustError } from '@zerotrust/core'
+
+/**
+ * Parses an `Idempotency-Key` field value: one RFC 8941 sf-string (a quoted string of printable ASCII
+ * with `\"` and `\\` escapes), of 1 to `maxLength` characters once unescaped. Anything else, parameters
+ * included, is refused: a key read loosely could match another request's.
+ *
+ * @throws ZeroTrustError `invalid_idempotency_key` (400) with the reason
+ * @see https://www.rfc-editor.org/rfc/rfc8941#section-3.3.3
+ * @see https://datatracker.ietf.org/doc/html/draft-ietf-httpapi-idempotency-key-header-07#section-2
+ */
+export function parseIdempotencyKey(field: string, maxLength: number): string {
+  const value = field.replace(/^[ \t]+|[ \t]+$/g, '')
+  // A quoted key can at most double in length through escapes; longer input is refused unread.
+  if (value.length > 2 * maxLength + 2) throw keyError('key_too_long', 'is longer than allowed')
+  if (value.charCodeAt(0) !== 0x22) throw malformed()
+  let out = ''
+  let i = 1
+  for (; i < value.length; i++) {
+    const code = value.charCodeAt(i)
+    if (code === 0x5c) {
+      const next = value.charCodeAt(i + 1)
+      if (next !== 0x22 && next !== 0x5c) throw malformed()
+      out += value[i + 1]
+      i++
+    } else if (code === 0x22) {
+      break
+    } else if (code < 0x20 || code > 0x7e) {
+      throw malformed()
+    } else {
+      out += value[i]
+    }
+  }
+  // No closing quote, or anything (parameters, a second key) after it.
+  if (i !== value.length - 1) throw malformed()
+  if (out.length === 0) throw keyError('empty_key', 'is empty')
+  if (out.length > maxLength) throw keyError('key_too_long', 'is longer than allowed')
+  return out
+}
+
+function malformed(): ZeroTrustError {
+  return keyError('malformed_key', 'must be one quoted structured-field string')
+}
+
+function keyError(reason: string, text: string): ZeroTrustError {
+  return new ZeroTrustError('invalid_idempotency_key', `the "Idempotency-Key" header ${text}`, { reason })
+}

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto'
+import {
+  type IdempotencyClaim,
+  type IdempotencyStore,
+  parseOptions,
+  type StoredResponse,
+} from '@zerotrust/core'
+import { z } from 'zod'
+
+/** Options of {@link memoryIdempotencyStore}. */
+export interface MemoryIdempotencyStoreOptions {
+  /** Most keys held, in flight and completed together; 10 000 by default. */
+  readonly maxEntries?: number
+  /** Most bytes of stored responses (bodies and headers); 64 MiB by default. */
+  readonly maxBytes?: number
+}
+
+interface Lock {
+  readonly fingerprint: string
+  readonly owner: string
+  readonly expiresAt: number
+}
+
+interface Done {
+  readonly fingerprint: string
+  readonly response: StoredResponse
+  readonly expiresAt: number
+  readonly size: number
+}
+
+const positiveInteger = z
+  .number({ error: 'must be a positive integer' })
+  .int({ error: 'must be a positive integer' })
+  .min(1, { error: 'must be a positive integer' })
+
+const schema = z
+  .object(
+    { maxEntries: positiveInteger.optional(), maxBytes: positiveInteger.optional() },
+    { error: 'must be an object' },
+  )
+  .strict()
+
+/**
+ * A bounded in-memory {@link IdempotencyStore} for one process (a fleet of replicas needs
+ * `redisIdempotencyStore` of `@zerotrust/redis`). Locks and responses expire with their TTLs. When
+ * full, it evicts the oldest completed responses first and never a lock in flight: with every slot held
+ * by running requests, a new claim is refused (the layer answers 503) rather than letting a duplicate
+ * run. `complete` and `release` take effect only for the owner that holds the key.
+ *
+ * @example
+ * const writes = idempotency({ store: memoryIdempotencyStore({ maxEntries: 50_000 }) })
+ * @throws TypeError naming the option when an option is invalid
+ */
+export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = {}): IdempotencyStore {
+  const parsed = parseOptions('memoryIdempotencyStore', schema, options)
+  const maxEntries = parsed.maxEntries ?? 10_000
+  const maxBytes = parsed.maxBytes ?? 64 * 1024 * 1024
+  const locks = new Map<string, Lock>()
+  // Insertion order is completion order: the first entry is the oldest response, evicted first.
+  const done = new Map<string, Done>()
+  let bytes = 0
+
+  const dropDone = (key: string, entry: Done) => {
+    done.delete(key)
+    bytes -= entry.size
+  }
+  const evictOldestDone = (): boolean => {
+    for (const [key, entry] of done) {
+      dropDone(key, entry)
+      return true
+    }
+    return false
+  }
+  const liveLock = (key: string, now: number): Lock | undefined => {
+    const lock = locks.get(key)
+    if (lock !== undefined && lock.expiresAt <= now) {
+      locks.delete(key)
+      return undefined
+    }
+    return lock
+  }
+  const sweepLocks = (now: number) => {
+    for (const [key, lock] of locks) if (lock.expiresAt <= now) locks.delete(key)
+  }
+
+  return Object.freeze({
+    async claim(key: string, fingerprint: string, lockTtlMs: number): Promise<IdempotencyClaim> {
+      const now = Date.now()
+      const finished = done.get(key)
+      if (finished !== undefined) {
+        if (finished.expiresAt > now) {
+          return { state: 'completed', fingerprint: finished.fingerprint, response: finished.response }
+        }
+        dropDone(key, finished)
+      }
+      const lock = liveLock(key, now)
+      if (lock !== undefined) return { state: 'in_flight', fingerprint: lock.fingerprint }
+      while (locks.size + done.size >= maxEntries && evictOldestDone()) {}
+      if (locks.size >= maxEntries) sweepLocks(now)
+      if (locks.size >= maxEntries) {
+        throw new Error(`the idempotency store is full: ${maxEntries} requests are in flight`)
+      }
+      const owner = randomUUID()
+      locks.set(key, { fingerprint, owner, expiresAt: now + lockTtlMs })
+      return { state: 'claimed', owner }
+    },
+
+    async complete(
+      key: string,
+      owner: string,
+      response: StoredResponse,
+      retentionMs: number,
+    ): Promise<boolean> {
+      const now = Date.now()
+      const lock = liveLock(key, now)
+      if (lock === undefined || lock.owner !== owner) return false
+      const copy = freeze(response)
+      const size = sizeOf(copy)
+      if (size > maxBytes) {
+        throw new Error(`the response is larger than the store's "maxBytes" of ${maxBytes}`)
+      }
+      while (bytes + size > maxBytes && evictOldestDone()) {}
+      locks.delete(key)
+      done.set(key, { fingerprint: lock.fingerprint, response: copy, expiresAt: now + retentionMs, size })
+      bytes += size
+      return true
+    },
+
+    async release(key: string, owner: string): Promise<boolean> {
+      const lock = liveLock(key, Date.now())
+      if (lock === undefined || lock.owner !== owner) return false
+      locks.delete(key)
+      return true
+    },
+  })
+}
+
+function freeze(response: StoredResponse): StoredResponse {
+  const headers: Record<string, string | readonly string[]> = {}
+  for (const [name, value] of Object.entries(response.headers)) {
+    headers[name] = typeof value === 'string' ? value : Object.freeze([...value])
+  }
+  return Object.freeze({
+    status: response.status,
+    headers: Object.freeze(headers),
+    body: response.body.slice(),
+  })
+}
+
+function sizeOf(response: StoredResponse): number {
+  let size = response.body.byteLength
+  for (const [name, value] of Object.entries(response.headers)) {
+    size += name.length + (typeof value === 'string' ? value.length : value.join('').length)
+  }
+  return size
+}
