@@ -269,6 +269,19 @@ describe('dpop: each RFC 9449 §4.3 check has a proof that breaks it', () => {
     )
   })
 
+  // Regression (security review): an RSA key with e = 1 makes a "signature" anyone can compute.
+  it.each([
+    ['1', 'AQ'],
+    ['an even exponent', 'Ag'],
+    ['leading zero bytes', 'AAEAAQ'],
+  ])('an RSA proof key with a public exponent of %s', async (_name, e) => {
+    const token = await tokenFor(jkt)
+    const rsa = await generateSigningKey('RS256')
+    const jwk = { ...publicJwk(rsa), e }
+    const proof = await craft({ alg: 'RS256', typ: 'dpop+jwt', jwk }, claimsFor(token), rsa)
+    expectProofError(await refused(proof, token), 'weak_key')
+  })
+
   it('a point that is not on the curve', async () => {
     const token = await tokenFor(jkt)
     const jwk = { ...publicJwk(clientKey), y: Buffer.alloc(32, 1).toString('base64url') }
@@ -347,6 +360,33 @@ describe('dpop: each RFC 9449 §4.3 check has a proof that breaks it', () => {
       claimsFor(token, { htu }),
     )
     expectProofError(await refused(proof, token), 'htu')
+  })
+
+  // Regression (security review): the expected htu went through a URL parser, which resolved dot
+  // segments and backslashes that the router does not, so a proof for /transfer passed at
+  // /users/%2e%2e/transfer, which Express routes to /users/:id/transfer.
+  it.each([
+    '/users/%2e%2e/transfer',
+    '/users/%2E%2E/transfer',
+    '/users/../transfer',
+    '/a/b/../../transfer',
+    '/users/./transfer',
+    '/users\\..\\transfer',
+  ])('a request path a router reads differently from its URL form: %s', async (target) => {
+    const token = await tokenFor(jkt)
+    const proof = await createDpopProof(clientKey, {
+      method: 'GET',
+      url: `${origin}/transfer`,
+      accessToken: token,
+    })
+    expectProofError(await refused(proof, token, { target }), 'htu')
+  })
+
+  it('a request path with encoded unreserved characters matches the proof that names them plainly', async () => {
+    const token = await tokenFor(jkt)
+    const proof = await createDpopProof(clientKey, { method: 'GET', url, accessToken: token })
+    const req = await request(token, proof, { target: '/%6frders' })
+    await expect(dpop(inner()).authenticate(req)).resolves.toMatchObject({ scheme: 'DPoP' })
   })
 
   it('htu built from the configured origin: a forged Host cannot move a proof to another endpoint', async () => {

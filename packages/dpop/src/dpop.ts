@@ -12,7 +12,7 @@ import {
   type VerifyOptions,
   ZeroTrustError,
 } from '@zerotrust/core'
-import { normalizeHtu } from './lib/htu.js'
+import { normalizeHtu, requestHtu } from './lib/htu.js'
 import { StatelessNonces } from './lib/nonces.js'
 import { type DpopOptions, parseDpopOptions } from './lib/options.js'
 import { type ProofProblem, ProofVerifier } from './lib/proof.js'
@@ -106,7 +106,7 @@ export function dpop(inner: TokenAuthenticator, options: DpopOptions = {}): Dpop
 
     // Checks 7–9: method, URL (from the configured origin, never from Host), freshness.
     if (verified.htm !== req.method) throw invalidProof('the DPoP proof was made for another method', 'htm')
-    const expected = normalizeHtu(`${requestUrl(req).origin}${req.path}`)
+    const expected = requestHtu(requestUrl(req).origin, req.path)
     if (expected === undefined || normalizeHtu(verified.htu) !== expected) {
       throw invalidProof('the DPoP proof was made for another URL', 'htu')
     }

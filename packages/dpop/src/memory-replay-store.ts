@@ -26,6 +26,8 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Repla
   }
   // Insertion order is close to expiry order (one window per dpop()), so expired entries sit at the head.
   const seen = new Map<string, number>()
+  // When full, the whole map is swept at most once a second, not on every refused claim.
+  let lastFullSweep = 0
 
   function sweep(now: number, everything: boolean): void {
     for (const [key, expiresAt] of seen) {
@@ -43,7 +45,10 @@ export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): Repla
         seen.delete(key)
       }
       sweep(now, false)
-      if (seen.size >= maxEntries) sweep(now, true)
+      if (seen.size >= maxEntries && now - lastFullSweep >= 1000) {
+        lastFullSweep = now
+        sweep(now, true)
+      }
       if (seen.size >= maxEntries) {
         throw new ZeroTrustError('dependency_unavailable', 'the DPoP replay store is full', {
           reason: 'replay_store_full',

@@ -32,3 +32,26 @@ function normalizeEncoding(path: string): string {
     return unreserved.test(char) ? char : `%${hex.toUpperCase()}`
   })
 }
+
+// A path segment that is `.` or `..` once unreserved percent-encodings are decoded (`%2e`, `%2E`).
+const dotSegment = /^(?:\.|%2e){1,2}$/i
+
+/**
+ * The `htu` a proof must name for a request: the configured origin and the request path exactly as the
+ * server routes it, with only percent-encoding normalized (RFC 3986 §6.2.2.1–6.2.2.2).
+ *
+ * The path is not put through a URL parser: that would turn `\` into `/` and resolve `..` segments,
+ * so `/users/%2e%2e/transfer` (which a router sends to `/users/:id/transfer`) would be checked as
+ * `/transfer`. A path a router could read differently from its normalized form (a backslash, a dot
+ * segment, literal or encoded) has no `htu` at all and is refused.
+ *
+ * @returns `undefined` when the path is ambiguous
+ */
+export function requestHtu(origin: string, path: string): string | undefined {
+  if (!path.startsWith('/') || path.includes('\\')) return undefined
+  for (const segment of path.split('/')) if (dotSegment.test(segment)) return undefined
+  const normalizedOrigin = normalizeHtu(origin)
+  if (normalizedOrigin === undefined) return undefined
+  // `normalizeHtu` of a bare origin ends with the `/` of its empty path.
+  return `${normalizedOrigin.slice(0, -1)}${path.includes('%') ? normalizeEncoding(path) : path}`
+}

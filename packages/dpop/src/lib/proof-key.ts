@@ -82,7 +82,9 @@ export function readProofJwk(
     const { e, n } = record
     if (typeof e !== 'string' || typeof n !== 'string' || !base64url.test(e) || !base64url.test(n))
       return 'jwk'
-    if (e.length > 8) return 'jwk'
+    // A public exponent of 1 (or any even one) makes "signatures" anyone can compute: only a canonical
+    // odd exponent of at least 3, without leading zero bytes, is a key (RFC 8017 §3.1).
+    if (!isRsaExponent(e)) return 'weak_key'
     // RFC 7518 §3.3 asks for 2048 bits at least: 256 bytes are 342 base64url characters.
     if (n.length < 342 || n.length > 1366) return 'weak_key'
     canonical = `{"e":"${e}","kty":"RSA","n":"${n}"}`
@@ -95,6 +97,14 @@ export function readProofJwk(
   // above needs no escaping.
   const thumbprint = createHash('sha256').update(canonical).digest('base64url')
   return { thumbprint, members, kind }
+}
+
+function isRsaExponent(e: string): boolean {
+  if (e.length > 8) return false
+  const bytes = Buffer.from(e, 'base64url')
+  if (bytes.length === 0 || bytes[0] === 0 || bytes.toString('base64url') !== e) return false
+  const value = bytes.readUIntBE(0, bytes.length)
+  return value >= 3 && value % 2 === 1
 }
 
 function isCoordinate(value: unknown, length: number | undefined): value is string {
