@@ -34,13 +34,26 @@ beforeAll(async () => {
     res.json({ ok: true })
   })
   const router = express.Router()
-  router.post('/charges', authorize(recorder), (_req, res) => {
+  router.post('/charges', authorize(recorder, { mountPath: '/v1' }), (_req, res) => {
     res.status(201).json({ ok: true })
   })
-  router.get('/', authorize(recorder), (_req, res) => {
+  router.get('/', authorize(recorder, { mountPath: '/v1' }), (_req, res) => {
     res.json({ ok: true })
   })
   app.use('/v1', router)
+  const tenants = express.Router()
+  tenants.delete('/orders/:orderId', authorize(recorder), (_req, res) => {
+    res.json({ ok: true })
+  })
+  tenants.get('/orders/:orderId', authorize(recorder, { mountPath: '/shops/:shop' }), (_req, res) => {
+    res.json({ ok: true })
+  })
+  app.use('/shops/:shop', tenants)
+  const admin = express.Router()
+  admin.delete('/users/:id', authorize(recorder, { mountPath: '/admin' }), (_req, res) => {
+    res.json({ ok: true })
+  })
+  app.use('/admin', admin)
   app.get('/files/*path', authorize(recorder), (_req, res) => {
     res.json({ ok: true })
   })
@@ -56,7 +69,7 @@ beforeEach(() => {
   seen.length = 0
 })
 
-function send(method: 'GET' | 'POST', path: string) {
+function send(method: 'GET' | 'POST' | 'DELETE', path: string) {
   return sendRaw(server.port, { method, path, headers: [['authorization', `Bearer ${token}`]] })
 }
 
@@ -75,6 +88,26 @@ describe('express authorize(): the matched route', () => {
       { route: '/v1/charges', params: {} },
       { route: '/v1', params: {} },
     ])
+  })
+
+  // Regression (security review): the pattern was built from req.baseUrl, the client's own text, so
+  // DELETE /ADMIN/users/1 was the action "DELETE /ADMIN/users/:id" and escaped a forbid on /admin.
+  it('never builds the pattern from the path the client sent to a mounted router', async () => {
+    expect((await send('DELETE', '/ADMIN/users/1')).status).toBe(200)
+    expect((await send('GET', '/shops/acme/orders/o-1')).status).toBe(200)
+    expect((await send('DELETE', '/shops/acme/orders/o-1')).status).toBe(200)
+    expect(seen).toEqual([
+      { route: '/admin/users/:id', params: { id: '1' } },
+      { route: '/shops/:shop/orders/:orderId', params: { orderId: 'o-1' } },
+      // Without `mountPath` a mounted route has no pattern: an authorizer that needs one fails closed.
+      { route: undefined, params: { orderId: 'o-1' } },
+    ])
+  })
+
+  it('rejects a mountPath that is not a path pattern', () => {
+    expect(() => authorize(recorder, { mountPath: 'v1' })).toThrow(
+      /"mountPath" option must be a path pattern/,
+    )
   })
 
   it('joins the segments of a wildcard parameter', async () => {
