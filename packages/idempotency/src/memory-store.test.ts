@@ -61,7 +61,7 @@ describe('memoryIdempotencyStore', () => {
   })
 
   it('evicts the oldest completed responses to make room, never a lock in flight', async () => {
-    const store = memoryIdempotencyStore({ maxEntries: 3 })
+    const store = memoryIdempotencyStore({ maxEntries: 3, minRetention: 0 })
     for (const key of ['a', 'b']) {
       const { owner } = (await store.claim(key, key, 60_000)) as { owner: string }
       await store.complete(key, owner, response(key), 60_000)
@@ -76,7 +76,7 @@ describe('memoryIdempotencyStore', () => {
   })
 
   it('keeps stored bytes under "maxBytes", evicting old responses', async () => {
-    const store = memoryIdempotencyStore({ maxBytes: 100 })
+    const store = memoryIdempotencyStore({ maxBytes: 100, minRetention: 0 })
     for (const key of ['a', 'b', 'c']) {
       const { owner } = (await store.claim(key, key, 60_000)) as { owner: string }
       expect(await store.complete(key, owner, response(key.repeat(30)), 60_000)).toBe(true)
@@ -85,6 +85,36 @@ describe('memoryIdempotencyStore', () => {
     expect((await store.claim('c', 'c', 60_000)).state).toBe('completed')
     const { owner } = (await store.claim('big', 'big', 60_000)) as { owner: string }
     await expect(store.complete('big', owner, response('x'.repeat(200)), 60_000)).rejects.toThrow(/maxBytes/)
+  })
+
+  // Regression (security review): a caller flooding new keys evicted another caller's fresh response,
+  // so that caller's retry ran its handler a second time.
+  it('never evicts a response younger than "minRetention": a flood of keys gets 503s, not a second run', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = memoryIdempotencyStore({ maxEntries: 3, maxBytes: 1000, minRetention: 60_000 })
+    const { owner } = (await store.claim('victim', 'v', 60_000)) as { owner: string }
+    await store.complete('victim', owner, response('paid'), 24 * 3_600_000)
+    for (const key of ['x1', 'x2']) {
+      const claimed = (await store.claim(key, key, 60_000)) as { owner: string }
+      await store.complete(key, claimed.owner, response(key), 24 * 3_600_000)
+    }
+    await expect(store.claim('x3', 'x3', 60_000)).rejects.toThrow(/full/)
+    expect(await store.claim('victim', 'v', 60_000)).toMatchObject({ state: 'completed', fingerprint: 'v' })
+
+    // Bytes too: a response that does not fit is refused, and nothing young is dropped for it.
+    const bytesStore = memoryIdempotencyStore({ maxBytes: 100, minRetention: 60_000 })
+    const first = (await bytesStore.claim('victim', 'v', 60_000)) as { owner: string }
+    await bytesStore.complete('victim', first.owner, response('v'.repeat(60)), 60_000)
+    const second = (await bytesStore.claim('big', 'b', 60_000)) as { owner: string }
+    await expect(bytesStore.complete('big', second.owner, response('b'.repeat(60)), 60_000)).rejects.toThrow(
+      /full/,
+    )
+    expect((await bytesStore.claim('victim', 'v', 60_000)).state).toBe('completed')
+
+    // Once older than the window, the oldest response makes room again.
+    vi.advanceTimersByTime(60_001)
+    expect((await store.claim('x3', 'x3', 60_000)).state).toBe('claimed')
+    expect((await store.claim('victim', 'v', 60_000)).state).toBe('claimed')
   })
 
   it('keeps its own copy of a stored body', async () => {

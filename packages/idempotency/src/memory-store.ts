@@ -13,6 +13,12 @@ export interface MemoryIdempotencyStoreOptions {
   readonly maxEntries?: number
   /** Most bytes of stored responses (bodies and headers); 64 MiB by default. */
   readonly maxBytes?: number
+  /**
+   * Milliseconds a completed response is safe from eviction to make room; 10 minutes by default. Within
+   * it, a full store refuses new claims (503) rather than forget a response its caller may be retrying
+   * for: a flood of new keys can then deny service, never make a handler run twice.
+   */
+  readonly minRetention?: number
 }
 
 interface Lock {
@@ -23,6 +29,7 @@ interface Lock {
 
 interface Done {
   readonly fingerprint: string
+  readonly completedAt: number
   readonly response: StoredResponse
   readonly expiresAt: number
   readonly size: number
@@ -35,7 +42,15 @@ const positiveInteger = z
 
 const schema = z
   .object(
-    { maxEntries: positiveInteger.optional(), maxBytes: positiveInteger.optional() },
+    {
+      maxEntries: positiveInteger.optional(),
+      maxBytes: positiveInteger.optional(),
+      minRetention: z
+        .number({ error: 'must be a non-negative integer' })
+        .int({ error: 'must be a non-negative integer' })
+        .min(0, { error: 'must be a non-negative integer' })
+        .optional(),
+    },
     { error: 'must be an object' },
   )
   .strict()
@@ -43,9 +58,10 @@ const schema = z
 /**
  * A bounded in-memory {@link IdempotencyStore} for one process (a fleet of replicas needs
  * `redisIdempotencyStore` of `@zerotrust/redis`). Locks and responses expire with their TTLs. When
- * full, it evicts the oldest completed responses first and never a lock in flight: with every slot held
- * by running requests, a new claim is refused (the layer answers 503) rather than letting a duplicate
- * run. `complete` and `release` take effect only for the owner that holds the key.
+ * full, it drops expired entries, then evicts the oldest completed responses older than `minRetention`,
+ * and never a lock in flight nor a younger response: a new claim is then refused (the layer answers 503)
+ * rather than letting a retry run its handler a second time. `complete` and `release` take effect only
+ * for the owner that holds the key.
  *
  * @example
  * const writes = idempotency({ store: memoryIdempotencyStore({ maxEntries: 50_000 }) })
@@ -55,6 +71,7 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
   const parsed = parseOptions('memoryIdempotencyStore', schema, options)
   const maxEntries = parsed.maxEntries ?? 10_000
   const maxBytes = parsed.maxBytes ?? 64 * 1024 * 1024
+  const minRetention = parsed.minRetention ?? 10 * 60_000
   const locks = new Map<string, Lock>()
   // Insertion order is completion order: the first entry is the oldest response, evicted first.
   const done = new Map<string, Done>()
@@ -64,12 +81,18 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
     done.delete(key)
     bytes -= entry.size
   }
-  const evictOldestDone = (): boolean => {
+  // Completion order is insertion order: the first entry is the oldest response. It may go when it
+  // expired, or when it is older than `minRetention`; a younger one is never forgotten to make room.
+  const evictOldestDone = (now: number): boolean => {
     for (const [key, entry] of done) {
+      if (entry.expiresAt > now && now - entry.completedAt < minRetention) return false
       dropDone(key, entry)
       return true
     }
     return false
+  }
+  const sweepDone = (now: number) => {
+    for (const [key, entry] of done) if (entry.expiresAt <= now) dropDone(key, entry)
   }
   const liveLock = (key: string, now: number): Lock | undefined => {
     const lock = locks.get(key)
@@ -95,10 +118,15 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
       }
       const lock = liveLock(key, now)
       if (lock !== undefined) return { state: 'in_flight', fingerprint: lock.fingerprint }
-      while (locks.size + done.size >= maxEntries && evictOldestDone()) {}
-      if (locks.size >= maxEntries) sweepLocks(now)
-      if (locks.size >= maxEntries) {
-        throw new Error(`the idempotency store is full: ${maxEntries} requests are in flight`)
+      while (locks.size + done.size >= maxEntries && evictOldestDone(now)) {}
+      if (locks.size + done.size >= maxEntries) {
+        sweepLocks(now)
+        sweepDone(now)
+      }
+      if (locks.size + done.size >= maxEntries) {
+        throw new Error(
+          `the idempotency store is full: ${maxEntries} keys are in flight or completed within "minRetention"`,
+        )
       }
       const owner = randomUUID()
       locks.set(key, { fingerprint, owner, expiresAt: now + lockTtlMs })
@@ -119,9 +147,21 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
       if (size > maxBytes) {
         throw new Error(`the response is larger than the store's "maxBytes" of ${maxBytes}`)
       }
-      while (bytes + size > maxBytes && evictOldestDone()) {}
+      while (bytes + size > maxBytes && evictOldestDone(now)) {}
+      if (bytes + size > maxBytes) sweepDone(now)
+      if (bytes + size > maxBytes) {
+        // Nothing old enough to forget: the key is released by the layer and the retry runs; no stored
+        // response of another caller is lost.
+        throw new Error(`the idempotency store is full: "maxBytes" of ${maxBytes} held within "minRetention"`)
+      }
       locks.delete(key)
-      done.set(key, { fingerprint: lock.fingerprint, response: copy, expiresAt: now + retentionMs, size })
+      done.set(key, {
+        fingerprint: lock.fingerprint,
+        completedAt: now,
+        response: copy,
+        expiresAt: now + retentionMs,
+        size,
+      })
       bytes += size
       return true
     },
