@@ -1,4 +1,13 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -416,6 +425,29 @@ when { principal.roles.contains("admin") };\n`
     // A set that parses but breaks the schema is rejected the same way.
     writeFileSync(join(dir, 'orders.cedar'), 'permit (principal, action, resource) when { resource.nope };')
     await expect(policies.reload()).rejects.toThrow(/nope/)
+    expect((await policies.authorize(carolReads, userAuth('carol'))).allowed).toBe(true)
+  })
+
+  // Regression (security review): a reload read file by file through the mount, so a `..data` swap in
+  // the middle could mix two versions of the set. It now reads the version `..data` points at.
+  it('reads a Kubernetes-style volume through its ..data link, as one version', async () => {
+    const mount = mkdtempSync(join(tmpdir(), 'cedar-mount-'))
+    dirs.push(mount)
+    const v1 = join(mount, '..2026_11_23_v1')
+    cpSync(policyDir, v1, { recursive: true })
+    symlinkSync('..2026_11_23_v1', join(mount, '..data'))
+    for (const name of readdirSync(v1)) symlinkSync(join('..data', name), join(mount, name))
+    const policies = seeded({ policies: { dir: mount } })
+    expect((await policies.authorize(carolReads, userAuth('carol'))).allowed).toBe(false)
+
+    // Publish v2 as the kubelet does: a new directory, then one atomic rename of the ..data link.
+    const v2 = join(mount, '..2026_11_23_v2')
+    cpSync(policyDir, v2, { recursive: true })
+    writeFileSync(join(v2, 'globex.cedar'), globexAdmins)
+    symlinkSync('..2026_11_23_v2', join(mount, '..data_tmp'))
+    renameSync(join(mount, '..data_tmp'), join(mount, '..data'))
+    // The mount has no globex.cedar link yet: the new file is still read, from ..data.
+    await expect(policies.reload()).resolves.toEqual({ ok: true, policies: 6 })
     expect((await policies.authorize(carolReads, userAuth('carol'))).allowed).toBe(true)
   })
 

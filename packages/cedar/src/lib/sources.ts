@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdirSync, readFileSync, realpathSync } from 'node:fs'
+import { readdir, readFile, realpath } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { PolicySource, SchemaSource } from './options.js'
 
@@ -25,8 +25,9 @@ export function readSourcesSync(sources: readonly PolicySource[]): PolicyText[] 
     if ('text' in source) out.push({ name: source.name ?? 'inline', text: source.text })
     else if ('file' in source) out.push({ name: source.file, text: readFileSync(source.file, 'utf8') })
     else {
-      const names = readdirSync(source.dir).filter(isPolicyFile).sort()
-      for (const name of names) out.push({ name, text: readFileSync(join(source.dir, name), 'utf8') })
+      const root = snapshotRootSync(source.dir)
+      const names = readdirSync(root).filter(isPolicyFile).sort()
+      for (const name of names) out.push({ name, text: readFileSync(join(root, name), 'utf8') })
     }
   }
   return out
@@ -38,12 +39,42 @@ export async function readSources(sources: readonly PolicySource[]): Promise<Pol
   for (const source of sources) {
     if ('text' in source) out.push({ name: source.name ?? 'inline', text: source.text })
     else if ('file' in source) out.push({ name: source.file, text: await readFile(source.file, 'utf8') })
-    else {
-      const names = (await readdir(source.dir)).filter(isPolicyFile).sort()
-      for (const name of names) out.push({ name, text: await readFile(join(source.dir, name), 'utf8') })
-    }
+    else out.push(...(await readDirectory(source.dir)))
   }
   return out
+}
+
+/**
+ * Reads a policy directory as one snapshot. A Kubernetes volume swaps its `..data` symlink to publish a
+ * new version of every file at once; reading file by file through the mount could mix two versions (a
+ * `forbid` moved between files would vanish). So the files are read from the directory `..data` points
+ * at, and the read is retried when it pointed elsewhere by the end.
+ */
+async function readDirectory(dir: string): Promise<PolicyText[]> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const root = await snapshotRoot(dir)
+    const names = (await readdir(root)).filter(isPolicyFile).sort()
+    const texts = await Promise.all(names.map((name) => readFile(join(root, name), 'utf8')))
+    if ((await snapshotRoot(dir)) === root)
+      return names.map((name, i) => ({ name, text: texts[i] as string }))
+  }
+  throw new Error(`the policy directory ${dir} kept changing while it was read`)
+}
+
+function snapshotRootSync(dir: string): string {
+  try {
+    return realpathSync(join(dir, '..data'))
+  } catch {
+    return dir
+  }
+}
+
+async function snapshotRoot(dir: string): Promise<string> {
+  try {
+    return await realpath(join(dir, '..data'))
+  } catch {
+    return dir
+  }
 }
 
 /** Reads the schema source, synchronously. */
