@@ -1,8 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { DecisionEvent } from '@zerotrust/core'
-import { type AuthorizationServer, startAuthorizationServer } from '@zerotrust/testkit'
+import {
+  type AuthorizationServer,
+  createDpopProof,
+  generateSigningKey,
+  startAuthorizationServer,
+} from '@zerotrust/testkit'
 import { decodeJwt } from 'jose'
-import { type OrdersService, startOrdersService } from './orders-service.js'
+import { type OrdersService, publicOrigin, startOrdersService } from './orders-service.js'
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
@@ -22,7 +27,19 @@ export interface DemoStep {
   readonly error: string | undefined
   /** The `scope` attribute of the challenge, when there is one. */
   readonly scope: string | undefined
+  /** `true` when the service answered with a stored response (`Idempotent-Replayed`). */
+  readonly replayed: boolean
   readonly body: unknown
+}
+
+/** How the scripted client sends one request. */
+interface CallOptions {
+  readonly token?: string
+  /** `Bearer` unless a DPoP proof is sent. */
+  readonly scheme?: 'Bearer' | 'DPoP'
+  readonly proof?: string
+  readonly idempotencyKey?: string
+  readonly body?: Readonly<Record<string, unknown>>
 }
 
 /** What {@link runDemo} saw: the answers, and the decisions the service reported. */
@@ -36,9 +53,12 @@ export const audience = 'api://orders'
 
 /**
  * Runs the zerotrust demo end to end on loopback: a real authorization server (oidc-provider) issues
- * RFC 9068 tokens, an Express 5 service verifies them with `@zerotrust/jwt` and `@zerotrust/express`,
- * and a scripted client makes four calls: allowed, no token, expired token, missing scope. Everything
- * it started is closed before it resolves.
+ * RFC 9068 tokens, an Express 5 service checks them with `@zerotrust/jwt`, `@zerotrust/dpop`,
+ * `@zerotrust/idempotency` and `@zerotrust/cedar` through `@zerotrust/express`, and a scripted client
+ * shows each layer allowing and refusing: bearer tokens (allowed, none, expired, missing scope), DPoP
+ * (a proof, its replay, the bound token sent as bearer), idempotent retries (replayed, key reused with
+ * another payload) and a Cedar policy (your own order, someone else's). Everything it started is closed
+ * before it resolves.
  *
  * @example
  * const { steps, events } = await runDemo({ log: console.log })
@@ -55,6 +75,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       resources: [{ indicator: audience, scope: 'orders:read orders:write' }],
       clients: [{ clientId: 'orders-client' }],
     })
+    const server = as
     // No clock skew allowance, so that a one-second token is refused a second later.
     service = await startOrdersService({
       issuer: as.issuer,
@@ -65,21 +86,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     log('zerotrust demo')
     log(`  authorization server  ${as.issuer}  (oidc-provider, ES256, typ at+jwt)`)
-    log(`  orders service        ${service.url}  (Express 5 with @zerotrust/jwt and @zerotrust/express)`)
+    log(`  orders service        ${service.url}  (Express 5: jwt, dpop, idempotency, cedar)`)
+    log(`  public origin         ${publicOrigin}  (DPoP proofs name it; the service never trusts Host)`)
     log('')
 
     const call = async (
       title: string,
       method: DemoStep['method'],
       path: string,
-      token: string | undefined,
+      options: CallOptions = {},
     ): Promise<DemoStep> => {
       const headers: Record<string, string> = { accept: 'application/json' }
-      if (token !== undefined) headers.authorization = `Bearer ${token}`
+      if (options.token !== undefined)
+        headers.authorization = `${options.scheme ?? 'Bearer'} ${options.token}`
+      if (options.proof !== undefined) headers.dpop = options.proof
+      if (options.idempotencyKey !== undefined) headers['idempotency-key'] = `"${options.idempotencyKey}"`
       const init: RequestInit = { method, headers }
       if (method === 'POST') {
         headers['content-type'] = 'application/json'
-        init.body = JSON.stringify({ item: 'tea', quantity: 1 })
+        init.body = JSON.stringify(options.body ?? { item: 'tea', quantity: 1 })
       }
       const response = await fetch(new URL(path, service?.url), init)
       const text = await response.text()
@@ -92,6 +117,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         wwwAuthenticate,
         error: challengeParam(wwwAuthenticate, 'error'),
         scope: challengeParam(wwwAuthenticate, 'scope'),
+        replayed: response.headers.get('idempotent-replayed') === 'true',
         body: parseBody(text),
       }
       steps.push(step)
@@ -100,18 +126,56 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     const reader = await as.token({ scope: 'orders:read' })
-    await call('allowed: a token with scope "orders:read"', 'GET', '/orders', reader.accessToken)
+    await call('allowed: a token with scope "orders:read"', 'GET', '/orders', { token: reader.accessToken })
 
-    await call('no token: the request carries no credentials', 'GET', '/orders', undefined)
+    await call('no token: the request carries no credentials', 'GET', '/orders')
 
     const shortLived = await as.token({ scope: 'orders:read', expiresIn: 1 })
     const exp = decodeJwt(shortLived.accessToken).exp ?? 0
     const wait = Math.max(0, exp * 1000 - Date.now()) + 50
     log(`   (waiting ${(wait / 1000).toFixed(1)} s for a one-second token to expire)`)
     await sleep(wait)
-    await call('expired: a token past its "exp"', 'GET', '/orders', shortLived.accessToken)
+    await call('expired: a token past its "exp"', 'GET', '/orders', { token: shortLived.accessToken })
 
-    await call('missing scope: creating an order needs "orders:write"', 'POST', '/orders', reader.accessToken)
+    await call('missing scope: creating an order needs "orders:write"', 'POST', '/orders', {
+      token: reader.accessToken,
+    })
+
+    // RFC 9449: a token bound to the client's key, usable only with a fresh proof made with that key.
+    const clientKey = await generateSigningKey('ES256')
+    const bound = await server.token({
+      scope: 'orders:read',
+      dpopProof: await createDpopProof(clientKey, { method: 'POST', url: server.tokenEndpoint }),
+    })
+    const proof = await createDpopProof(clientKey, {
+      method: 'GET',
+      url: `${publicOrigin}/orders`,
+      accessToken: bound.accessToken,
+    })
+    const proven = { token: bound.accessToken, scheme: 'DPoP', proof } as const
+    await call('DPoP: a key-bound token with a fresh proof of the key', 'GET', '/orders', proven)
+    await call('DPoP: the same proof again (a captured request replayed)', 'GET', '/orders', proven)
+    await call('DPoP: the bound token stolen and sent as a bearer token', 'GET', '/orders', {
+      token: bound.accessToken,
+    })
+
+    // Idempotency-Key: a retried write runs once; the retry gets the stored answer.
+    const writer = await as.token({ scope: 'orders:read orders:write' })
+    const order = { item: 'green tea', quantity: 3 }
+    const create = { token: writer.accessToken, idempotencyKey: 'order-7f3a', body: order }
+    const created = await call('idempotent create: a POST with an Idempotency-Key', 'POST', '/orders', create)
+    await call('idempotent create: the client retries with the same key', 'POST', '/orders', create)
+    await call('idempotent create: the same key with another payload', 'POST', '/orders', {
+      ...create,
+      body: { item: 'black tea', quantity: 30 },
+    })
+
+    // Cedar: a caller reads an order only when it created it.
+    const createdId = (created.body as { id?: string } | undefined)?.id ?? 'o-2'
+    await call('policy: reading the order you created', 'GET', `/orders/${createdId}`, {
+      token: writer.accessToken,
+    })
+    await call("policy: reading someone else's order", 'GET', '/orders/o-1', { token: writer.accessToken })
 
     log('decision events reported to onDecision:')
     for (const event of events) log(`  ${formatEvent(event)}`)
@@ -126,13 +190,14 @@ function printStep(log: (line: string) => void, index: number, step: DemoStep): 
   log(`${index}. ${step.title}`)
   log(`   ${step.method} ${step.path} -> ${step.status} ${statusText(step.status)}`)
   if (step.wwwAuthenticate !== undefined) log(`   WWW-Authenticate: ${step.wwwAuthenticate}`)
+  if (step.replayed) log('   Idempotent-Replayed: true')
   log(`   body: ${JSON.stringify(step.body)}`)
   log('')
 }
 
 function formatEvent(event: DecisionEvent): string {
   const parts = [
-    event.layer.padEnd(6),
+    event.layer.padEnd(11),
     event.outcome.padEnd(5),
     (event.reason === undefined ? event.code : `${event.code} (${event.reason})`).padEnd(34),
     `${event.method} ${event.path}`.padEnd(13),
@@ -140,6 +205,8 @@ function formatEvent(event: DecisionEvent): string {
   if (event.status !== undefined) parts.push(`status=${event.status}`)
   if (event.subject !== undefined) parts.push(`sub=${event.subject}`)
   if (event.clientId !== undefined) parts.push(`client_id=${event.clientId}`)
+  if (event.policies !== undefined && event.policies.length > 0)
+    parts.push(`policies=${event.policies.join(',')}`)
   parts.push(`${event.durationMs.toFixed(2)} ms`)
   return parts.join(' ')
 }
@@ -149,6 +216,7 @@ const statusTexts: Readonly<Record<number, string>> = {
   201: 'Created',
   401: 'Unauthorized',
   403: 'Forbidden',
+  422: 'Unprocessable Content',
   503: 'Service Unavailable',
 }
 

@@ -2,40 +2,121 @@ import { describe, expect, it } from 'vitest'
 import { challengeParam, type DemoResult, runDemo } from '../src/demo.js'
 
 describe('the demo', () => {
-  it('shows the four outcomes and reports every decision', async () => {
+  it('shows each layer allowing and refusing, and reports every decision', async () => {
     const lines: string[] = []
     const { steps, events }: DemoResult = await runDemo({ log: (line) => lines.push(line) })
 
     expect(
-      steps.map(({ method, path, status, error, scope }) => ({ method, path, status, error, scope })),
+      steps.map(({ method, path, status, error, scope, replayed }) => ({
+        method,
+        path,
+        status,
+        error,
+        scope,
+        replayed,
+      })),
     ).toEqual([
-      { method: 'GET', path: '/orders', status: 200, error: undefined, scope: undefined },
-      { method: 'GET', path: '/orders', status: 401, error: undefined, scope: undefined },
-      { method: 'GET', path: '/orders', status: 401, error: 'invalid_token', scope: undefined },
-      { method: 'POST', path: '/orders', status: 403, error: 'insufficient_scope', scope: 'orders:write' },
+      { method: 'GET', path: '/orders', status: 200, error: undefined, scope: undefined, replayed: false },
+      { method: 'GET', path: '/orders', status: 401, error: undefined, scope: undefined, replayed: false },
+      {
+        method: 'GET',
+        path: '/orders',
+        status: 401,
+        error: 'invalid_token',
+        scope: undefined,
+        replayed: false,
+      },
+      {
+        method: 'POST',
+        path: '/orders',
+        status: 403,
+        error: 'insufficient_scope',
+        scope: 'orders:write',
+        replayed: false,
+      },
+      // DPoP: proof accepted, its replay refused, the bound token refused as a bearer token.
+      { method: 'GET', path: '/orders', status: 200, error: undefined, scope: undefined, replayed: false },
+      {
+        method: 'GET',
+        path: '/orders',
+        status: 401,
+        error: 'invalid_dpop_proof',
+        scope: undefined,
+        replayed: false,
+      },
+      {
+        method: 'GET',
+        path: '/orders',
+        status: 401,
+        error: 'invalid_token',
+        scope: undefined,
+        replayed: false,
+      },
+      // Idempotency: created once, the retry replayed, the key reused with another payload refused.
+      { method: 'POST', path: '/orders', status: 201, error: undefined, scope: undefined, replayed: false },
+      { method: 'POST', path: '/orders', status: 201, error: undefined, scope: undefined, replayed: true },
+      { method: 'POST', path: '/orders', status: 422, error: undefined, scope: undefined, replayed: false },
+      // Cedar: your own order, someone else's.
+      {
+        method: 'GET',
+        path: '/orders/o-2',
+        status: 200,
+        error: undefined,
+        scope: undefined,
+        replayed: false,
+      },
+      {
+        method: 'GET',
+        path: '/orders/o-1',
+        status: 403,
+        error: undefined,
+        scope: undefined,
+        replayed: false,
+      },
     ])
-    const [allowed, missing, expired, forbidden] = steps
-    expect(allowed?.wwwAuthenticate).toBeUndefined()
-    // RFC 6750 §3.1: no error attribute when the request carries no credentials.
-    expect(missing?.wwwAuthenticate).toBe('Bearer realm="orders"')
+    const [, missing, expired, forbidden] = steps
+    // RFC 6750 §3.1: no error attribute when the request carries no credentials; both schemes offered.
+    expect(missing?.wwwAuthenticate).toMatch(/^DPoP realm="orders", algs="[^"]+", Bearer realm="orders"$/)
     expect(expired?.wwwAuthenticate).toMatch(/^Bearer realm="orders", error="invalid_token"/)
     expect(forbidden?.wwwAuthenticate).toMatch(/^Bearer /)
+    expect(steps[7]?.body).toEqual(steps[8]?.body)
+    expect(steps[7]?.body).toMatchObject({ id: 'o-2', item: 'green tea', createdBy: 'orders-client' })
 
-    expect(events.map(({ layer, outcome, code, method }) => ({ layer, outcome, code, method }))).toEqual([
-      { layer: 'jwt', outcome: 'allow', code: 'ok', method: 'GET' },
-      { layer: 'scopes', outcome: 'allow', code: 'ok', method: 'GET' },
-      { layer: 'jwt', outcome: 'deny', code: 'missing_credentials', method: 'GET' },
-      { layer: 'jwt', outcome: 'deny', code: 'invalid_token', method: 'GET' },
-      { layer: 'jwt', outcome: 'allow', code: 'ok', method: 'POST' },
-      { layer: 'scopes', outcome: 'deny', code: 'insufficient_scope', method: 'POST' },
+    const summary = events.map(({ layer, outcome, code, reason }) =>
+      `${layer} ${outcome} ${code} ${reason ?? ''}`.trim(),
+    )
+    expect(summary).toEqual([
+      'dpop/jwt allow ok',
+      'scopes allow ok',
+      'dpop/jwt deny missing_credentials',
+      'dpop/jwt deny invalid_token expired',
+      'dpop/jwt allow ok',
+      'scopes deny insufficient_scope missing_scope',
+      'dpop/jwt allow ok',
+      'scopes allow ok',
+      'dpop/jwt deny invalid_dpop_proof replayed',
+      'dpop/jwt deny invalid_token dpop_bound',
+      'dpop/jwt allow ok',
+      'scopes allow ok',
+      'idempotency allow ok claimed',
+      'dpop/jwt allow ok',
+      'scopes allow ok',
+      'idempotency allow ok replayed',
+      'dpop/jwt allow ok',
+      'scopes allow ok',
+      'idempotency deny idempotency_key_reused fingerprint_mismatch',
+      'dpop/jwt allow ok',
+      'cedar allow ok',
+      'dpop/jwt allow ok',
+      'cedar deny access_denied denied_by_policy',
     ])
-    expect(events[3]).toMatchObject({ reason: 'expired', status: 401 })
     expect(events[0]).toMatchObject({ subject: 'orders-client', clientId: 'orders-client' })
-    // Audit events carry identifiers, never tokens.
+    expect(events.find((event) => event.layer === 'cedar')?.policies).toEqual(['owners-read-their-orders'])
+    // Audit events carry identifiers, never tokens or proofs.
     expect(JSON.stringify(events)).not.toMatch(/eyJ[\w-]+\.[\w-]+\./)
 
     const output = lines.join('\n')
-    expect(output).toContain('WWW-Authenticate: Bearer realm="orders"')
+    expect(output).toContain('Idempotent-Replayed: true')
     expect(output).toContain('decision events reported to onDecision:')
   })
 })
