@@ -1,7 +1,48 @@
+import { request as httpRequest } from 'node:http'
 import type { Authenticator, Authorizer, DecisionSink, IdempotencyLayer } from '@zerotrust/core'
-import type { TestRequest, TestResponse } from '@zerotrust/testkit'
+import type { TestResponse } from '@zerotrust/testkit'
+import { type TestRequest as HeadersOnlyRequest, sendRaw as sendHeadersOnly } from '@zerotrust/testkit'
 
-export { sendRaw, type TestRequest, type TestResponse } from '@zerotrust/testkit'
+export type { TestResponse } from '@zerotrust/testkit'
+
+/** A request of the suite: the testkit's hand-written request, with an optional body sent as is. */
+export interface TestRequest extends HeadersOnlyRequest {
+  readonly body?: string
+}
+
+/**
+ * Sends `request` to 127.0.0.1:`port`. Without a body, over a raw socket (the testkit's `sendRaw`: headers
+ * may repeat, nothing is normalized); with one, through `node:http` with its `Content-Length`.
+ */
+export function sendRaw(port: number, request: TestRequest): Promise<TestResponse> {
+  const { body } = request
+  if (body === undefined) return sendHeadersOnly(port, request)
+  const headers: Record<string, string[]> = {}
+  for (const [name, value] of request.headers) {
+    const values = headers[name.toLowerCase()] ?? []
+    headers[name.toLowerCase()] = [...values, value]
+  }
+  headers['content-length'] = [String(Buffer.byteLength(body))]
+  return new Promise((resolve, reject) => {
+    const sent = httpRequest(
+      { host: '127.0.0.1', port, method: request.method, path: request.path, headers, timeout: 10_000 },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (chunk: Buffer) => chunks.push(chunk))
+        res.on('error', reject)
+        res.on('end', () => {
+          const out: Record<string, string> = {}
+          for (const [name, values] of Object.entries(res.headersDistinct))
+            out[name] = values?.join(', ') ?? ''
+          resolve({ status: res.statusCode ?? 0, headers: out, body: Buffer.concat(chunks).toString('utf8') })
+        })
+      },
+    )
+    sent.on('timeout', () => sent.destroy(new Error('no answer within 10 s')))
+    sent.on('error', reject)
+    sent.end(body)
+  })
+}
 
 /**
  * What every adapter's mount function receives. The app it builds must serve exactly these routes:
@@ -29,9 +70,12 @@ export interface MountOptions {
    */
   readonly cedar?: Authorizer
   /**
-   * An idempotency layer. When given, the app also serves `POST /payments`: authenticated, then
-   * `idempotent(idempotency)`, then the handler of `paymentService()` (idempotency-scenarios.ts), whose
-   * answer (status, headers, JSON body) the framework sends.
+   * An idempotency layer. When given, the app also serves `POST /payments`: authenticated, then the
+   * framework's JSON body parser (none on Fastify and Hono, which read bodies themselves), then
+   * `idempotent(idempotency)`, then the handler of `paymentService()` (idempotency-scenarios.ts), called
+   * with the query. The framework sends its answer: status and headers as given, then the body as JSON,
+   * or, when the answer has `chunks`, those chunks streamed one by one. When the service throws, the
+   * error goes to the framework's error path (a 500).
    */
   readonly idempotency?: IdempotencyLayer
 }
@@ -53,7 +97,11 @@ export async function sendFetch(
   const headers = new Headers()
   for (const [name, value] of request.headers) headers.append(name, value)
   const response = await handle(
-    new Request(`http://127.0.0.1${request.path}`, { method: request.method, headers }),
+    new Request(`http://127.0.0.1${request.path}`, {
+      method: request.method,
+      headers,
+      ...(request.body === undefined ? {} : { body: request.body }),
+    }),
   )
   const out: Record<string, string> = {}
   response.headers.forEach((value, name) => {

@@ -1,14 +1,17 @@
 import type { DecisionEvent } from '@zerotrust/core'
 import type { TestRequest } from './harness.js'
 
-/** What a mount's `POST /payments` handler answers: the framework writes it as JSON. */
+/** What a mount's `POST /payments` handler answers: the framework writes it as JSON, or streams `chunks`. */
 export interface PaymentAnswer {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
   readonly body: { readonly payment: number; readonly amount: string | null }
+  /** When set, the body the framework streams instead of `body`, one write per chunk. */
+  readonly chunks: readonly string[] | undefined
 }
 
 const held: (() => void)[] = []
+let runs = 0
 
 /** How many `POST /payments?hold=1` handlers are waiting for {@link releaseHeldPayments}. */
 export function heldPayments(): number {
@@ -20,20 +23,45 @@ export function releaseHeldPayments(): void {
   for (const release of held.splice(0)) release()
 }
 
+/** How many times a payments handler ran, in every app together. */
+export function paymentRuns(): number {
+  return runs
+}
+
+/** The size of a streamed chunk of `stream=<n>` (the body is `n` of them, then `end`). */
+export const chunkBytes = 100
+
 /**
  * The payments handler every mount wraps in `idempotent(layer)`, one per app: it counts its runs. The
  * query steers it: `hold=1` waits for {@link releaseHeldPayments}; `fail=1` answers 503 (never stored);
- * `amount` is echoed. It sets `location` (replayed) and `x-payment-run` (not in the replay allowlist).
+ * `throw=1` throws; `stream=<n>` answers 200 with `n` text chunks of {@link chunkBytes} bytes and `end`;
+ * `cookie=1` sets a `Set-Cookie`; `amount` is echoed. It sets `location` (replayed) and `x-payment-run`
+ * (not in the replay allowlist).
  */
 export function paymentService(): (query: URLSearchParams) => Promise<PaymentAnswer> {
-  let runs = 0
+  let count = 0
   return async function pay(query) {
     runs += 1
-    const payment = runs
+    count += 1
+    const payment = count
     if (query.get('hold') === '1') await new Promise<void>((resolve) => held.push(resolve))
-    const headers = { location: `/payments/${payment}`, 'x-payment-run': String(payment) }
+    if (query.get('throw') === '1') throw new Error('the payment service failed')
+    const headers: Record<string, string> = {
+      location: `/payments/${payment}`,
+      'x-payment-run': String(payment),
+    }
+    if (query.get('cookie') === '1') headers['set-cookie'] = `session=s${payment}; Path=/`
+    const body = { payment, amount: query.get('amount') }
+    const stream = query.get('stream')
+    if (stream !== null) {
+      headers['content-type'] = 'text/plain; charset=utf-8'
+      const chunks = Array.from({ length: Number(stream) }, (_, i) =>
+        `chunk ${i} of payment ${payment}\n`.padEnd(chunkBytes, '.'),
+      )
+      return { status: 200, headers, body, chunks: [...chunks, 'end'] }
+    }
     const status = query.get('fail') === '1' ? 503 : 201
-    return { status, headers, body: { payment, amount: query.get('amount') } }
+    return { status, headers, body, chunks: undefined }
   }
 }
 
@@ -42,6 +70,8 @@ export interface IdempotencyStep {
   /** The request: a path under `/payments`, a key (sent as is), and the caller's subject. */
   readonly path: string
   readonly key?: string
+  /** A JSON body, sent as is with `Content-Type: application/json`. */
+  readonly body?: string
   /** `null` sends no token at all. */
   readonly subject?: string | null
   readonly status: number
@@ -56,6 +86,10 @@ export interface IdempotencyStep {
   readonly retryAfter?: boolean
   /** Sent without waiting for its answer; the next step goes once its handler is running (`hold=1`). */
   readonly background?: boolean
+  /** Whether the answer must carry a `Set-Cookie`. */
+  readonly cookie?: boolean
+  /** The length of the answer's body, in bytes. */
+  readonly bytes?: number
 }
 
 /** A sequence of exchanges every adapter must answer identically, with the idempotency events they report. */
@@ -64,6 +98,10 @@ export interface IdempotencyScenario {
   readonly steps: readonly IdempotencyStep[]
   /** `outcome:code:reason` of the `idempotency` layer's decision events, in order. */
   readonly events: readonly string[]
+  /** How many times the payments handler ran. */
+  readonly runs: number
+  /** `down` sends the steps to the app whose idempotency store fails every call. */
+  readonly store?: 'down'
 }
 
 /** The decision events of the `idempotency` layer, as `outcome:code:reason`. */
@@ -79,7 +117,9 @@ export async function stepRequest(
   const headers: [string, string][] = []
   if (step.subject !== null) headers.push(['Authorization', `Bearer ${await token(step.subject ?? 'alice')}`])
   if (step.key !== undefined) headers.push(['Idempotency-Key', step.key])
-  return { method: 'POST', path: step.path, headers }
+  if (step.body === undefined) return { method: 'POST', path: step.path, headers }
+  headers.push(['Content-Type', 'application/json'])
+  return { method: 'POST', path: step.path, headers, body: step.body }
 }
 
 export const idempotencyScenarios: readonly IdempotencyScenario[] = [
@@ -90,16 +130,19 @@ export const idempotencyScenarios: readonly IdempotencyScenario[] = [
       { path: '/payments?amount=5', key: '"replay-1"', status: 201, replayed: true, sameBodyAs: 0 },
     ],
     events: ['allow:ok:claimed', 'allow:ok:replayed'],
+    runs: 1,
   },
   {
     name: 'a request without a key is refused with 400 where keys are required',
     steps: [{ path: '/payments', status: 400, code: 'invalid_idempotency_key' }],
     events: ['deny:invalid_idempotency_key:missing_key'],
+    runs: 0,
   },
   {
     name: 'an unquoted key is refused with 400 (RFC 8941 sf-string)',
     steps: [{ path: '/payments', key: 'replay-2', status: 400, code: 'invalid_idempotency_key' }],
     events: ['deny:invalid_idempotency_key:malformed_key'],
+    runs: 0,
   },
   {
     name: 'the key reused for another request is refused with 422',
@@ -108,6 +151,7 @@ export const idempotencyScenarios: readonly IdempotencyScenario[] = [
       { path: '/payments?amount=7', key: '"reuse-1"', status: 422, code: 'idempotency_key_reused' },
     ],
     events: ['allow:ok:claimed', 'deny:idempotency_key_reused:fingerprint_mismatch'],
+    runs: 1,
   },
   {
     name: 'a duplicate sent while the first runs gets 409 with Retry-After, and the first completes',
@@ -122,6 +166,7 @@ export const idempotencyScenarios: readonly IdempotencyScenario[] = [
       },
     ],
     events: ['allow:ok:claimed', 'deny:idempotency_conflict:in_flight'],
+    runs: 1,
   },
   {
     name: 'a 5xx is not stored: the retry runs the handler again',
@@ -130,6 +175,7 @@ export const idempotencyScenarios: readonly IdempotencyScenario[] = [
       { path: '/payments?fail=1', key: '"fail-1"', status: 503, replayed: false, otherBodyThan: 0 },
     ],
     events: ['allow:ok:claimed', 'allow:ok:claimed'],
+    runs: 2,
   },
   {
     name: "another caller using the same key gets a run of its own, nothing of the first caller's",
@@ -145,10 +191,107 @@ export const idempotencyScenarios: readonly IdempotencyScenario[] = [
       },
     ],
     events: ['allow:ok:claimed', 'allow:ok:claimed'],
+    runs: 2,
   },
   {
     name: 'an unauthenticated request is refused before any key is looked at',
     steps: [{ path: '/payments', key: '"anon-1"', subject: null, status: 401 }],
     events: [],
+    runs: 0,
+  },
+  {
+    name: 'the same JSON payload with its members in another order replays; another payload is refused',
+    steps: [
+      { path: '/payments', key: '"order-1"', body: '{"amount":5,"currency":"EUR"}', status: 201 },
+      {
+        path: '/payments',
+        key: '"order-1"',
+        body: '{ "currency": "EUR",\n  "amount": 5 }',
+        status: 201,
+        replayed: true,
+        sameBodyAs: 0,
+      },
+      {
+        path: '/payments',
+        key: '"order-1"',
+        body: '{"amount":7,"currency":"EUR"}',
+        status: 422,
+        code: 'idempotency_key_reused',
+      },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:replayed', 'deny:idempotency_key_reused:fingerprint_mismatch'],
+    runs: 1,
+  },
+  {
+    name: 'a handler that throws releases the key: the retry runs it again',
+    steps: [
+      { path: '/payments?throw=1', key: '"throw-1"', status: 500, replayed: false },
+      { path: '/payments?throw=1', key: '"throw-1"', status: 500, replayed: false },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:claimed'],
+    runs: 2,
+  },
+  {
+    name: 'a streamed body within the cap is captured and replayed byte for byte',
+    steps: [
+      { path: '/payments?stream=3', key: '"stream-1"', status: 200, replayed: false, bytes: 303 },
+      {
+        path: '/payments?stream=3',
+        key: '"stream-1"',
+        status: 200,
+        replayed: true,
+        sameBodyAs: 0,
+        bytes: 303,
+      },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:replayed'],
+    runs: 1,
+  },
+  {
+    name: 'a streamed body over the cap is sent whole but not stored: the key is released',
+    steps: [
+      { path: '/payments?stream=100', key: '"stream-2"', status: 200, replayed: false, bytes: 10_003 },
+      {
+        path: '/payments?stream=100',
+        key: '"stream-2"',
+        status: 200,
+        replayed: false,
+        otherBodyThan: 0,
+        bytes: 10_003,
+      },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:claimed'],
+    runs: 2,
+  },
+  {
+    name: 'a Set-Cookie is never replayed by default',
+    steps: [
+      { path: '/payments?cookie=1', key: '"cookie-1"', status: 201, replayed: false, cookie: true },
+      {
+        path: '/payments?cookie=1',
+        key: '"cookie-1"',
+        status: 201,
+        replayed: true,
+        sameBodyAs: 0,
+        cookie: false,
+      },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:replayed'],
+    runs: 1,
+  },
+  {
+    name: 'a store that is down fails closed with 503 and the handler never runs',
+    store: 'down',
+    steps: [
+      {
+        path: '/payments',
+        key: '"down-1"',
+        status: 503,
+        code: 'dependency_unavailable',
+        retryAfter: true,
+      },
+    ],
+    events: ['error:dependency_unavailable:store_unavailable'],
+    runs: 0,
   },
 ]

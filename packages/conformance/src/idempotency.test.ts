@@ -1,6 +1,6 @@
 // The idempotency scenarios, run against real servers of every framework on 127.0.0.1: each adapter's
 // idempotent() must answer every sequence identically, down to the decision events.
-import type { DecisionEvent } from '@zerotrust/core'
+import type { DecisionEvent, IdempotencyStore } from '@zerotrust/core'
 import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFixtures } from './fixtures.js'
@@ -9,6 +9,7 @@ import {
   heldPayments,
   idempotencyEvents,
   idempotencyScenarios,
+  paymentRuns,
   releaseHeldPayments,
   stepRequest,
 } from './idempotency-scenarios.js'
@@ -26,6 +27,13 @@ const frameworks: Record<string, Mount> = {
   'hono (app.request)': mountHonoFetch,
 }
 
+// A store we cannot make fail for real here: every call rejects as a dropped connection would.
+const down: IdempotencyStore = {
+  claim: () => Promise.reject(new Error('ECONNREFUSED')),
+  complete: () => Promise.reject(new Error('ECONNREFUSED')),
+  release: () => Promise.reject(new Error('ECONNREFUSED')),
+}
+
 let fixtures: Awaited<ReturnType<typeof startFixtures>>
 beforeAll(async () => {
   fixtures = await startFixtures()
@@ -35,34 +43,42 @@ afterAll(() => fixtures.close())
 describe.each(Object.entries(frameworks))('idempotency on %s', (_name, mount) => {
   const events: DecisionEvent[] = []
   let app: MountedApp
+  let downApp: MountedApp
 
   beforeAll(async () => {
-    app = await mount({
+    const options = {
       authenticator: fixtures.authenticator('issuer'),
-      onDecision: (e) => events.push(e),
+      onDecision: (e: DecisionEvent) => events.push(e),
       realm,
       publicOrigin,
-      idempotency: idempotency({ store: memoryIdempotencyStore(), required: true }),
-    })
+    }
+    const store = memoryIdempotencyStore()
+    app = await mount({ ...options, idempotency: idempotency({ store, required: true, maxBodyBytes: 4096 }) })
+    downApp = await mount({ ...options, idempotency: idempotency({ store: down, required: true }) })
   })
-  afterAll(() => app.close())
+  afterAll(async () => {
+    await app.close()
+    await downApp.close()
+  })
 
   it.each(idempotencyScenarios.map((s) => [s.name, s] as const))('%s', async (_title, scenario) => {
     events.length = 0
+    const runsBefore = paymentRuns()
+    const target = scenario.store === 'down' ? downApp : app
     const token = (subject: string) => fixtures.token({ sub: subject })
     const answers: TestResponse[] = []
     const background: Promise<TestResponse>[] = []
     for (const step of scenario.steps) {
       const request = await stepRequest(step, token)
       if (step.background) {
-        background.push(app.send(request))
+        background.push(target.send(request))
         // Bounded: the next step goes once this request's handler holds (at most 200 × 10 ms).
         for (let i = 0; i < 200 && heldPayments() === 0; i++) await new Promise((r) => setTimeout(r, 10))
         expect(heldPayments()).toBe(1)
         answers.push({ status: 0, headers: {}, body: '' })
         continue
       }
-      answers.push(await app.send(request))
+      answers.push(await target.send(request))
     }
     releaseHeldPayments()
     const late = await Promise.all(background)
@@ -76,7 +92,10 @@ describe.each(Object.entries(frameworks))('idempotency on %s', (_name, mount) =>
         expect(answer.headers['content-type']).toMatch(/^application\/problem\+json/)
         expect(JSON.parse(answer.body)).toMatchObject({ code: step.code, status: step.status })
       }
-      if (step.status === 201 || step.status === 503) {
+      if (step.cookie === true) expect(answer.headers['set-cookie']).toMatch(/^session=s\d+/)
+      if (step.cookie === false) expect(answer.headers['set-cookie']).toBeUndefined()
+      if (step.bytes !== undefined) expect(Buffer.byteLength(answer.body)).toBe(step.bytes)
+      if ((step.status === 201 || step.status === 503) && step.code === undefined) {
         expect(JSON.parse(answer.body)).toHaveProperty('payment')
         expect(answer.headers.location).toMatch(/^\/payments\/\d+$/)
       }
@@ -94,5 +113,6 @@ describe.each(Object.entries(frameworks))('idempotency on %s', (_name, mount) =>
       }
     })
     expect(idempotencyEvents(events)).toEqual(scenario.events)
+    expect(paymentRuns() - runsBefore).toBe(scenario.runs)
   })
 })

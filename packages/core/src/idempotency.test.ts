@@ -170,3 +170,55 @@ describe('parsedBody and checkIdempotencyLayer', () => {
     ).not.toThrow()
   })
 })
+
+describe('captureNodeResponse while the store write is pending', () => {
+  /** A handle whose store write takes a while, as a remote store's does. */
+  function slowRecorder(delay: number) {
+    const { handle, seen } = recorder()
+    const slow: IdempotencyHandle = {
+      maxBodyBytes: handle.maxBodyBytes,
+      complete: async (response) => {
+        await new Promise((resolve) => setTimeout(resolve, delay))
+        await handle.complete(response)
+      },
+      release: handle.release,
+    }
+    return { handle: slow, seen }
+  }
+
+  it('commits the response at end(): an error page written over it changes nothing that is sent', async () => {
+    const { handle, seen } = slowRecorder(30)
+    const sent = await serveOnce(handle, (res) => {
+      res.statusCode = 201
+      res.setHeader('content-type', 'application/json')
+      res.end('{"ok":1}')
+      // What an error handler does when it sees headersSent false (Express's finalhandler).
+      res.statusCode = 500
+      res.statusMessage = 'Internal Server Error'
+      res.removeHeader('content-type')
+      res.setHeader('content-type', 'text/html; charset=utf-8')
+      res.setHeader('content-length', 300)
+      res.writeHead(500)
+      res.end('<!DOCTYPE html><title>Error</title>', 'utf8')
+    })
+    expect(sent.status).toBe(201)
+    expect(sent.headers.get('content-type')).toBe('application/json')
+    expect(sent.body).toBe('{"ok":1}')
+    expect(seen.completed).toHaveLength(1)
+    expect(seen.completed[0]?.status).toBe(201)
+    expect(text(seen.completed[0]?.body)).toBe('{"ok":1}')
+  })
+
+  it('destroys the response and releases the key when end() is handed a chunk Node refuses', async () => {
+    const { handle, seen } = recorder()
+    // Without the catch, Node's ERR_INVALID_ARG_TYPE became an unhandled rejection (the test run fails).
+    await expect(
+      serveOnce(handle, (res) => {
+        res.statusCode = 200
+        res.end(123 as never)
+      }),
+    ).rejects.toThrow(/fetch failed/)
+    expect(seen.released).toBe(1)
+    expect(seen.completed[0]?.body).toBeUndefined()
+  })
+})

@@ -25,8 +25,10 @@ export interface IdempotencyInput {
   /**
    * The body, or `undefined` when the adapter found none. A request whose headers announce a body the
    * adapter could not see (no body parser ran) fails closed: its payload could not be fingerprinted.
+   * An adapter that must read the body itself (Hono) hands a function: the layer calls it only once
+   * the method and the key say the request takes part, so other requests keep their body unread.
    */
-  readonly body: RequestBody | undefined
+  readonly body: RequestBody | undefined | (() => Promise<RequestBody | undefined>)
   /** Where the adapter reports decisions (the `onDecision` of `authenticate()`). */
   readonly onDecision?: DecisionSink | undefined
 }
@@ -121,16 +123,27 @@ export interface NodeResponseTarget {
   writeHead(...args: never[]): unknown
   write(...args: never[]): boolean
   end(...args: never[]): unknown
+  destroy(error?: Error): unknown
 }
 
 type Chunk = string | Uint8Array
 type Callback = (error?: Error | null) => void
+type HeaderMap = Record<string, string | number | readonly string[] | undefined>
+
+// What could still change the head of a response whose end() is held: no-ops until the real end.
+const headMutators = ['setHeader', 'setHeaders', 'appendHeader', 'removeHeader', 'flushHeaders'] as const
 
 /**
  * Captures the response a Node handler writes (Express, Koa and Fastify all end in Node's
  * `ServerResponse`) and hands it to `handle` before the last bytes leave: a retry that arrives as soon
  * as the client has its answer finds the response stored, not a 409. Streamed bodies are captured up to
  * `handle.maxBodyBytes` (past that the key is released); the bytes themselves go out unchanged.
+ *
+ * The handler's `end()` is held while the store write runs. From that call on the response is
+ * committed: the status, status message and headers it had are the ones sent, whatever runs meanwhile
+ * (an error handler that would write a 500 over a sent answer finds `setHeader`, `writeHead`, `write`
+ * and `end` doing nothing, and a changed `statusCode` is put back). An `end()` Node refuses (a chunk
+ * that is neither a string nor bytes) releases the key and destroys the response with Node's error.
  *
  * A response that never ends (the connection closed under a handler that never answered) keeps its key
  * until the lock TTL lapses, since the handler may still be running.
@@ -142,8 +155,10 @@ export function captureNodeResponse(res: NodeResponseTarget, handle: Idempotency
   const chunks: Uint8Array[] = []
   let size = 0
   let overflow = false
-  let headHeaders: Record<string, string | number | readonly string[] | undefined> | undefined
-  const target = res as unknown as {
+  let headHeaders: HeaderMap | undefined
+  const target = res as unknown as Record<string, unknown> & {
+    statusCode: number
+    statusMessage?: string | undefined
     writeHead: (...args: unknown[]) => unknown
     write: (chunk: Chunk, ...rest: unknown[]) => boolean
     end: (...args: unknown[]) => unknown
@@ -155,13 +170,11 @@ export function captureNodeResponse(res: NodeResponseTarget, handle: Idempotency
   const keep = (chunk: unknown, encoding: unknown): void => {
     if (overflow || chunk === undefined || chunk === null || typeof chunk === 'function') return
     const bytes =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-        : chunk instanceof Uint8Array
-          ? chunk
-          : undefined
+      typeof chunk === 'string' ? encode(chunk, encoding) : chunk instanceof Uint8Array ? chunk : undefined
     if (bytes === undefined) {
+      // Not a body Node sends (its own write() or end() refuses it): nothing to store.
       overflow = true
+      chunks.length = 0
       return
     }
     size += bytes.byteLength
@@ -195,32 +208,76 @@ export function captureNodeResponse(res: NodeResponseTarget, handle: Idempotency
       encoding = undefined
     }
     keep(chunk, encoding)
-    // Until the held end goes out, a second end() or a late write() does nothing (Node would emit a
-    // "write after end" error, which no listener of a response handles): the answer is already decided.
+    const captured: CapturedResponse = {
+      status: res.statusCode,
+      headers: { ...res.getHeaders(), ...headHeaders },
+      body: overflow ? undefined : concat(chunks, size),
+    }
+    // Until the held end goes out, the response is committed: a second end(), a late write() and any
+    // change of the head do nothing (Node would emit a "write after end" error, which no listener of a
+    // response handles, or send an error page's head with this body). The status is put back at the end.
+    const { statusCode, statusMessage } = target
+    const held = holdHead(target)
     target.end = function endedAlready() {
       return res
     }
     target.write = function writtenAfterEnd() {
       return false
     }
-    const captured: CapturedResponse = {
-      status: res.statusCode,
-      headers: { ...res.getHeaders(), ...headHeaders },
-      body: overflow ? undefined : concat(chunks, size),
+    target.writeHead = function headSentAlready() {
+      return res
     }
     const finish = () => {
       target.write = write
       target.end = end
       target.writeHead = writeHead
+      held.restore()
+      target.statusCode = statusCode
+      target.statusMessage = statusMessage
       const rest: unknown[] = []
       if (chunk !== undefined) rest.push(chunk)
       if (encoding !== undefined) rest.push(encoding)
       if (callback !== undefined) rest.push(callback as Callback)
       end.apply(res, rest)
     }
+    const fail = (error: unknown) => {
+      // Node refused the end() (a chunk that is no body): the client gets no answer, the retry runs.
+      void handle.release()
+      res.destroy(error instanceof Error ? error : new Error(String(error)))
+    }
     // The store write comes first: once the client has the answer, a retry must find it stored.
-    handle.complete(captured).then(finish, finish)
+    handle.complete(captured).then(finish, finish).catch(fail)
     return res
+  }
+}
+
+function encode(chunk: string, encoding: unknown): Uint8Array | undefined {
+  try {
+    return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+  } catch {
+    // An encoding Node does not know: its own end() throws on it.
+    return undefined
+  }
+}
+
+/** Makes the head-changing methods of `target` no-ops until `restore()`. */
+function holdHead(target: Record<string, unknown>): { restore(): void } {
+  const saved: [name: string, value: unknown, own: boolean][] = []
+  for (const name of headMutators) {
+    const value = target[name]
+    if (typeof value !== 'function') continue
+    saved.push([name, value, Object.hasOwn(target, name)])
+    target[name] = function headSentAlready() {
+      return target
+    }
+  }
+  return {
+    restore() {
+      for (const [name, value, own] of saved) {
+        if (own) target[name] = value
+        else Reflect.deleteProperty(target, name)
+      }
+    },
   }
 }
 
@@ -299,9 +356,9 @@ function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
   return out
 }
 
-function headerObject(value: object): Record<string, string | number | readonly string[] | undefined> {
+function headerObject(value: object): HeaderMap {
   if (!Array.isArray(value)) {
-    const out: Record<string, string | number | readonly string[] | undefined> = {}
+    const out: HeaderMap = {}
     for (const [name, header] of Object.entries(value)) out[name.toLowerCase()] = header
     return out
   }

@@ -53,6 +53,11 @@ export function idempotent(layer: IdempotencyLayer): RequestHandler {
 function sendStored(res: Response, stored: StoredResponse): void {
   res.status(stored.status)
   for (const [name, value] of Object.entries(stored.headers)) res.setHeader(name, value)
+  if (stored.status === 204 || stored.status === 304) {
+    // No body and no Content-Length (RFC 9110 §8.6): Node sends none for these statuses.
+    res.end()
+    return
+  }
   res.setHeader('content-length', stored.body.byteLength)
   res.end(stored.body)
 }

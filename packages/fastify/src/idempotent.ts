@@ -44,9 +44,10 @@ export function idempotent(layer: IdempotencyLayer): ZeroTrustHook {
       for (const [name, value] of Object.entries(stored.headers)) {
         reply.header(name, typeof value === 'string' ? value : [...value])
       }
-      return reply
-        .code(stored.status)
-        .send(Buffer.from(stored.body.buffer, stored.body.byteOffset, stored.body.byteLength))
+      reply.code(stored.status)
+      // No body and no Content-Length (RFC 9110 §8.6), as Fastify answers these statuses itself.
+      if (stored.status === 204 || stored.status === 304) return reply.send()
+      return reply.send(Buffer.from(stored.body.buffer, stored.body.byteOffset, stored.body.byteLength))
     }
     // Captured where every Fastify reply ends, Node's response: serialized bodies and streams alike.
     if (begun.handle !== undefined) captureNodeResponse(reply.raw, begun.handle)

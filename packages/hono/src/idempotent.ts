@@ -12,11 +12,15 @@ import { errorResponse } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
 
+// The Fetch standard's null body statuses: `new Response(body, { status })` throws for them.
+const nullBodyStatuses = new Set([101, 103, 204, 205, 304])
+
 /**
  * Hono middleware that applies `Idempotency-Key` semantics to a write: the first request with a key runs
  * and its response is stored; a retry gets that response again, marked `Idempotent-Replayed: true`; a
  * concurrent duplicate gets 409, the key reused with another payload 422. Mount it after
- * `authenticate()` (keys are scoped to the caller). It reads the body through `c.req.arrayBuffer()`,
+ * `authenticate()` (keys are scoped to the caller). For a request that takes part (its method is one of
+ * the layer's and it has a key, or the key is required) it reads the body through `c.req.arrayBuffer()`,
  * which Hono caches, so `c.req.json()` and friends still work in the handler (`c.req.raw.body` does not);
  * bound its size with Hono's `bodyLimit()` before it.
  *
@@ -32,11 +36,14 @@ export function idempotent(layer: IdempotencyLayer): MiddlewareHandler<ZeroTrust
     const view = context?.view ?? requestView(c, noOrigin)
     let begun: IdempotencyBegin
     try {
-      const bytes = c.req.raw.body === null ? undefined : new Uint8Array(await c.req.arrayBuffer())
       begun = await layer.begin({
         req: view,
         auth: context?.auth,
-        body: bytes === undefined ? undefined : { kind: 'bytes', bytes },
+        // Read only when the layer asks: after it checked the method and the key.
+        body: async () =>
+          c.req.raw.body === null
+            ? undefined
+            : { kind: 'bytes', bytes: new Uint8Array(await c.req.arrayBuffer()) },
         onDecision: context?.onDecision,
       })
     } catch (error) {
@@ -47,6 +54,10 @@ export function idempotent(layer: IdempotencyLayer): MiddlewareHandler<ZeroTrust
       const headers: Record<string, string | string[]> = {}
       for (const [name, value] of Object.entries(stored.headers)) {
         headers[name] = typeof value === 'string' ? value : [...value]
+      }
+      // A Response of a null-body status takes no body at all, not even an empty one.
+      if (nullBodyStatuses.has(stored.status)) {
+        return c.newResponse(null, stored.status as StatusCode, headers)
       }
       // Stored bodies live in an ArrayBuffer (memory and Redis stores alike), never a shared one.
       return c.newResponse(stored.body as Uint8Array<ArrayBuffer>, stored.status as StatusCode, headers)

@@ -333,3 +333,46 @@ describe('idempotency()', () => {
     )
   })
 })
+
+describe('idempotency() regressions', () => {
+  it('stores and replays content-encoding and vary whatever the allowlist says', async () => {
+    const { begin } = setup({ replayHeaders: ['content-type'] })
+    const handle = handleOf(await begin('"k1"'))
+    await handle.complete(
+      response(200, 'gzip bytes', { 'content-encoding': 'gzip', vary: 'Accept-Encoding', etag: '"1"' }),
+    )
+    const replay = await begin('"k1"')
+    expect(replay.action === 'replay' && replay.response.headers).toEqual({
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      vary: 'Accept-Encoding',
+      'idempotent-replayed': 'true',
+    })
+  })
+
+  it('reads a deferred body only for a request that takes part', async () => {
+    const layer = idempotency({ store: memoryIdempotencyStore(), anonymous: true })
+    let reads = 0
+    const body = async (): Promise<RequestBody> => {
+      reads += 1
+      return json({ amount: 5 })
+    }
+    await layer.begin({ req: request('"k1"', 'PUT'), auth: undefined, body })
+    await layer.begin({ req: request(undefined), auth: undefined, body })
+    expect(reads).toBe(0)
+    const required = idempotency({ store: memoryIdempotencyStore(), anonymous: true, required: true })
+    await expect(required.begin({ req: request(undefined), auth: undefined, body })).rejects.toMatchObject({
+      code: 'invalid_idempotency_key',
+    })
+    await expect(required.begin({ req: request('k1'), auth: undefined, body })).rejects.toMatchObject({
+      reason: 'malformed_key',
+    })
+    expect(reads).toBe(0)
+    const handle = handleOf(await layer.begin({ req: request('"k1"'), auth: undefined, body }))
+    await handle.complete(response())
+    expect(reads).toBe(1)
+    // The same payload handed as a value replays: a deferred body fingerprints alike.
+    const replay = await layer.begin({ req: request('"k1"'), auth: undefined, body: json({ amount: 5 }) })
+    expect(replay.action).toBe('replay')
+  })
+})

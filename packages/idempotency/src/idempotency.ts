@@ -64,7 +64,8 @@ async function begin(settings: IdempotencySettings, input: IdempotencyInput): Pr
     }
     const key = parseIdempotencyKey(values[0] as string, settings.maxKeyLength)
     const storeKey = scopedKey(callerOf(auth, settings.anonymous), req.method, req.path, key)
-    const print = fingerprint(req, body, settings.fields)
+    // Read only now: a request of another method, or without a key, keeps its body unread.
+    const print = fingerprint(req, typeof body === 'function' ? await body() : body, settings.fields)
 
     let claim = await storeCall(() => settings.store.claim(storeKey, print, settings.lockTtl))
     if (claim.state === 'in_flight' && claim.fingerprint === print && settings.wait !== undefined) {
@@ -236,6 +237,11 @@ function shouldStore(settings: IdempotencySettings, status: number): boolean {
   }
 }
 
+// Stored bytes are the bytes sent, encoded by a compression step that ran before the capture (Fastify's
+// onSend, koa-compress inside the route): the replay must say how they are encoded, whatever the
+// allowlist says, or a client would decode them wrongly or a compression step would encode them twice.
+const describesStoredBytes = new Set(['content-encoding', 'vary'])
+
 function replayHeaders(
   headers: CapturedResponse['headers'],
   allowed: ReadonlySet<string>,
@@ -243,7 +249,7 @@ function replayHeaders(
   const out: Record<string, string | readonly string[]> = {}
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase()
-    if (value === undefined || !allowed.has(lower)) continue
+    if (value === undefined || !(allowed.has(lower) || describesStoredBytes.has(lower))) continue
     out[lower] = Array.isArray(value) ? value.map(String) : String(value)
   }
   return out

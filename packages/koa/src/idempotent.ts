@@ -7,17 +7,56 @@ import {
   type IdempotencyLayer,
   noOrigin,
   parsedBody,
+  type RequestBody,
 } from '@zerotrust/core'
 import type { Middleware } from 'koa'
 import { sendError } from './lib/context.js'
+
+const emptyStatuses = new Set([204, 205, 304])
+
+// koa-body keeps the text it parsed here when `includeUnparsed` is set.
+const unparsedBody = Symbol.for('unparsedBody')
+
+/** What body parsers leave on `ctx.request`. */
+interface KoaRequestBody {
+  readonly body?: unknown
+  readonly rawBody?: unknown
+}
+
+/**
+ * The body for the fingerprint: the text the parser read (`ctx.request.rawBody` of `@koa/bodyparser`,
+ * the unparsed body of koa-body), else the parsed value. Parsers leave an empty object for a content
+ * type they do not parse, so an empty object without that text counts as no body: a request that
+ * announces one then fails closed (its payload was never read), it is never fingerprinted as `{}`.
+ */
+function koaBody(request: KoaRequestBody): RequestBody | undefined {
+  const { body, rawBody } = request
+  const raw =
+    typeof rawBody === 'string'
+      ? rawBody
+      : typeof body === 'object' && body !== null
+        ? (body as Record<symbol, unknown>)[unparsedBody]
+        : undefined
+  if (typeof raw === 'string') return { kind: 'bytes', bytes: Buffer.from(raw) }
+  if (isEmptyObject(body)) return undefined
+  return parsedBody(body)
+}
+
+function isEmptyObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  if (value instanceof Uint8Array) return false
+  const proto = Object.getPrototypeOf(value)
+  return (proto === Object.prototype || proto === null) && Reflect.ownKeys(value).length === 0
+}
 
 /**
  * Koa middleware that applies `Idempotency-Key` semantics to a write: the first request with a key runs
  * and its response is stored; a retry gets that response again, marked `Idempotent-Replayed: true`; a
  * concurrent duplicate gets 409, the key reused with another payload 422. Mount it after
  * `authenticate()` (keys are scoped to the caller) and after a body parser that sets
- * `ctx.request.body` (the payload is part of the fingerprint): a request whose body no parser read
- * fails closed.
+ * `ctx.request.body` (the payload is part of the fingerprint). The text the parser read
+ * (`ctx.request.rawBody`) is fingerprinted when present; a request whose body no parser read (no
+ * parser, or an empty object left for a content type it does not parse) fails closed.
  *
  * @example
  * router.post('/payments', bodyParser(), idempotent(idempotency({ store, required: true })), createPayment)
@@ -35,7 +74,7 @@ export function idempotent(layer: IdempotencyLayer): Middleware {
       begun = await layer.begin({
         req: view,
         auth: context?.auth,
-        body: parsedBody((ctx.request as { body?: unknown }).body),
+        body: koaBody(ctx.request as KoaRequestBody),
         onDecision: context?.onDecision,
       })
     } catch (error) {
@@ -48,7 +87,8 @@ export function idempotent(layer: IdempotencyLayer): Middleware {
       for (const [name, value] of Object.entries(stored.headers)) {
         ctx.set(name, typeof value === 'string' ? value : [...value])
       }
-      ctx.body = Buffer.from(stored.body)
+      // 204, 205 and 304 carry no body (Koa would strip it; null also drops the Content-Length).
+      ctx.body = emptyStatuses.has(stored.status) ? null : Buffer.from(stored.body)
       return
     }
     const { handle } = begun

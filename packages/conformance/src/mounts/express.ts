@@ -38,9 +38,15 @@ export const mountExpress: Mount = async ({
   }
   if (idempotency) {
     const pay = paymentService()
-    app.post('/payments', idempotent(idempotency), async (req, res) => {
+    app.post('/payments', express.json(), idempotent(idempotency), async (req, res) => {
       const answer = await pay(new URL(req.originalUrl, 'http://payments').searchParams)
-      res.status(answer.status).set(answer.headers).json(answer.body)
+      res.status(answer.status).set(answer.headers)
+      if (answer.chunks === undefined) {
+        res.json(answer.body)
+        return
+      }
+      for (const chunk of answer.chunks) res.write(chunk)
+      res.end()
     })
   }
   app.use(errorHandler())

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import { ZeroTrustError } from '@zerotrust/core'
 import { idempotent, zeroTrust } from '@zerotrust/fastify'
 import Fastify from 'fastify'
@@ -40,7 +41,8 @@ export const mountFastify: Mount = async ({
     const pay = paymentService()
     app.post('/payments', { preHandler: idempotent(idempotency) }, async (request, reply) => {
       const answer = await pay(new URL(request.originalUrl, 'http://payments').searchParams)
-      return reply.code(answer.status).headers(answer.headers).send(answer.body)
+      reply.code(answer.status).headers(answer.headers)
+      return reply.send(answer.chunks === undefined ? answer.body : Readable.from(answer.chunks))
     })
   }
 

@@ -35,7 +35,16 @@ function buildApp({
     const pay = paymentService()
     app.post('/payments', idempotent(idempotency), async (c) => {
       const answer = await pay(new URL(c.req.url).searchParams)
-      return c.json(answer.body, answer.status as 201 | 503, answer.headers)
+      const { chunks } = answer
+      if (chunks === undefined) return c.json(answer.body, answer.status as 201 | 503, answer.headers)
+      const encoder = new TextEncoder()
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (const chunk of chunks) controller.enqueue(encoder.encode(chunk))
+          controller.close()
+        },
+      })
+      return c.body(stream, answer.status as 200, answer.headers)
     })
   }
   return app

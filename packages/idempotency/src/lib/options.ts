@@ -28,7 +28,8 @@ export interface IdempotencyOptions {
   /**
    * Response headers stored and replayed (lower case). By default `content-type`, `content-language`,
    * `content-location`, `location`, `etag`, `last-modified`, `cache-control`, `expires`. Never
-   * `set-cookie` unless listed here.
+   * `set-cookie` unless listed here. `content-encoding` and `vary` are stored and replayed whatever
+   * this says: they describe the stored bytes, which a compression step may have encoded.
    */
   readonly replayHeaders?: readonly string[]
   /** Which statuses are stored; by default every status but 5xx, 408 and 429 (transient answers). */
