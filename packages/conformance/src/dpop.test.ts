@@ -56,12 +56,14 @@ const boundToken = () =>
 const get = (headers: [string, string][], path = '/orders'): TestRequest => ({ method: 'GET', path, headers })
 const proofFor = (token: string, extra: { nonce?: string; url?: string } = {}) =>
   createDpopProof(clientKey, { method: 'GET', url: extra.url ?? url, accessToken: token, ...extra })
+const browserOrigin = 'https://app.example.com'
 const problem = (body: string) => JSON.parse(body) as { code: string; reason?: string; status: number }
 
 describe.each(Object.entries(frameworks))('%s', (_name, mount) => {
   const events: DecisionEvent[] = []
   let plain: MountedApp
   let withNonces: MountedApp
+  let withCors: MountedApp
 
   beforeAll(async () => {
     const inner = () => jwtBearer({ issuer: jwks.issuer, audience, algorithms: ['ES256'] })
@@ -71,9 +73,14 @@ describe.each(Object.entries(frameworks))('%s', (_name, mount) => {
       ...common,
       authenticator: dpop(inner(), { algorithms: ['ES256'], nonce: { secret: nonceSecret } }),
     })
+    withCors = await mount({
+      ...common,
+      authenticator: dpop(inner(), { algorithms: ['ES256'], nonce: { secret: nonceSecret } }),
+      cors: { origin: browserOrigin, exposedHeaders: ['X-Request-Id'] },
+    })
   })
   afterAll(async () => {
-    await Promise.all([plain.close(), withNonces.close()])
+    await Promise.all([plain.close(), withNonces.close(), withCors.close()])
   })
 
   it('a DPoP-bound token with a proof for the public URL: 200, auth.scheme DPoP, one allow per layer', async () => {
@@ -195,5 +202,37 @@ describe.each(Object.entries(frameworks))('%s', (_name, mount) => {
     expect(second.status).toBe(200)
     expect(second.headers['dpop-nonce']).toBe(nonce)
     expect(second.headers['access-control-expose-headers']).toContain('DPoP-Nonce')
+  })
+
+  it("behind the framework's CORS middleware: DPoP-Nonce joins the exposed headers it set", async () => {
+    const token = await boundToken()
+    const exposed = (value: string | undefined) =>
+      (value ?? '').split(',').map((name) => name.trim().toLowerCase())
+    const first = await withCors.send(
+      get([
+        ['Origin', browserOrigin],
+        ['Authorization', `DPoP ${token}`],
+        ['DPoP', await proofFor(token)],
+      ]),
+    )
+    expect(first.status).toBe(401)
+    expect(first.headers['access-control-allow-origin']).toBe(browserOrigin)
+    expect(exposed(first.headers['access-control-expose-headers'])).toEqual(
+      expect.arrayContaining(['x-request-id', 'dpop-nonce']),
+    )
+    const nonce = first.headers['dpop-nonce'] as string
+    const second = await withCors.send(
+      get([
+        ['Origin', browserOrigin],
+        ['Authorization', `DPoP ${token}`],
+        ['DPoP', await proofFor(token, { nonce })],
+      ]),
+    )
+    expect(second.status).toBe(200)
+    expect(second.headers['access-control-allow-origin']).toBe(browserOrigin)
+    expect(second.headers['dpop-nonce']).toBe(nonce)
+    expect(exposed(second.headers['access-control-expose-headers'])).toEqual(
+      expect.arrayContaining(['x-request-id', 'dpop-nonce']),
+    )
   })
 })

@@ -78,6 +78,12 @@ export interface MountOptions {
    * error goes to the framework's error path (a 500).
    */
   readonly idempotency?: IdempotencyLayer
+  /**
+   * When given, the framework's usual CORS middleware (`cors`, `@fastify/cors`, `@koa/cors`,
+   * `hono/cors`) runs before `authenticate()`, allowing `origin` and exposing `exposedHeaders`: the
+   * adapters must add their own response headers (`DPoP-Nonce`) to that list, not replace it.
+   */
+  readonly cors?: { readonly origin: string; readonly exposedHeaders: readonly string[] }
 }
 
 /** An app an adapter mounted, reachable through `send`. */

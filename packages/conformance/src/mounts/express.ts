@@ -1,6 +1,7 @@
 import { ZeroTrustError } from '@zerotrust/core'
 import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/express'
 import { startHttpServer } from '@zerotrust/testkit'
+import cors from 'cors'
 import express from 'express'
 import { type Mount, sendRaw } from '../harness.js'
 import { paymentService } from '../idempotency-scenarios.js'
@@ -13,11 +14,15 @@ export const mountExpress: Mount = async ({
   publicOrigin,
   cedar,
   idempotency,
+  cors: corsOptions,
 }) => {
   const app = express()
   app.get('/health', (_req, res) => {
     res.json({ ok: true })
   })
+  if (corsOptions) {
+    app.use(cors({ origin: corsOptions.origin, exposedHeaders: [...corsOptions.exposedHeaders] }))
+  }
   app.use(authenticate(authenticator, { onDecision, realm, publicOrigin }))
   app.get('/orders', requireScopes('orders:read'), (req, res) => {
     res.json({ auth: req.auth })

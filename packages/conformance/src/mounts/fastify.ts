@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
+import fastifyCors from '@fastify/cors'
 import { ZeroTrustError } from '@zerotrust/core'
 import { idempotent, zeroTrust } from '@zerotrust/fastify'
 import Fastify from 'fastify'
@@ -14,8 +15,12 @@ export const mountFastify: Mount = async ({
   publicOrigin,
   cedar,
   idempotency,
+  cors,
 }) => {
   const app = Fastify()
+  if (cors) {
+    await app.register(fastifyCors, { origin: cors.origin, exposedHeaders: [...cors.exposedHeaders] })
+  }
   await app.register(zeroTrust, { authenticator, onDecision, realm, publicOrigin })
   app.get('/health', { config: { zeroTrust: false } }, async () => ({ ok: true }))
   app.get('/orders', { config: { zeroTrust: { scopes: 'orders:read' } } }, async (request) => ({

@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server'
 import { ZeroTrustError } from '@zerotrust/core'
 import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/hono'
 import { Hono } from 'hono'
+import { cors as honoCors } from 'hono/cors'
 import { type Mount, type MountOptions, sendFetch, sendRaw } from '../harness.js'
 import { paymentService } from '../idempotency-scenarios.js'
 
@@ -15,10 +16,12 @@ function buildApp({
   publicOrigin,
   cedar,
   idempotency,
+  cors,
 }: MountOptions): Hono {
   const app = new Hono()
   app.onError(errorHandler())
   app.get('/health', (c) => c.json({ ok: true }))
+  if (cors) app.use(honoCors({ origin: cors.origin, exposeHeaders: [...cors.exposedHeaders] }))
   app.use(authenticate(authenticator, { onDecision, realm, publicOrigin }))
   app.get('/orders', requireScopes('orders:read'), (c) => c.json({ auth: c.get('auth') }))
   app.post('/orders', requireScopes('orders:write'), (c) => c.json({ created: true }, 201))

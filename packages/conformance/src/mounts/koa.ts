@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream'
+import koaCors from '@koa/cors'
 import Router from '@koa/router'
 import { ZeroTrustError } from '@zerotrust/core'
 import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/koa'
@@ -25,10 +26,12 @@ export const mountKoa: Mount = async ({
   publicOrigin,
   cedar,
   idempotency,
+  cors,
 }) => {
   const app = new Koa()
   app.silent = true
   app.use(errorHandler())
+  if (cors) app.use(koaCors({ origin: cors.origin, exposeHeaders: [...cors.exposedHeaders] }))
 
   const open = new Router()
   open.get('/health', (ctx) => {

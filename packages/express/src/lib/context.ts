@@ -7,9 +7,10 @@ const expose = 'access-control-expose-headers'
 export function sendError(res: Response, error: unknown, realm: string | undefined): void {
   const rendered = renderError(error, { realm })
   const exposed = rendered.headers[expose]
+  // Keep what a CORS middleware already exposed: read before the rendered headers replace it.
+  const before = res.getHeader(expose)
   res.status(rendered.status).set(rendered.headers)
-  // Keep what a CORS middleware already exposed.
-  if (exposed !== undefined) res.set(expose, exposeHeaders(res.getHeader(expose), exposed.split(', ')))
+  if (exposed !== undefined) res.set(expose, exposeHeaders(before, exposed.split(', ')))
   res.send(rendered.body)
 }
 

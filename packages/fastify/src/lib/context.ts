@@ -28,9 +28,10 @@ export function setState(request: FastifyRequest, state: RequestState): void {
 export function sendError(reply: FastifyReply, error: unknown, realm: string | undefined): FastifyReply {
   const rendered = renderError(error, { realm })
   const exposed = rendered.headers[expose]
+  // Keep what a CORS plugin already exposed: read before the rendered headers replace it.
+  const before = reply.getHeader(expose)
   reply.code(rendered.status).headers(rendered.headers)
-  // Keep what a CORS plugin already exposed.
-  if (exposed !== undefined) reply.header(expose, exposeHeaders(reply.getHeader(expose), exposed.split(', ')))
+  if (exposed !== undefined) reply.header(expose, exposeHeaders(before, exposed.split(', ')))
   return reply.send(rendered.body)
 }
 

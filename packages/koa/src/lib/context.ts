@@ -8,10 +8,11 @@ import type { ParameterizedContext } from 'koa'
 export function sendError(ctx: ParameterizedContext, error: unknown, realm: string | undefined): void {
   const rendered = renderError(error, { realm })
   const exposed = rendered.headers[expose]
+  // Keep what a CORS middleware already exposed: read before the rendered headers replace it.
+  const before = ctx.response.get(expose)
   ctx.status = rendered.status
   ctx.set(rendered.headers)
-  // Keep what a CORS middleware already exposed.
-  if (exposed !== undefined) ctx.set(expose, exposeHeaders(ctx.response.get(expose), exposed.split(', ')))
+  if (exposed !== undefined) ctx.set(expose, exposeHeaders(before, exposed.split(', ')))
   ctx.body = rendered.body
 }
 
