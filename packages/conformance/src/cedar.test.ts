@@ -4,20 +4,9 @@ import type { DecisionEvent } from '@zerotrust/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cedarScenarios, seedAuthorizer } from './cedar-scenarios.js'
 import { startFixtures } from './fixtures.js'
-import type { Mount, MountedApp } from './harness.js'
-import { mountExpress } from './mounts/express.js'
-import { mountFastify } from './mounts/fastify.js'
-import { mountHonoFetch, mountHonoNode } from './mounts/hono.js'
-import { mountKoa } from './mounts/koa.js'
+import type { MountedApp } from './harness.js'
+import { frameworks } from './mounts/index.js'
 import { publicOrigin, realm } from './scenarios.js'
-
-const frameworks: Record<string, Mount> = {
-  express: mountExpress,
-  fastify: mountFastify,
-  koa: mountKoa,
-  'hono (node-server)': mountHonoNode,
-  'hono (app.request)': mountHonoFetch,
-}
 
 let fixtures: Awaited<ReturnType<typeof startFixtures>>
 beforeAll(async () => {

@@ -3,20 +3,9 @@
 import type { DecisionEvent } from '@zerotrust/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFixtures } from './fixtures.js'
-import type { Mount, MountedApp } from './harness.js'
-import { mountExpress } from './mounts/express.js'
-import { mountFastify } from './mounts/fastify.js'
-import { mountHonoFetch, mountHonoNode } from './mounts/hono.js'
-import { mountKoa } from './mounts/koa.js'
+import type { MountedApp } from './harness.js'
+import { frameworks } from './mounts/index.js'
 import { type AuthenticatorKind, publicOrigin, realm, scenarios } from './scenarios.js'
-
-const frameworks: Record<string, Mount> = {
-  express: mountExpress,
-  fastify: mountFastify,
-  koa: mountKoa,
-  'hono (node-server)': mountHonoNode,
-  'hono (app.request)': mountHonoFetch,
-}
 
 let fixtures: Awaited<ReturnType<typeof startFixtures>>
 beforeAll(async () => {

@@ -14,20 +14,10 @@ import {
   toJwks,
 } from '@zerotrust/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Mount, MountedApp, TestRequest } from './harness.js'
-import { mountExpress } from './mounts/express.js'
-import { mountFastify } from './mounts/fastify.js'
-import { mountHonoFetch, mountHonoNode } from './mounts/hono.js'
-import { mountKoa } from './mounts/koa.js'
+import type { MountedApp, TestRequest } from './harness.js'
+import { frameworks } from './mounts/index.js'
 import { publicOrigin, realm } from './scenarios.js'
 
-const frameworks: Record<string, Mount> = {
-  express: mountExpress,
-  fastify: mountFastify,
-  koa: mountKoa,
-  'hono (node-server)': mountHonoNode,
-  'hono (app.request)': mountHonoFetch,
-}
 const audience = 'api://orders'
 const url = `${publicOrigin}/orders`
 const nonceSecret = 'conformance-nonce-secret-0123456789abcdef'

@@ -4,7 +4,7 @@ import type { DecisionEvent, IdempotencyStore } from '@zerotrust/core'
 import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFixtures } from './fixtures.js'
-import type { Mount, MountedApp, TestResponse } from './harness.js'
+import type { MountedApp, TestResponse } from './harness.js'
 import {
   heldPayments,
   idempotencyEvents,
@@ -13,19 +13,8 @@ import {
   releaseHeldPayments,
   stepRequest,
 } from './idempotency-scenarios.js'
-import { mountExpress } from './mounts/express.js'
-import { mountFastify } from './mounts/fastify.js'
-import { mountHonoFetch, mountHonoNode } from './mounts/hono.js'
-import { mountKoa } from './mounts/koa.js'
+import { frameworks } from './mounts/index.js'
 import { publicOrigin, realm } from './scenarios.js'
-
-const frameworks: Record<string, Mount> = {
-  express: mountExpress,
-  fastify: mountFastify,
-  koa: mountKoa,
-  'hono (node-server)': mountHonoNode,
-  'hono (app.request)': mountHonoFetch,
-}
 
 // A store we cannot make fail for real here: every call rejects as a dropped connection would.
 const down: IdempotencyStore = {
