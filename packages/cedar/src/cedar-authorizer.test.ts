@@ -21,7 +21,13 @@ import {
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as seed from '../test/fixtures/orders.js'
 import { clientAuth, routed, userAuth } from '../test/helpers.js'
-import { type CedarAuthorizerOptions, CedarPolicyError, cedarAuthorizer, type ReloadResult } from './index.js'
+import {
+  type CedarAuthorizer,
+  type CedarAuthorizerOptions,
+  CedarPolicyError,
+  cedarAuthorizer,
+  type ReloadResult,
+} from './index.js'
 
 const fixtures = fileURLToPath(new URL('../test/fixtures/', import.meta.url))
 const policyDir = join(fixtures, 'policies')
@@ -535,6 +541,88 @@ describe('decision cache', () => {
     expect((await policies.authorize(charges, clientAuth('c'))).diagnostics).toEqual([
       'context.at is not an integer (cedar has no fractions, NaN or infinities)',
     ])
+  })
+
+  it('never serves a cached allow to a value it would refuse', async () => {
+    const refused: unknown[] = [1.5, Number.NaN, 2 ** 53, 1n, null, new Date(0), { nested: [1, 2.5] }, [1n]]
+    for (const bad of refused) {
+      let value: unknown = 1
+      const policies = cedarAuthorizer({
+        policies: { text: 'permit (principal, action, resource);' },
+        time: false,
+        cache: { max: 10 },
+        context: () => ({ amount: value }) as never,
+        entities: () => [{ uid: { type: 'Order', id: 'o' }, attrs: { amount: value } as never }],
+      })
+      const charges = routed('POST', '/v1/charges')
+      const allowed = await policies.authorize(charges, clientAuth('c'))
+      expect(await policies.authorize(charges, clientAuth('c'))).toBe(allowed)
+      value = bad
+      const decision = await policies.authorize(charges, clientAuth('c'))
+      expect(denial(decision)).toMatchObject({ reason: 'unrepresentable_value' })
+      expect(decision.diagnostics?.[0]).toMatch(/^context\.amount/)
+    }
+  })
+
+  it('follows entities changed in place: the same array is keyed by its content, never by identity', async () => {
+    const entities = seed.entities(req, userAuth('alice'))
+    const policies = seeded({ time: false, schema: undefined, cache: { max: 10 }, entities: () => entities })
+    const first = await policies.authorize(req, userAuth('alice'))
+    expect(first.allowed).toBe(true)
+    const orderEntity = entities.find((entity) => entity.uid.type === 'Order')
+    if (orderEntity?.attrs === undefined) throw new Error('the seed must load the order')
+    ;(orderEntity.attrs as Record<string, unknown>).owner = { __entity: { type: 'User', id: 'carol' } }
+    expect((await policies.authorize(req, userAuth('alice'))).allowed).toBe(false)
+  })
+
+  it('tells apart requests whose key hashes collide', async () => {
+    let note = 'aXbYc'
+    const policies = cedarAuthorizer({
+      policies: { text: 'permit (principal, action, resource) when { context.note == "aXbYc" };' },
+      time: false,
+      cache: { max: 10 },
+      context: () => ({ note }),
+    })
+    const charges = routed('POST', '/v1/charges')
+    const allowed = await policies.authorize(charges, clientAuth('c'))
+    expect(allowed.allowed).toBe(true)
+    // Same length, first, middle and last character: the same hash (see values.test.ts), another request.
+    note = 'aZbWc'
+    expect((await policies.authorize(charges, clientAuth('c'))).allowed).toBe(false)
+    note = 'aXbYc'
+    const again = await policies.authorize(charges, clientAuth('c'))
+    expect(again.allowed).toBe(true)
+    expect(await policies.authorize(charges, clientAuth('c'))).toBe(again)
+  })
+
+  it('keeps each key whole when a value calls back in while the key is being built', async () => {
+    const nested: Promise<Decision>[] = []
+    const charges = routed('POST', '/v1/charges')
+    const policies: CedarAuthorizer = cedarAuthorizer({
+      policies: { text: 'permit (principal == Client::"a", action, resource);' },
+      time: false,
+      cache: { max: 10 },
+      entities: (_req, auth) => {
+        if (auth.clientId === 'b') return [{ uid: { type: 'Order', id: 'other' } }]
+        const attrs = {
+          get owner() {
+            // A getter that decides another request before answering: read while the key is filled.
+            nested.push(policies.authorize(charges, clientAuth('b')))
+            return 'a'
+          },
+        }
+        return [{ uid: { type: 'Order', id: 'o' }, attrs: attrs as never }]
+      },
+    })
+    // With one key shared by both calls, "a" and "c" would both leave a key of "b"'s tokens and the same
+    // tail, and "c" would be served the allow of "a".
+    for (let round = 0; round < 3; round++) {
+      expect((await policies.authorize(charges, clientAuth('a'))).allowed).toBe(true)
+      expect((await policies.authorize(charges, clientAuth('c'))).allowed).toBe(false)
+      expect((await policies.authorize(charges, clientAuth('b'))).allowed).toBe(false)
+    }
+    expect(nested.length).toBeGreaterThanOrEqual(6)
+    for (const decision of await Promise.all(nested)) expect(decision.allowed).toBe(false)
   })
 
   it('stays off while the context carries the time, unless told otherwise', async () => {

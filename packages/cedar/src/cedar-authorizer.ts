@@ -18,14 +18,7 @@ import {
 } from './lib/options.js'
 import { readSchema, readSchemaSync, readSources, readSourcesSync, watchTargets } from './lib/sources.js'
 import { disableWasmCallInlining } from './lib/v8-remedy.js'
-import {
-  checkRecord,
-  encodeEntities,
-  encodeRecord,
-  encodeRef,
-  toEntities,
-  UnrepresentableValue,
-} from './lib/values.js'
+import { checkRecord, DecisionKey, toEntities, UnrepresentableValue } from './lib/values.js'
 
 /** A Cedar authorizer: an `Authorizer` that can also reload its policies and stop watching them. */
 export interface CedarAuthorizer extends Authorizer {
@@ -47,7 +40,13 @@ interface ActiveSet {
   readonly compiled: CompiledPolicies
   readonly ids: readonly string[]
   readonly schemaName: string | undefined
-  readonly cache: LRUCache<string, Decision> | undefined
+  readonly cache: LRUCache<number, CachedDecision> | undefined
+}
+
+/** A cached decision under its key's hash, with the whole key to confirm a hit. */
+interface CachedDecision {
+  readonly tokens: readonly unknown[]
+  readonly decision: Decision
 }
 
 /**
@@ -83,6 +82,9 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
   let reloading: Promise<unknown> = Promise.resolve()
   let watchers: FSWatcher[] = []
   let timer: NodeJS.Timeout | undefined
+  // The key of the last lookup, reused: a call that finds none (a value's getter that calls back in while
+  // a key is being filled) makes its own.
+  let spareKey: DecisionKey | undefined
 
   async function reloadNow(): Promise<{ readonly ok: true; readonly policies: number }> {
     const next = compilePolicies(await readSources(settings.sources), await readSchema(settings.schema))
@@ -116,18 +118,28 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
         if (isThenable(loaded)) loaded = await loaded
         // Read after the loader's await: a reload that finished meanwhile serves this request.
         const set = active
-        let key: string | undefined
+        let tokens: readonly unknown[] | undefined
+        let hash = 0
         if (set.cache === undefined) checkRecord(request.context, 'context')
         else {
-          // Checking and encoding in one pass: a hit costs this, a map lookup, and no wasm call.
-          key =
-            encodeRef(request.principal) +
-            encodeRef(request.action) +
-            encodeRef(request.resource) +
-            encodeRecord(request.context, 'context') +
-            encodeEntities(loaded)
-          const hit = set.cache.get(key)
-          if (hit !== undefined) return hit
+          // Checking and keying in one pass: a hit costs this, a lookup by hash, a comparison of the
+          // whole key, and no wasm call.
+          const key = spareKey ?? new DecisionKey()
+          spareKey = undefined
+          key.start()
+          key.ref(request.principal)
+          key.ref(request.action)
+          key.ref(request.resource)
+          key.record(request.context, 'context')
+          key.entities(loaded)
+          hash = key.hash
+          const hit = set.cache.get(hash)
+          if (hit !== undefined && key.matches(hit.tokens)) {
+            spareKey = key
+            return hit.decision
+          }
+          tokens = key.snapshot()
+          spareKey = key
         }
         const call: StatefulAuthorizationCall = {
           principal: request.principal,
@@ -140,7 +152,8 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
         }
         if (set.schemaName !== undefined) call.preparsedSchemaName = set.schemaName
         const decision = decide(evaluate(call))
-        if (key !== undefined) set.cache?.set(key, decision)
+        // Replaces an entry whose key shares the hash: the newer request is the likelier to come again.
+        if (tokens !== undefined) set.cache?.set(hash, { tokens, decision })
         return decision
       } catch (error) {
         return failed(error)
@@ -186,7 +199,7 @@ function activate(slot: string, compiled: CompiledPolicies, settings: CedarSetti
     cache:
       settings.cacheMax === undefined
         ? undefined
-        : new LRUCache<string, Decision>({ max: settings.cacheMax }),
+        : new LRUCache<number, CachedDecision>({ max: settings.cacheMax }),
   })
 }
 
