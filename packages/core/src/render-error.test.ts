@@ -196,4 +196,14 @@ describe('exposeHeaders', () => {
     )
     expect(headers['access-control-expose-headers']).toBe('WWW-Authenticate, DPoP-Nonce')
   })
+
+  it('keeps the list a CORS layer already set on the response in front', () => {
+    const err = new ZeroTrustError('use_dpop_nonce', 'x', { headers: { 'DPoP-Nonce': 'n' } })
+    const { headers } = renderError(err, { exposed: 'X-Request-Id' })
+    expect(headers['access-control-expose-headers']).toBe('X-Request-Id, WWW-Authenticate, DPoP-Nonce')
+    // Errors without headers of their own leave the response's list alone.
+    expect(
+      renderError(new ZeroTrustError('invalid_token', 'x'), { exposed: 'X' }).headers,
+    ).not.toHaveProperty('access-control-expose-headers')
+  })
 })

@@ -26,6 +26,11 @@ export interface RenderedError {
 export interface RenderErrorOptions {
   /** The `realm` to put in challenges that do not name one. */
   readonly realm?: string | undefined
+  /**
+   * The `Access-Control-Expose-Headers` value already on the response (a CORS layer's list): an error
+   * that adds headers (`DPoP-Nonce`) lists them after it rather than replacing it.
+   */
+  readonly exposed?: unknown
 }
 
 const defaultChallenges: readonly Challenge[] = [{ scheme: 'Bearer' }]
@@ -64,9 +69,9 @@ export function renderError(error: unknown, options: RenderErrorOptions = {}): R
   }
   if (err.headers) {
     for (const [name, value] of Object.entries(err.headers)) headers[name.toLowerCase()] = value
-    // A browser client reads `DPoP-Nonce` across origins only when it is exposed; adapters merge this
-    // with what a CORS layer already listed (see exposeHeaders).
-    headers['access-control-expose-headers'] = exposeHeaders(undefined, [
+    // A browser client reads `DPoP-Nonce` across origins only when it is exposed, after whatever a CORS
+    // layer already listed.
+    headers['access-control-expose-headers'] = exposeHeaders(options.exposed, [
       'WWW-Authenticate',
       ...Object.keys(err.headers),
     ])

@@ -5,13 +5,9 @@ const expose = 'access-control-expose-headers'
 
 /** Sends any error as core renders it: status, headers, problem+json. */
 export function sendError(res: Response, error: unknown, realm: string | undefined): void {
-  const rendered = renderError(error, { realm })
-  const exposed = rendered.headers[expose]
-  // Keep what a CORS middleware already exposed: read before the rendered headers replace it.
-  const before = res.getHeader(expose)
-  res.status(rendered.status).set(rendered.headers)
-  if (exposed !== undefined) res.set(expose, exposeHeaders(before, exposed.split(', ')))
-  res.send(rendered.body)
+  // What a CORS middleware already exposed stays in the list.
+  const rendered = renderError(error, { realm, exposed: res.getHeader(expose) })
+  res.status(rendered.status).set(rendered.headers).send(rendered.body)
 }
 
 /** Sets the headers an authenticator asked for on success (`DPoP-Nonce`), exposed to CORS clients. */

@@ -26,13 +26,9 @@ export function setState(request: FastifyRequest, state: RequestState): void {
 
 /** Sends any error as core renders it: status, headers (with the problem's content type), body. */
 export function sendError(reply: FastifyReply, error: unknown, realm: string | undefined): FastifyReply {
-  const rendered = renderError(error, { realm })
-  const exposed = rendered.headers[expose]
-  // Keep what a CORS plugin already exposed: read before the rendered headers replace it.
-  const before = reply.getHeader(expose)
-  reply.code(rendered.status).headers(rendered.headers)
-  if (exposed !== undefined) reply.header(expose, exposeHeaders(before, exposed.split(', ')))
-  return reply.send(rendered.body)
+  // What a CORS plugin already exposed stays in the list.
+  const rendered = renderError(error, { realm, exposed: reply.getHeader(expose) })
+  return reply.code(rendered.status).headers(rendered.headers).send(rendered.body)
 }
 
 const expose = 'access-control-expose-headers'

@@ -6,13 +6,10 @@ import type { ParameterizedContext } from 'koa'
  * so Koa keeps the problem+json content type instead of guessing `text/plain`.
  */
 export function sendError(ctx: ParameterizedContext, error: unknown, realm: string | undefined): void {
-  const rendered = renderError(error, { realm })
-  const exposed = rendered.headers[expose]
-  // Keep what a CORS middleware already exposed: read before the rendered headers replace it.
-  const before = ctx.response.get(expose)
+  // What a CORS middleware already exposed stays in the list.
+  const rendered = renderError(error, { realm, exposed: ctx.response.get(expose) })
   ctx.status = rendered.status
   ctx.set(rendered.headers)
-  if (exposed !== undefined) ctx.set(expose, exposeHeaders(before, exposed.split(', ')))
   ctx.body = rendered.body
 }
 
