@@ -382,6 +382,18 @@ describe('dpop: each RFC 9449 §4.3 check has a proof that breaks it', () => {
     expectProofError(await refused(proof, token, { target }), 'htu')
   })
 
+  it('fails closed with 500 origin_not_configured when the adapter knows no public origin', async () => {
+    const token = await tokenFor(jkt)
+    const proof = await createDpopProof(clientKey, { method: 'GET', url, accessToken: token })
+    const req = { ...(await request(token, proof)), origin: undefined }
+    const error = await rejection(dpop(inner()).authenticate(req))
+    expect({ code: error.code, status: error.status, reason: error.reason }).toEqual({
+      code: 'internal_error',
+      status: 500,
+      reason: 'origin_not_configured',
+    })
+  })
+
   it('a request path with encoded unreserved characters matches the proof that names them plainly', async () => {
     const token = await tokenFor(jkt)
     const proof = await createDpopProof(clientKey, { method: 'GET', url, accessToken: token })

@@ -106,7 +106,8 @@ export function dpop(inner: TokenAuthenticator, options: DpopOptions = {}): Dpop
 
     // Checks 7–9: method, URL (from the configured origin, never from Host), freshness.
     if (verified.htm !== req.method) throw invalidProof('the DPoP proof was made for another method', 'htm')
-    const expected = requestHtu(requestUrl(req).origin, req.path)
+    // Without a configured origin, requestUrl throws the 500 that says so.
+    const expected = requestHtu(req.origin ?? requestUrl(req).origin, req.path)
     if (expected === undefined || normalizeHtu(verified.htu) !== expected) {
       throw invalidProof('the DPoP proof was made for another URL', 'htu')
     }

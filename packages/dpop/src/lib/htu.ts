@@ -50,8 +50,19 @@ const dotSegment = /^(?:\.|%2e){1,2}$/i
 export function requestHtu(origin: string, path: string): string | undefined {
   if (!path.startsWith('/') || path.includes('\\')) return undefined
   for (const segment of path.split('/')) if (dotSegment.test(segment)) return undefined
-  const normalizedOrigin = normalizeHtu(origin)
-  if (normalizedOrigin === undefined) return undefined
-  // `normalizeHtu` of a bare origin ends with the `/` of its empty path.
-  return `${normalizedOrigin.slice(0, -1)}${path.includes('%') ? normalizeEncoding(path) : path}`
+  const base = originBase(origin)
+  if (base === undefined) return undefined
+  return `${base}${path.includes('%') ? normalizeEncoding(path) : path}`
+}
+
+// The configured origin is the same on every request: normalize it once, not once per proof.
+let lastOrigin: string | undefined
+let lastBase: string | undefined
+function originBase(origin: string): string | undefined {
+  if (origin !== lastOrigin) {
+    // `normalizeHtu` of a bare origin ends with the `/` of its empty path.
+    lastBase = normalizeHtu(origin)?.slice(0, -1)
+    lastOrigin = origin
+  }
+  return lastBase
 }
