@@ -56,4 +56,14 @@ export interface IdempotencyStore {
    * response too large to keep). Resolves `false`, changing nothing, when `owner` no longer holds it.
    */
   release(key: string, owner: string): Promise<boolean>
+  /**
+   * Renews the claim `owner` holds on `key`: its lock now expires `lockTtlMs` from now. Resolves
+   * `false`, changing nothing, when `owner` no longer holds the pending claim (its lock expired, another
+   * request claimed the key, or it completed or released it); a completed key is never extended.
+   *
+   * Optional: the layer calls it every third of the lock TTL while the handler runs, so a handler that
+   * outlives the lock TTL keeps its key. With a store that lacks it, a handler must finish within the
+   * lock TTL, or a retry may run it a second time.
+   */
+  extend?(key: string, owner: string, lockTtlMs: number): Promise<boolean>
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type Auth,
   type CapturedResponse,
@@ -374,5 +375,185 @@ describe('idempotency() regressions', () => {
     // The same payload handed as a value replays: a deferred body fingerprints alike.
     const replay = await layer.begin({ req: request('"k1"'), auth: undefined, body: json({ amount: 5 }) })
     expect(replay.action).toBe('replay')
+  })
+})
+
+describe('idempotency() lock renewal', () => {
+  /** Polls `condition` every 10 ms, at most 300 times. */
+  const until = async (condition: () => boolean, what: string) => {
+    for (let i = 0; i < 300; i++) {
+      if (condition()) return
+      await sleep(10)
+    }
+    throw new Error(`timed out waiting until ${what}`)
+  }
+
+  /**
+   * A slow write: the first request's handler runs until the retries are done; retries arrive every
+   * 150 ms for at least three lock lifetimes (600 ms each), at most 30 of them. The handler finishes
+   * only then, so a slow machine cannot turn a retry into a replay; renewals every 200 ms leave 400 ms of
+   * slack before a lock would lapse.
+   */
+  async function slowWrite(store: IdempotencyStore) {
+    const lockTtl = 600
+    const { begin } = setup({ store, lockTtl })
+    let runs = 0
+    const handles: IdempotencyHandle[] = []
+    const send = async (): Promise<string> => {
+      const begun = await begin('"slow"').catch((error: { code: string }) => error.code)
+      if (typeof begun === 'string') return begun
+      if (begun.action === 'replay') return 'replayed'
+      runs += 1
+      handles.push(handleOf(begun))
+      return 'ran'
+    }
+    const first = await send()
+    const retries: string[] = []
+    const started = Date.now()
+    while (Date.now() - started < 3 * lockTtl && retries.length < 30) {
+      await sleep(150)
+      retries.push(await send())
+    }
+    await Promise.all(handles.map((handle, i) => handle.complete(response(201, `{"run":${i + 1}}`))))
+    const last = await send()
+    return { answers: [first, ...retries, last], retries, runs: () => runs }
+  }
+
+  it('renews the lock of a handler that outlives "lockTtl": a retry meanwhile gets 409, the handler runs once', async () => {
+    const memory = memoryIdempotencyStore()
+    let renewals = 0
+    const store: IdempotencyStore = {
+      ...memory,
+      extend: (...args) => {
+        renewals += 1
+        return memory.extend(...args)
+      },
+    }
+    const { answers, retries, runs } = await slowWrite(store)
+    expect(answers[0]).toBe('ran')
+    expect(retries.length).toBeGreaterThanOrEqual(3)
+    expect(retries).toEqual(Array(retries.length).fill('idempotency_conflict'))
+    expect(answers.at(-1)).toBe('replayed')
+    expect(runs()).toBe(1)
+    expect(renewals).toBeGreaterThan(0)
+    // Renewal stopped with the handler: no store traffic after it completed.
+    const after = renewals
+    await sleep(250)
+    expect(renewals).toBe(after)
+  }, 10_000)
+
+  it('without a store that can renew, a lock that lapses lets a retry run the handler again', async () => {
+    const memory = memoryIdempotencyStore()
+    const store: IdempotencyStore = {
+      claim: (...args) => memory.claim(...args),
+      complete: (...args) => memory.complete(...args),
+      release: (...args) => memory.release(...args),
+    }
+    const { answers, runs } = await slowWrite(store)
+    // The gap renewal closes: a retry after the lock lapsed ran the handler a second time.
+    expect(answers[0]).toBe('ran')
+    expect(answers.slice(1, -1)).toContain('ran')
+    expect(runs()).toBeGreaterThan(1)
+  }, 10_000)
+
+  it('stops renewing and reports it when the store refuses a renewal or fails', async () => {
+    for (const [extend, reason] of [
+      [async () => false, 'lock_expired'],
+      [() => Promise.reject(new Error('timeout')), 'renew_failed'],
+      [
+        () => {
+          throw new Error('synchronous')
+        },
+        'renew_failed',
+      ],
+    ] as const) {
+      const memory = memoryIdempotencyStore()
+      let renewals = 0
+      const store: IdempotencyStore = {
+        ...memory,
+        extend: () => {
+          renewals += 1
+          return extend()
+        },
+      }
+      const { begin, events } = setup({ store, lockTtl: 30 })
+      const handle = handleOf(await begin('"k"'))
+      await until(() => events.length === 2, 'the renewal failure is reported')
+      expect(events.at(-1)).toMatchObject({ outcome: 'error', code: 'dependency_unavailable', reason })
+      expect(JSON.stringify(events.at(-1))).not.toContain('timeout')
+      await sleep(60)
+      expect(renewals).toBe(1)
+      // The response still goes out; complete finds it holds the key (the memory lock has not lapsed
+      // here) or reports that it does not.
+      await handle.complete(response())
+    }
+  })
+
+  it('ignores a renewal that answers after the handle settled, and never renews a settled claim', async () => {
+    const memory = memoryIdempotencyStore()
+    let answer: ((held: boolean) => void) | undefined
+    let renewals = 0
+    const store: IdempotencyStore = {
+      ...memory,
+      extend: () => {
+        renewals += 1
+        return new Promise<boolean>((resolve) => {
+          answer = resolve
+        })
+      },
+    }
+    const { begin, events } = setup({ store, lockTtl: 30 })
+    const handle = handleOf(await begin('"k"'))
+    await until(() => answer !== undefined, 'a renewal is in flight')
+    await handle.complete(response())
+    // The key is completed: the store answers false, which is no lapse to report.
+    answer?.(false)
+    await sleep(60)
+    expect(renewals).toBe(1)
+    expect(events.map((event) => event.reason)).toEqual(['claimed'])
+
+    const released = handleOf(await begin('"k2"'))
+    const before = renewals
+    await released.release()
+    await sleep(60)
+    expect(renewals).toBe(before)
+  })
+
+  it('stops renewing after "maxLockHold" and reports it', async () => {
+    const memory = memoryIdempotencyStore()
+    let renewals = 0
+    const store: IdempotencyStore = {
+      ...memory,
+      extend: (...args) => {
+        renewals += 1
+        return memory.extend(...args)
+      },
+    }
+    const { begin, events } = setup({ store, lockTtl: 30, maxLockHold: 100 })
+    const handle = handleOf(await begin('"k"'))
+    await until(() => events.length === 2, 'the limit is reported')
+    expect(events.at(-1)).toMatchObject({
+      outcome: 'error',
+      code: 'internal_error',
+      reason: 'lock_hold_limit',
+    })
+    expect(renewals).toBeGreaterThan(0)
+    const after = renewals
+    await sleep(60)
+    expect(renewals).toBe(after)
+    // Its lock lapsed: the key is another request's now, and the late answer is reported, not stored.
+    expect((await begin('"k"')).action).toBe('proceed')
+    await handle.complete(response())
+    expect(events.at(-1)).toMatchObject({ reason: 'lock_expired' })
+  })
+
+  it('rejects a bad "maxLockHold" or a store whose "extend" is not a function', () => {
+    const store = memoryIdempotencyStore()
+    expect(() => idempotency({ store, maxLockHold: 0 })).toThrow(
+      'idempotency: "maxLockHold" option must be a positive integer',
+    )
+    expect(() => idempotency({ store: { ...store, extend: 1 } as never })).toThrow(
+      /"store" option must be an idempotency store/,
+    )
   })
 })

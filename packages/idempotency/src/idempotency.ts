@@ -25,7 +25,8 @@ const proceed: IdempotencyBegin = Object.freeze({ action: 'proceed', handle: und
  * true`); a concurrent duplicate gets 409 with `Retry-After`; the key reused with another payload gets
  * 422. Keys are scoped to the authenticated caller (issuer, subject, client) and to the method and path,
  * so one caller never receives another's response. 5xx answers and thrown errors are not stored: the
- * key is released and the retry runs.
+ * key is released and the retry runs. While the handler runs, its claim is renewed every third of
+ * `lockTtl` (with a store that has `extend`), so a slow handler is never run twice by a retry.
  *
  * Mount it with an adapter's `idempotent(layer)` after `authenticate()` (and after the body parser).
  *
@@ -179,13 +180,13 @@ function handleFor(
 ): IdempotencyHandle {
   const { store } = settings
   let settled = false
-  const failed = (reason: string, cause?: unknown) => {
-    const error = new ZeroTrustError('dependency_unavailable', 'the idempotency store is unavailable', {
-      reason,
-      cause,
-    })
+  const reported = (error: ZeroTrustError) =>
     report(input.onDecision, input.req, performance.now(), input.auth, error)
-  }
+  const failed = (reason: string, cause?: unknown) =>
+    reported(
+      new ZeroTrustError('dependency_unavailable', 'the idempotency store is unavailable', { reason, cause }),
+    )
+  const stopRenewal = renewLock(settings, storeKey, owner, failed, reported)
   const release = async () => {
     try {
       await store.release(storeKey, owner)
@@ -198,6 +199,7 @@ function handleFor(
     async complete(response: CapturedResponse) {
       if (settled) return
       settled = true
+      stopRenewal()
       if (
         response.body === undefined ||
         response.body.byteLength > settings.maxBodyBytes ||
@@ -223,9 +225,73 @@ function handleFor(
     async release() {
       if (settled) return
       settled = true
+      stopRenewal()
       await release()
     },
   })
+}
+
+/**
+ * Keeps a claim alive while its handler runs: renews the lock with the store's `extend` every third of
+ * `lockTtl` (an unref'd timer, so it never keeps the process up), for at most `maxLockHold` after the
+ * claim. Renewal stops for good at the first one the store refuses (the lock lapsed and the key may be
+ * another request's) or fails, and at the limit; each is reported. The handler's answer goes out all the
+ * same, and `complete` then finds whether it still owns the key. Returns the function that stops it,
+ * which the handle calls as it settles. A store without `extend` is never renewed.
+ */
+function renewLock(
+  settings: IdempotencySettings,
+  storeKey: string,
+  owner: string,
+  failed: (reason: string, cause?: unknown) => void,
+  reported: (error: ZeroTrustError) => void,
+): () => void {
+  const { store, lockTtl, maxLockHold } = settings
+  if (store.extend === undefined) return () => {}
+  const extend = store.extend.bind(store)
+  const claimedAt = performance.now()
+  const every = Math.max(1, Math.floor(lockTtl / 3))
+  let stopped = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const stop = () => {
+    stopped = true
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+  }
+  const schedule = () => {
+    timer = setTimeout(renew, every)
+    timer.unref()
+  }
+  const renew = () => {
+    timer = undefined
+    if (stopped) return
+    if (performance.now() - claimedAt >= maxLockHold) {
+      // A handler that never answers, or a response nobody reads, must not hold its key for ever.
+      stop()
+      reported(
+        new ZeroTrustError('internal_error', 'the handler outlived "maxLockHold": its lock now lapses', {
+          reason: 'lock_hold_limit',
+        }),
+      )
+      return
+    }
+    new Promise<boolean>((resolve) => resolve(extend(storeKey, owner, lockTtl))).then(
+      (held) => {
+        // Settled meanwhile: a completed or released key is no longer held, and that is no loss.
+        if (stopped) return
+        if (held === true) return schedule()
+        stop()
+        failed('lock_expired')
+      },
+      (cause: unknown) => {
+        if (stopped) return
+        stop()
+        failed('renew_failed', cause)
+      },
+    )
+  }
+  schedule()
+  return stop
 }
 
 /** The `storeResponse` option's answer; a function that throws stores nothing (the retry then runs). */

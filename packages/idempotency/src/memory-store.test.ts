@@ -49,6 +49,33 @@ describe('memoryIdempotencyStore', () => {
     expect(await store.complete('k', second.owner, response('fresh'), 60_000)).toBe(true)
   })
 
+  it('extends only the lock its owner still holds, and never a lapsed lock or a completed key', async () => {
+    vi.useFakeTimers()
+    const store = memoryIdempotencyStore()
+    const { owner } = (await store.claim('k', 'fp', 1000)) as { owner: string }
+    expect(await store.extend('k', 'someone-else', 5000)).toBe(false)
+    expect(await store.extend('never-claimed', owner, 5000)).toBe(false)
+    vi.advanceTimersByTime(900)
+    expect(await store.extend('k', owner, 1000)).toBe(true)
+    // 900 ms after the renewal the original lock would have lapsed; the renewed one still holds.
+    vi.advanceTimersByTime(900)
+    expect(await store.claim('k', 'fp2', 1000)).toEqual({ state: 'in_flight', fingerprint: 'fp' })
+    vi.advanceTimersByTime(100)
+    // Lapsed: the old owner can no longer renew it, and the key is free for the next request.
+    expect(await store.extend('k', owner, 1000)).toBe(false)
+    const next = (await store.claim('k', 'fp3', 1000)) as { state: string; owner: string }
+    expect(next.state).toBe('claimed')
+    expect(await store.extend('k', owner, 1000)).toBe(false)
+    expect(await store.complete('k', next.owner, response(), 60_000)).toBe(true)
+    // Completed: not even the owner that completed it holds a lock to extend.
+    expect(await store.extend('k', next.owner, 1000)).toBe(false)
+    vi.advanceTimersByTime(59_999)
+    expect((await store.claim('k', 'fp3', 1000)).state).toBe('completed')
+    vi.advanceTimersByTime(1)
+    // The retention was not touched by the refused extension.
+    expect((await store.claim('k', 'fp3', 1000)).state).toBe('claimed')
+  })
+
   it('forgets a completed response after its retention', async () => {
     vi.useFakeTimers()
     const store = memoryIdempotencyStore()

@@ -60,14 +60,16 @@ const schema = z
  * `redisIdempotencyStore` of `@zerotrust/redis`). Locks and responses expire with their TTLs. When
  * full, it drops expired entries, then evicts the oldest completed responses older than `minRetention`,
  * and never a lock in flight nor a younger response: a new claim is then refused (the layer answers 503)
- * rather than letting a retry run its handler a second time. `complete` and `release` take effect only
- * for the owner that holds the key.
+ * rather than letting a retry run its handler a second time. `complete`, `release` and `extend` (the
+ * layer's lock renewal) take effect only for the owner that holds the key.
  *
  * @example
  * const writes = idempotency({ store: memoryIdempotencyStore({ maxEntries: 50_000 }) })
  * @throws TypeError naming the option when an option is invalid
  */
-export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = {}): IdempotencyStore {
+export function memoryIdempotencyStore(
+  options: MemoryIdempotencyStoreOptions = {},
+): Required<IdempotencyStore> {
   const parsed = parseOptions('memoryIdempotencyStore', schema, options)
   const maxEntries = parsed.maxEntries ?? 10_000
   const maxBytes = parsed.maxBytes ?? 64 * 1024 * 1024
@@ -170,6 +172,15 @@ export function memoryIdempotencyStore(options: MemoryIdempotencyStoreOptions = 
       const lock = liveLock(key, Date.now())
       if (lock === undefined || lock.owner !== owner) return false
       locks.delete(key)
+      return true
+    },
+
+    async extend(key: string, owner: string, lockTtlMs: number): Promise<boolean> {
+      const now = Date.now()
+      // A completed key holds no lock: `liveLock` finds none, and nothing is extended.
+      const lock = liveLock(key, now)
+      if (lock === undefined || lock.owner !== owner) return false
+      locks.set(key, { ...lock, expiresAt: now + lockTtlMs })
       return true
     },
   })

@@ -183,6 +183,59 @@ describe.skipIf(skip)('idempotency round trips on Redis', () => {
   })
 })
 
+describe.skipIf(skip)('idempotency lock renewal on Redis', () => {
+  it('keeps the key of a handler that outlives "lockTtl": a retry meanwhile gets 409, the handler runs once', async () => {
+    const redis = connect()
+    const prefix = uniquePrefix('idempotency-renew')
+    try {
+      const lockTtl = 600
+      const layer = idempotency({ store: redisIdempotencyStore(redis, { prefix }), lockTtl })
+      const view = {
+        method: 'POST',
+        origin: undefined,
+        target: '/payments',
+        path: '/payments',
+        headerValues: (name: string) => (name === 'idempotency-key' ? ['"renew-1"'] : []),
+      }
+      const auth = { subject: 'alice', clientId: 'web', issuer } as never
+      const body = { kind: 'parsed', value: { amount: 1 } } as const
+      let runs = 0
+      const handles: IdempotencyHandle[] = []
+      const send = async (): Promise<string> => {
+        const begun = await layer
+          .begin({ req: view, auth, body })
+          .catch((error: { code: string }) => error.code)
+        if (typeof begun === 'string') return begun
+        if (begun.action === 'replay') return 'replayed'
+        runs += 1
+        handles.push(begun.handle as IdempotencyHandle)
+        return 'ran'
+      }
+      const first = await send()
+      // Bounded: retries 150 ms apart for at least three lock lifetimes, at most 30, all while the
+      // first handler runs (it finishes only after them, so a slow machine cannot make one a replay).
+      const retries: string[] = []
+      const started = Date.now()
+      while (Date.now() - started < 3 * lockTtl && retries.length < 30) {
+        await new Promise((resolve) => setTimeout(resolve, 150))
+        retries.push(await send())
+      }
+      await Promise.all(
+        handles.map((handle, i) =>
+          handle.complete({ status: 201, headers: {}, body: Buffer.from(`{"run":${i + 1}}`) }),
+        ),
+      )
+      const answers = [first, ...retries, await send()]
+      expect(retries.length).toBeGreaterThanOrEqual(3)
+      expect(answers).toEqual(['ran', ...Array(retries.length).fill('idempotency_conflict'), 'replayed'])
+      expect(runs).toBe(1)
+    } finally {
+      await deleteKeys(redis, prefix)
+      redis.disconnect()
+    }
+  }, 10_000)
+})
+
 // In CI a missing redis-server fails this suite instead of skipping it.
 const noBinary = binary === undefined && process.env.CI !== 'true'
 if (!skip && noBinary) console.warn('redis-server is not installed: skipping the redis outage test')

@@ -70,6 +70,7 @@ describe.skipIf(binary === undefined)('redis stores when Redis stops, stalls and
       timeout,
     )
     await expect(slow.idempotency.release('held', held.owner)).rejects.toMatchObject(timeout)
+    await expect(slow.idempotency.extend('held', held.owner, 60_000)).rejects.toMatchObject(timeout)
     // The fail-fast client refuses at once.
     const refused = { code: 'dependency_unavailable', status: 503, reason: 'redis_error' }
     await expect(fast.replay.claim('during', 60_000)).rejects.toMatchObject(refused)
@@ -78,6 +79,7 @@ describe.skipIf(binary === undefined)('redis stores when Redis stops, stalls and
       refused,
     )
     await expect(fast.idempotency.release('held', held.owner)).rejects.toMatchObject(refused)
+    await expect(fast.idempotency.extend('held', held.owner, 60_000)).rejects.toMatchObject(refused)
 
     await server.start()
     await waitFor(() => patient.status === 'ready' && failFast.status === 'ready', 'both clients reconnect')

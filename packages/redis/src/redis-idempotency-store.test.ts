@@ -180,6 +180,55 @@ describe.skipIf(skip)('redisIdempotencyStore on the real Redis', () => {
     })
   })
 
+  it('extends only the pending claim its owner holds, in one round trip, never a completed key', async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    const replica = redisIdempotencyStore(other, { prefix })
+    const claim = await store.claim('renewed', 'fp', 1000)
+    if (claim.state !== 'claimed') throw new Error('expected a claim')
+    counter = await countCommands(redis, prefix)
+    // Any replica may renew for the owner: the owner token, not the connection, holds the key.
+    expect(await replica.extend('renewed', claim.owner, 60_000)).toBe(true)
+    expect(await store.extend('renewed', claim.owner, 30_000)).toBe(true)
+    // One round trip per renewal.
+    expect((await counter.settle()).map((args) => args[0]?.toLowerCase())).toEqual(['eval', 'eval'])
+    // The last renewal set the expiry: past the claim's 1 s, within its own 30 s.
+    const lock = await redis.pttl(`${prefix}renewed`)
+    expect(lock).toBeGreaterThan(1000)
+    expect(lock).toBeLessThanOrEqual(30_000)
+
+    for (const owner of [randomUUID(), 'not-an-owner', `${claim.owner}\n`, claim.owner.slice(0, 35)]) {
+      expect(await store.extend('renewed', owner, 120_000)).toBe(false)
+    }
+    expect(await redis.pttl(`${prefix}renewed`)).toBeLessThanOrEqual(30_000)
+    expect(await store.extend('never-extended', claim.owner, 60_000)).toBe(false)
+    expect(await redis.exists(`${prefix}never-extended`)).toBe(0)
+    // The pending record itself is unchanged: the claim still completes with its fingerprint.
+    expect(await store.complete('renewed', claim.owner, response, 3_600_000)).toBe(true)
+    // Completed: the retention stays; not even the owner that completed it can shorten or prolong it.
+    expect(await store.extend('renewed', claim.owner, 1000)).toBe(false)
+    expect(await redis.pttl(`${prefix}renewed`)).toBeGreaterThan(60_000)
+    expect(await store.claim('renewed', 'fp', 1000)).toEqual({
+      state: 'completed',
+      fingerprint: 'fp',
+      response,
+    })
+  })
+
+  it("never lets a holder whose lock expired extend the next owner's claim", async () => {
+    const store = redisIdempotencyStore(redis, { prefix })
+    const stale = await store.claim('lapsed', 'fp-old', 100)
+    if (stale.state !== 'claimed') throw new Error('expected a claim')
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    // Lapsed and free: nothing to extend, and nothing is created.
+    expect(await store.extend('lapsed', stale.owner, 60_000)).toBe(false)
+    expect(await redis.exists(`${prefix}lapsed`)).toBe(0)
+    const fresh = await store.claim('lapsed', 'fp-new', 2000)
+    if (fresh.state !== 'claimed') throw new Error('expected the expired lock to be free')
+    expect(await store.extend('lapsed', stale.owner, 60_000)).toBe(false)
+    expect(await redis.pttl(`${prefix}lapsed`)).toBeLessThanOrEqual(2000)
+    expect(await store.claim('lapsed', 'fp-x', 30_000)).toEqual({ state: 'in_flight', fingerprint: 'fp-new' })
+  })
+
   it('does nothing for an owner that does not hold the key, or a key that is not held', async () => {
     const store = redisIdempotencyStore(redis, { prefix })
     const claim = await store.claim('held', 'fp', 30_000)
@@ -214,7 +263,9 @@ describe.skipIf(skip)('redisIdempotencyStore on the real Redis', () => {
         })
         const second = await store.claim(`settings-${i}-b`, 'fp', 30_000)
         if (second.state !== 'claimed') throw new Error('expected a claim')
+        expect(await store.extend(`settings-${i}-b`, second.owner, 30_000)).toBe(true)
         expect(await store.release(`settings-${i}-b`, second.owner)).toBe(true)
+        expect(await store.extend(`settings-${i}-b`, second.owner, 30_000)).toBe(false)
         expect(await store.release(`settings-${i}-b`, second.owner)).toBe(false)
       }
     } finally {
@@ -301,6 +352,7 @@ describe.skipIf(skip)('redisIdempotencyStore on the real Redis', () => {
     await expect(store.claim('hash', 'fp', 30_000)).rejects.toMatchObject(failure)
     await expect(store.release('hash', randomUUID())).rejects.toMatchObject(failure)
     await expect(store.complete('hash', randomUUID(), response, 60_000)).rejects.toMatchObject(failure)
+    await expect(store.extend('hash', randomUUID(), 60_000)).rejects.toMatchObject(failure)
     expect(await redis.type(`${prefix}hash`)).toBe('hash')
   })
 
@@ -335,6 +387,10 @@ describe.skipIf(skip)('redisIdempotencyStore on the real Redis', () => {
       new TypeError('"response.body" must be a Uint8Array'),
     )
     await expect(store.release('', owner)).rejects.toThrow(TypeError)
+    await expect(store.extend('', owner, 1000)).rejects.toThrow(TypeError)
+    await expect(store.extend('k', owner, Number.NaN)).rejects.toThrow(
+      new TypeError('"lockTtlMs" must be a positive number of milliseconds'),
+    )
     expect(await counter.settle()).toEqual([])
   })
 })

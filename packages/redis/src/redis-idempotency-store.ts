@@ -4,7 +4,7 @@ import { checkFingerprint, checkKey, pxMilliseconds } from './lib/arguments.js'
 import { send } from './lib/deadline.js'
 import { type RedisClient, type RedisStoreOptions, storeSettings } from './lib/options.js'
 import { decodeRecord, encodePending, encodeResponse, isOwnerToken, pendingPrefix } from './lib/record.js'
-import { completeScript, releaseScript } from './lib/scripts.js'
+import { completeScript, extendScript, releaseScript } from './lib/scripts.js'
 
 /**
  * An `Idempotency-Key` store on Redis, shared by every replica that uses the same Redis: a retry that
@@ -12,9 +12,10 @@ import { completeScript, releaseScript } from './lib/scripts.js'
  *
  * Every operation is one round trip and atomic. `claim` is `SET <prefix><key> <pending record> NX PX
  * <lockTtl> GET`, whose answer is either nothing (the key is now held by a fresh random owner token) or
- * the record already there (in flight, or completed with its response). `complete` and `release` are
- * Lua scripts that act only while the caller's own pending record is under the key, so a holder whose
- * lock expired can never overwrite or delete the next owner's claim.
+ * the record already there (in flight, or completed with its response). `complete`, `release` and
+ * `extend` (the layer's lock renewal, `PEXPIRE`) are Lua scripts that act only while the caller's own
+ * pending record is under the key, so a holder whose lock expired can never overwrite, delete or prolong
+ * the next owner's claim, and a completed response keeps its retention.
  *
  * A Redis that fails, does not answer within `operationTimeout`, or holds a value under the key that this
  * store did not write, rejects with a `ZeroTrustError` `dependency_unavailable` (503).
@@ -27,7 +28,10 @@ import { completeScript, releaseScript } from './lib/scripts.js'
  * @throws TypeError naming the argument or option when one is invalid
  * @see https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/
  */
-export function redisIdempotencyStore(client: RedisClient, options?: RedisStoreOptions): IdempotencyStore {
+export function redisIdempotencyStore(
+  client: RedisClient,
+  options?: RedisStoreOptions,
+): Required<IdempotencyStore> {
   const {
     client: redis,
     prefix,
@@ -73,6 +77,17 @@ export function redisIdempotencyStore(client: RedisClient, options?: RedisStoreO
       if (!isOwnerToken(owner)) return false
       const reply = await send(
         () => redis.eval(releaseScript, 1, prefix + key, pendingPrefix(owner)),
+        operationTimeout,
+      )
+      return succeeded(reply)
+    },
+
+    async extend(key: string, owner: string, lockTtlMs: number): Promise<boolean> {
+      checkKey(key)
+      const ttl = pxMilliseconds('lockTtlMs', lockTtlMs)
+      if (!isOwnerToken(owner)) return false
+      const reply = await send(
+        () => redis.eval(extendScript, 1, prefix + key, pendingPrefix(owner), ttl),
         operationTimeout,
       )
       return succeeded(reply)

@@ -17,8 +17,19 @@ export interface IdempotencyOptions {
   readonly anonymous?: boolean
   /** Top-level JSON body members that make up the fingerprint; the whole body by default. */
   readonly fields?: readonly string[]
-  /** Milliseconds a claim holds its key while the handler runs (and after a crash); 60 000 by default. */
+  /**
+   * Milliseconds a claim holds its key without renewal, which is how long a crashed request keeps
+   * retries out; 60 000 by default. While the handler runs, the lock is renewed every third of it (with
+   * a store that has `extend`, as both shipped stores do), so a slower handler keeps its key. With a store
+   * that cannot renew, a handler must finish within `lockTtl`, or a retry may run it a second time.
+   */
   readonly lockTtl?: number
+  /**
+   * Milliseconds after the claim during which the lock is renewed at most; 15 minutes by default. A
+   * handler that never answers, or a response its client stopped reading, then lets its key go
+   * `lockTtl` after the last renewal (reported as `lock_hold_limit`), instead of holding it for ever.
+   */
+  readonly maxLockHold?: number
   /** Milliseconds a completed response is replayed; 24 hours by default. */
   readonly retention?: number
   /** Longest key, in characters once unescaped; 255 by default. */
@@ -56,6 +67,7 @@ export interface IdempotencySettings {
   readonly anonymous: boolean
   readonly fields: readonly string[] | undefined
   readonly lockTtl: number
+  readonly maxLockHold: number
   readonly retention: number
   readonly maxKeyLength: number
   readonly maxBodyBytes: number
@@ -105,7 +117,8 @@ const isStore = (value: unknown): value is IdempotencyStore => {
   return (
     typeof store?.claim === 'function' &&
     typeof store.complete === 'function' &&
-    typeof store.release === 'function'
+    typeof store.release === 'function' &&
+    (store.extend === undefined || typeof store.extend === 'function')
   )
 }
 
@@ -130,6 +143,7 @@ const schema = z
         .min(1, { error: 'must name at least one member' })
         .optional(),
       lockTtl: positiveInteger(24 * hour).optional(),
+      maxLockHold: positiveInteger(30 * 24 * hour).optional(),
       retention: positiveInteger(30 * 24 * hour).optional(),
       maxKeyLength: positiveInteger(8192).optional(),
       maxBodyBytes: z
@@ -187,6 +201,7 @@ export function idempotencySettings(options: IdempotencyOptions): IdempotencySet
     anonymous: parsed.anonymous ?? false,
     fields: parsed.fields === undefined ? undefined : Object.freeze([...parsed.fields]),
     lockTtl: parsed.lockTtl ?? 60_000,
+    maxLockHold: parsed.maxLockHold ?? 15 * 60_000,
     retention: parsed.retention ?? 24 * hour,
     maxKeyLength: parsed.maxKeyLength ?? 255,
     maxBodyBytes: parsed.maxBodyBytes ?? 1024 * 1024,

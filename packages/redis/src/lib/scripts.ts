@@ -1,6 +1,6 @@
 import { completedMagic } from './record.js'
 
-// Both scripts are sent with EVAL, never EVALSHA: one round trip every time, including the first call,
+// Every script is sent with EVAL, never EVALSHA: one round trip every time, including the first call,
 // after a restart, a failover or a SCRIPT FLUSH (EVALSHA would answer NOSCRIPT and cost a second trip),
 // and on whichever Cluster node owns the key. Each is under 400 bytes; Redis caches the compiled script.
 //
@@ -23,6 +23,17 @@ return 0`
 export const releaseScript = `local current = redis.call('GET', KEYS[1])
 if current and string.sub(current, 1, #ARGV[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0`
+
+/**
+ * Resets the key's expiry to ARGV[2] ms from now when the caller's pending record is still there (the
+ * layer's lock renewal). Returns 1, or 0 when it is not: a completed record keeps its retention.
+ */
+export const extendScript = `local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, #ARGV[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 return 0`
