@@ -11,7 +11,11 @@ import {
 } from './idempotency.js'
 
 function recorder(maxBodyBytes = 1024) {
-  const seen: { completed: CapturedResponse[]; released: number } = { completed: [], released: 0 }
+  const seen: { completed: CapturedResponse[]; released: number; abandoned: number } = {
+    completed: [],
+    released: 0,
+    abandoned: 0,
+  }
   const handle: IdempotencyHandle = {
     maxBodyBytes,
     complete: async (response) => {
@@ -19,6 +23,9 @@ function recorder(maxBodyBytes = 1024) {
     },
     release: async () => {
       seen.released += 1
+    },
+    abandon: () => {
+      seen.abandoned += 1
     },
   }
   return { handle, seen }
@@ -182,6 +189,7 @@ describe('captureNodeResponse while the store write is pending', () => {
         await handle.complete(response)
       },
       release: handle.release,
+      abandon: handle.abandon,
     }
     return { handle: slow, seen }
   }
@@ -220,5 +228,82 @@ describe('captureNodeResponse while the store write is pending', () => {
     ).rejects.toThrow(/fetch failed/)
     expect(seen.released).toBe(1)
     expect(seen.completed[0]?.body).toBeUndefined()
+  })
+})
+
+describe('captureNodeResponse when the connection closes before end()', () => {
+  /** Serves `write` on 127.0.0.1, requests it once, and resolves once the response has closed. */
+  async function serveAborted(handle: IdempotencyHandle, write: (res: ServerResponse) => void) {
+    let closed = () => {}
+    const done = new Promise<void>((resolve) => {
+      closed = resolve
+    })
+    const server = createServer((_req, res) => {
+      captureNodeResponse(res, handle)
+      res.once('close', () => closed())
+      write(res)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as AddressInfo).port
+      await fetch(`http://127.0.0.1:${port}/`).then(
+        (res) => res.text(),
+        () => undefined,
+      )
+      await done
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+
+  it('releases the key of a response destroyed after the handler started answering', async () => {
+    const { handle, seen } = recorder()
+    await serveAborted(handle, (res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' })
+      res.write('partial')
+      res.destroy()
+    })
+    expect(seen).toMatchObject({ released: 1, abandoned: 0, completed: [] })
+  })
+
+  it('abandons the key of a response closed before the handler wrote anything', async () => {
+    const { handle, seen } = recorder()
+    await serveAborted(handle, (res) => {
+      res.destroy()
+    })
+    expect(seen).toMatchObject({ released: 0, abandoned: 1, completed: [] })
+  })
+
+  it('leaves a response that ended to its store write', async () => {
+    const { handle, seen } = recorder()
+    await serveAborted(handle, (res) => {
+      res.end('done')
+    })
+    expect(seen).toMatchObject({ released: 0, abandoned: 0 })
+    expect(text(seen.completed[0]?.body)).toBe('done')
+  })
+})
+
+describe('captureFetchResponse when the client cancels the body', () => {
+  it('releases the key, and a read the cancel cut short hands over nothing', async () => {
+    const { handle, seen } = recorder()
+    let served = 0
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        served += 1
+        // The first chunk comes at once; the second never does, so the cancel ends a pending read.
+        if (served === 1) controller.enqueue(new TextEncoder().encode('first'))
+        else return new Promise<void>(() => {})
+      },
+    })
+    const out = await captureFetchResponse(new Response(stream), handle)
+    const reader = out.body?.getReader() as ReadableStreamDefaultReader<Uint8Array>
+    expect(text((await reader.read()).value)).toBe('first')
+    const pending = reader.read()
+    await reader.cancel('client went away')
+    expect((await pending).done).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(seen).toMatchObject({ released: 1, completed: [] })
   })
 })

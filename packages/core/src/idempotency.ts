@@ -47,7 +47,7 @@ export interface CapturedResponse {
 
 /**
  * The claim a first request holds on its key while its handler runs. Exactly one of `complete` and
- * `release` takes effect; later calls do nothing.
+ * `release` takes effect (the first called); later calls do nothing. `abandon` only stops the renewal.
  */
 export interface IdempotencyHandle {
   /** The largest response body kept for replay: adapters stop buffering past it. */
@@ -60,6 +60,14 @@ export interface IdempotencyHandle {
   complete(response: CapturedResponse): Promise<void>
   /** Frees the key so a retry runs the request again (the handler threw). Never rejects. */
   release(): Promise<void>
+  /**
+   * Stops renewing the claim without freeing the key: the lock lapses `lockTtl` after its last renewal,
+   * and retries get 409 until then. For a response whose connection closed before the handler started
+   * answering: the handler may still be running, so the key must neither be freed at once nor be held
+   * for as long as renewal would hold it. A `complete` that comes while the lock is still this claim's
+   * is stored, so a retry gets the handler's answer instead of running it again. Never throws.
+   */
+  abandon(): void
 }
 
 /**
@@ -124,6 +132,7 @@ export interface NodeResponseTarget {
   write(...args: never[]): boolean
   end(...args: never[]): unknown
   destroy(error?: Error): unknown
+  once(event: 'close', listener: () => void): unknown
 }
 
 type Chunk = string | Uint8Array
@@ -145,8 +154,11 @@ const headMutators = ['setHeader', 'setHeaders', 'appendHeader', 'removeHeader',
  * and `end` doing nothing, and a changed `statusCode` is put back). An `end()` Node refuses (a chunk
  * that is neither a string nor bytes) releases the key and destroys the response with Node's error.
  *
- * A response that never ends (the connection closed under a handler that never answered) keeps its key
- * until the lock TTL lapses, since the handler may still be running.
+ * A response whose connection closes before its `end()` (the client went away, or `res.destroy()`)
+ * stops the renewal of its claim: if the handler had started answering (`writeHead` or `write`), the key
+ * is released and a retry runs the request again; otherwise the handler may still be running, and the
+ * key is abandoned (`handle.abandon()`): retries get 409 until its lock lapses, and an answer the handler
+ * still gives before then is stored for them.
  *
  * @example
  * if (begun.action === 'proceed' && begun.handle) captureNodeResponse(res, begun.handle)
@@ -166,6 +178,14 @@ export function captureNodeResponse(res: NodeResponseTarget, handle: Idempotency
   const writeHead = target.writeHead
   const write = target.write
   const end = target.end
+  let answering = false
+  let ended = false
+  res.once('close', () => {
+    // After end() the store write settles the handle; before it, nothing else ever will.
+    if (ended) return
+    if (answering) void handle.release()
+    else handle.abandon()
+  })
 
   const keep = (chunk: unknown, encoding: unknown): void => {
     if (overflow || chunk === undefined || chunk === null || typeof chunk === 'function') return
@@ -191,13 +211,16 @@ export function captureNodeResponse(res: NodeResponseTarget, handle: Idempotency
     // writeHead(status, [reason], [headers]): Fastify hands its headers here, never to setHeader.
     const last = args[args.length - 1]
     if (args.length > 1 && typeof last === 'object' && last !== null) headHeaders = headerObject(last)
+    answering = true
     return writeHead.apply(this, args)
   }
   target.write = function capturedWrite(this: unknown, chunk: Chunk, ...rest: unknown[]) {
+    answering = true
     keep(chunk, rest[0])
     return write.call(this, chunk, ...rest)
   }
   target.end = function capturedEnd(this: unknown, ...args: unknown[]) {
+    ended = true
     let [chunk, encoding, callback] = args
     if (typeof chunk === 'function') {
       callback = chunk
@@ -286,8 +309,9 @@ function holdHead(target: Record<string, unknown>): { restore(): void } {
  * send: the same status and headers, and a body that streams through as the handler produces it while
  * a copy of up to `handle.maxBodyBytes` is kept. When the body ends, the response is handed to `handle`
  * before the stream closes, so a client that retries the moment it has its answer finds it stored. A
- * longer body releases the key; a body that fails while read releases it too (the handler failed). A
- * body the client stops reading keeps its key until the lock TTL lapses.
+ * longer body releases the key; a body that fails while read releases it too (the handler failed), and
+ * so does a body the client cancels (it went away): the handler has returned its response, and a retry
+ * runs the request again.
  *
  * @example
  * c.res = await captureFetchResponse(c.res, handle)
@@ -310,6 +334,7 @@ export async function captureFetchResponse(response: Response, handle: Idempoten
   const chunks: Uint8Array[] = []
   let size = 0
   let overflow = false
+  let cancelled = false
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let read: Awaited<ReturnType<typeof reader.read>>
@@ -317,9 +342,11 @@ export async function captureFetchResponse(response: Response, handle: Idempoten
         read = await reader.read()
       } catch (error) {
         await handle.release()
-        controller.error(error)
+        if (!cancelled) controller.error(error)
         return
       }
+      // A cancel ends a pending read as done: the body is cut short, and the stream closed already.
+      if (cancelled) return
       if (read.done) {
         await handle.complete({ status, headers, body: overflow ? undefined : concat(chunks, size) })
         controller.close()
@@ -338,8 +365,10 @@ export async function captureFetchResponse(response: Response, handle: Idempoten
       }
       controller.enqueue(chunk)
     },
-    cancel(reason) {
-      return reader.cancel(reason)
+    async cancel(reason) {
+      cancelled = true
+      // Released first, so the read the cancel ends can no longer hand over a truncated body.
+      await Promise.all([handle.release(), reader.cancel(reason)])
     },
   })
   return new Response(body, init)

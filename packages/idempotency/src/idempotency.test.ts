@@ -1,9 +1,15 @@
+import { createServer, request as httpRequest, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { pipeline, Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type Auth,
   type CapturedResponse,
+  captureFetchResponse,
+  captureNodeResponse,
   type DecisionEvent,
   fromFetchRequest,
+  fromNodeRequest,
   type IdempotencyBegin,
   type IdempotencyHandle,
   type IdempotencyStore,
@@ -394,8 +400,7 @@ describe('idempotency() lock renewal', () => {
    * only then, so a slow machine cannot turn a retry into a replay; renewals every 200 ms leave 400 ms of
    * slack before a lock would lapse.
    */
-  async function slowWrite(store: IdempotencyStore) {
-    const lockTtl = 600
+  async function slowWrite(store: IdempotencyStore, lockTtl = 600) {
     const { begin } = setup({ store, lockTtl })
     let runs = 0
     const handles: IdempotencyHandle[] = []
@@ -456,17 +461,8 @@ describe('idempotency() lock renewal', () => {
     expect(runs()).toBeGreaterThan(1)
   }, 10_000)
 
-  it('stops renewing and reports it when the store refuses a renewal or fails', async () => {
-    for (const [extend, reason] of [
-      [async () => false, 'lock_expired'],
-      [() => Promise.reject(new Error('timeout')), 'renew_failed'],
-      [
-        () => {
-          throw new Error('synchronous')
-        },
-        'renew_failed',
-      ],
-    ] as const) {
+  it('stops renewing and reports it when the store refuses a renewal', async () => {
+    for (const [extend, reason] of [[async () => false, 'lock_expired']] as const) {
       const memory = memoryIdempotencyStore()
       let renewals = 0
       const store: IdempotencyStore = {
@@ -488,6 +484,66 @@ describe('idempotency() lock renewal', () => {
       await handle.complete(response())
     }
   })
+
+  it('keeps trying a failing renewal while the lock may hold, then stops, reporting each failure', async () => {
+    for (const extend of [
+      () => Promise.reject(new Error('timeout')),
+      () => {
+        throw new Error('synchronous')
+      },
+    ]) {
+      const memory = memoryIdempotencyStore()
+      let renewals = 0
+      const store: IdempotencyStore = {
+        ...memory,
+        extend: () => {
+          renewals += 1
+          return extend()
+        },
+      }
+      const { begin, events } = setup({ store, lockTtl: 60 })
+      const handle = handleOf(await begin('"k"'))
+      await until(() => events.length === 2, 'the renewal failure is reported')
+      // Renewals come every 20 ms while the lock may hold (60 ms after the claim): three, four at most
+      // (a timer may fire a little early), and fewer on a slow machine.
+      await sleep(300)
+      const after = renewals
+      await sleep(120)
+      expect(renewals).toBe(after)
+      expect(after).toBeGreaterThanOrEqual(1)
+      expect(after).toBeLessThanOrEqual(4)
+      expect(events.slice(1)).toHaveLength(after)
+      for (const event of events.slice(1)) {
+        expect(event).toMatchObject({
+          outcome: 'error',
+          code: 'dependency_unavailable',
+          reason: 'renew_failed',
+        })
+        expect(JSON.stringify(event)).not.toContain('timeout')
+      }
+      await handle.complete(response())
+    }
+  })
+
+  it('survives a renewal that fails once: a retry meanwhile still gets 409, the handler runs once', async () => {
+    const memory = memoryIdempotencyStore()
+    let renewals = 0
+    const store: IdempotencyStore = {
+      ...memory,
+      extend: (...args) => {
+        renewals += 1
+        // A store timeout: the lock still holds for two thirds of its lifetime, and the next one succeeds.
+        return renewals === 1 ? Promise.reject(new Error('timeout')) : memory.extend(...args)
+      },
+    }
+    // Renewals every 400 ms: after the failed one, 400 ms of slack before the lock would lapse.
+    const { answers, retries, runs } = await slowWrite(store, 1200)
+    expect(answers[0]).toBe('ran')
+    expect(retries).toEqual(Array(retries.length).fill('idempotency_conflict'))
+    expect(answers.at(-1)).toBe('replayed')
+    expect(runs()).toBe(1)
+    expect(renewals).toBeGreaterThan(2)
+  }, 15_000)
 
   it('ignores a renewal that answers after the handle settled, and never renews a settled claim', async () => {
     const memory = memoryIdempotencyStore()
@@ -555,5 +611,242 @@ describe('idempotency() lock renewal', () => {
     expect(() => idempotency({ store: { ...store, extend: 1 } as never })).toThrow(
       /"store" option must be an idempotency store/,
     )
+  })
+})
+
+describe('idempotency() on other runtimes and after aborted responses', () => {
+  /** A memory store that counts its renewals. */
+  function counted() {
+    const memory = memoryIdempotencyStore()
+    const seen = { renewals: 0 }
+    const store: IdempotencyStore = {
+      ...memory,
+      extend: (...args) => {
+        seen.renewals += 1
+        return memory.extend(...args)
+      },
+    }
+    return { store, seen }
+  }
+
+  /** Waits until `count()` holds still for three renewal periods (`every` ms), and returns it. */
+  async function settledCount(count: () => number, every: number) {
+    for (let i = 0; i < 100; i++) {
+      const before = count()
+      await sleep(3 * every)
+      if (count() === before) return before
+    }
+    throw new Error('renewal never stopped')
+  }
+
+  it('claims, and renews, where setTimeout returns a number (Deno, Workers)', async () => {
+    const { store, seen } = counted()
+    const real = globalThis.setTimeout
+    // The timers of Deno and Workers: a number, without unref.
+    globalThis.setTimeout = ((callback: () => void, ms: number) => {
+      real(callback, ms)
+      return 1
+    }) as unknown as typeof setTimeout
+    try {
+      const { begin } = setup({ store, lockTtl: 60 })
+      const handle = handleOf(await begin('"k"'))
+      expect(await failure(begin('"k"'))).toMatchObject({ code: 'idempotency_conflict' })
+      const renewed = () => seen.renewals > 0
+      for (let i = 0; i < 300 && !renewed(); i++) await new Promise((resolve) => real(resolve, 10))
+      expect(seen.renewals).toBeGreaterThan(0)
+      await handle.complete(response())
+      expect((await begin('"k"')).action).toBe('replay')
+    } finally {
+      globalThis.setTimeout = real
+    }
+  })
+
+  it('frees the key when something fails between the claim and the handle', async () => {
+    const { store, seen } = counted()
+    const { layer } = setup({ store, lockTtl: 30 })
+    const warn = process.emitWarning
+    // The sink throws and so does the warning about it: the report of the claim fails.
+    process.emitWarning = () => {
+      throw new Error('no warnings here')
+    }
+    const failing = {
+      req: request('"k"'),
+      auth: alice,
+      body: json({ amount: 5 }),
+      onDecision: () => {
+        throw new Error('sink down')
+      },
+    }
+    try {
+      await expect(layer.begin(failing)).rejects.toThrow()
+    } finally {
+      process.emitWarning = warn
+    }
+    // The key is free (a retry claims it), and the failed claim is not renewed.
+    await handleOf(await layer.begin({ ...failing, onDecision: undefined })).release()
+    const before = seen.renewals
+    await sleep(60)
+    expect(seen.renewals).toBe(before)
+  })
+
+  it('releases the key of a Fetch body the client cancelled: the retry runs, renewal stops', async () => {
+    const { store, seen } = counted()
+    const { layer, events } = setup({ store, lockTtl: 60 })
+    const input = { req: request('"k"'), auth: alice, body: json({ amount: 5 }), onDecision: () => {} }
+    const handle = handleOf(await layer.begin(input))
+    let chunk = 0
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        chunk += 1
+        controller.enqueue(new Uint8Array([chunk]))
+      },
+    })
+    const out = await captureFetchResponse(new Response(endless), handle)
+    const reader = out.body?.getReader() as ReadableStreamDefaultReader<Uint8Array>
+    await reader.read()
+    await reader.cancel('client went away')
+    // At once, not after minutes of 409s: the key is free and the retry runs.
+    const retry = handleOf(await layer.begin(input))
+    await retry.release()
+    // Renewal stopped with the cancel (it would go on for "maxLockHold" otherwise).
+    await settledCount(() => seen.renewals, 20)
+    expect(events.filter((event) => event.outcome === 'error')).toEqual([])
+  })
+
+  /** Serves `handler` captured by a claim of the layer, requests it once with `client`, awaits the close. */
+  async function serveNode(
+    layer: ReturnType<typeof setup>['layer'],
+    handler: (res: ServerResponse) => void,
+    client: (port: number) => void,
+  ) {
+    let closed = () => {}
+    const done = new Promise<void>((resolve) => {
+      closed = resolve
+    })
+    const server = createServer(async (req, res) => {
+      res.once('close', () => closed())
+      const begun = await layer.begin({
+        req: fromNodeRequest(req, { resolveOrigin: noOrigin }),
+        auth: alice,
+        body: undefined,
+      })
+      captureNodeResponse(res, handleOf(begun))
+      handler(res)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      client((server.address() as AddressInfo).port)
+      await done
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+  const post = (port: number) =>
+    httpRequest({
+      port,
+      host: '127.0.0.1',
+      method: 'POST',
+      path: '/payments',
+      headers: { 'idempotency-key': '"k"' },
+    })
+
+  it('stops renewing a Node response the client aborted mid-stream, and frees its key', async () => {
+    const { store, seen } = counted()
+    const { layer } = setup({ store, lockTtl: 60 })
+    let piped: Error | null | undefined
+    await serveNode(
+      layer,
+      (res) => {
+        // A streaming handler: pipeline() destroys the response when the client goes away; no end().
+        const source = new Readable({
+          read() {
+            setTimeout(() => this.push('x'.repeat(1024)), 5)
+          },
+        })
+        pipeline(source, res, (error) => {
+          piped = error
+        })
+      },
+      (port) => {
+        const client = post(port)
+        client.on('response', (incoming) => incoming.once('data', () => client.destroy()))
+        client.on('error', () => {})
+        client.end()
+      },
+    )
+    await settledCount(() => seen.renewals, 20)
+    expect(piped).toBeInstanceOf(Error)
+    // It had started answering: the retry runs.
+    expect((await layer.begin({ req: request('"k"'), auth: alice, body: undefined })).action).toBe('proceed')
+  })
+
+  it('stops renewing a Node response destroyed before it answered, and lets its lock lapse', async () => {
+    const { store, seen } = counted()
+    // Renewals every 200 ms: the retry right after the close comes well within the lock.
+    const { layer } = setup({ store, lockTtl: 600 })
+    let served: ServerResponse | undefined
+    await serveNode(
+      layer,
+      (res) => {
+        served = res
+        res.destroy()
+      },
+      (port) => {
+        const client = post(port)
+        client.on('error', () => {})
+        client.end()
+      },
+    )
+    // The handler may still be running: a retry right away gets 409, not a second run.
+    expect(await failure(layer.begin({ req: request('"k"'), auth: alice, body: undefined }))).toMatchObject({
+      code: 'idempotency_conflict',
+    })
+    // No renewal for a whole lock lifetime: the lock lapsed, and the retry runs.
+    await settledCount(() => seen.renewals, 200)
+    const retry = handleOf(await layer.begin({ req: request('"k"'), auth: alice, body: undefined }))
+    // The first handler's answer after its lock lapsed changes nothing: the key is another claim's.
+    served?.end('late')
+    await retry.complete(response(201, '{"run":2}'))
+    const replay = await layer.begin({ req: request('"k"'), auth: alice, body: undefined })
+    expect(replay.action === 'replay' && new TextDecoder().decode(replay.response.body)).toBe('{"run":2}')
+  })
+
+  it('stores the answer a handler still gives after its client went away, while the lock holds', async () => {
+    const { store } = counted()
+    const { layer } = setup({ store, lockTtl: 60_000 })
+    let served: ServerResponse | undefined
+    await serveNode(
+      layer,
+      (res) => {
+        served = res
+        res.destroy()
+      },
+      (port) => {
+        const client = post(port)
+        client.on('error', () => {})
+        client.end()
+      },
+    )
+    // The handler finishes its work and answers into the closed connection: the answer is kept.
+    served?.writeHead(201, { 'content-type': 'application/json' })
+    served?.end('{"run":1}')
+    let replay: Awaited<ReturnType<typeof layer.begin>> | undefined
+    for (let i = 0; i < 100 && replay?.action !== 'replay'; i++) {
+      await sleep(10)
+      replay = await layer.begin({ req: request('"k"'), auth: alice, body: undefined }).catch(() => undefined)
+    }
+    expect(replay?.action === 'replay' && new TextDecoder().decode(replay.response.body)).toBe('{"run":1}')
+  })
+
+  it('reports how long after the begin a failure after the claim came', async () => {
+    const memory = memoryIdempotencyStore()
+    const store: IdempotencyStore = { ...memory, complete: () => Promise.reject(new Error('down')) }
+    const { begin, events } = setup({ store })
+    const handle = handleOf(await begin('"k"'))
+    await sleep(30)
+    await handle.complete(response())
+    expect(events.at(-1)).toMatchObject({ reason: 'complete_failed' })
+    expect(events.at(-1)?.durationMs).toBeGreaterThanOrEqual(25)
   })
 })

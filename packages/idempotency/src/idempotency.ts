@@ -15,7 +15,7 @@ import {
 import { fingerprint } from './lib/fingerprint.js'
 import { parseIdempotencyKey } from './lib/key.js'
 import { type IdempotencyOptions, type IdempotencySettings, idempotencySettings } from './lib/options.js'
-import { layerName, report } from './lib/report.js'
+import { layerName, type ReportedCaller, type ReportedRequest, report } from './lib/report.js'
 
 const proceed: IdempotencyBegin = Object.freeze({ action: 'proceed', handle: undefined })
 
@@ -91,8 +91,19 @@ async function begin(settings: IdempotencySettings, input: IdempotencyInput): Pr
       return { action: 'replay', response: replayOf(claim.response) }
     }
     claimed = true
-    report(onDecision, req, started, auth, undefined, 'claimed')
-    return { action: 'proceed', handle: handleFor(settings, input, storeKey, claim.owner) }
+    const { owner } = claim
+    let handle: IdempotencyHandle | undefined
+    try {
+      handle = handleFor(settings, input, started, storeKey, owner)
+      report(onDecision, req, started, auth, undefined, 'claimed')
+      return { action: 'proceed', handle }
+    } catch (thrown) {
+      // No handle goes back, so nobody would ever settle this claim: free the key, or a retry would get
+      // 409 until the lock lapses (or until renewal gave up).
+      if (handle !== undefined) await handle.release()
+      else await settings.store.release(storeKey, owner).catch(() => undefined)
+      throw thrown
+    }
   } catch (thrown) {
     const error = toZeroTrustError(thrown)
     if (!claimed && error.reason === 'store_unavailable' && settings.passThrough) {
@@ -172,16 +183,24 @@ function replayOf(stored: StoredResponse): StoredResponse {
   }
 }
 
+/**
+ * The handle of a claimed key. It keeps of the request only what its decision events name (the sink,
+ * method, path, request id and the caller's identifiers), so a request whose response is still being
+ * sent, or was abandoned, does not keep its body or its token alive.
+ */
 function handleFor(
   settings: IdempotencySettings,
   input: IdempotencyInput,
+  started: number,
   storeKey: string,
   owner: string,
 ): IdempotencyHandle {
   const { store } = settings
+  const sink = input.onDecision
+  const req = requestOf(input.req)
+  const auth = callerIdsOf(input.auth)
   let settled = false
-  const reported = (error: ZeroTrustError) =>
-    report(input.onDecision, input.req, performance.now(), input.auth, error)
+  const reported = (error: ZeroTrustError) => report(sink, req, started, auth, error)
   const failed = (reason: string, cause?: unknown) =>
     reported(
       new ZeroTrustError('dependency_unavailable', 'the idempotency store is unavailable', { reason, cause }),
@@ -228,16 +247,35 @@ function handleFor(
       stopRenewal()
       await release()
     },
+    abandon() {
+      // Only the renewal stops: the handler may still answer, and its answer is stored while the lock
+      // is still this request's (a retry then gets the replay instead of running the handler again).
+      if (settled) return
+      stopRenewal()
+    },
   })
+}
+
+function requestOf(req: IdempotencyInput['req']): ReportedRequest {
+  const { method, path, requestId } = req
+  return requestId === undefined ? { method, path } : { method, path, requestId }
+}
+
+function callerIdsOf(auth: Auth | undefined): ReportedCaller | undefined {
+  if (auth === undefined) return undefined
+  const { subject, clientId, issuer } = auth
+  return { subject, clientId, issuer }
 }
 
 /**
  * Keeps a claim alive while its handler runs: renews the lock with the store's `extend` every third of
  * `lockTtl` (an unref'd timer, so it never keeps the process up), for at most `maxLockHold` after the
- * claim. Renewal stops for good at the first one the store refuses (the lock lapsed and the key may be
- * another request's) or fails, and at the limit; each is reported. The handler's answer goes out all the
- * same, and `complete` then finds whether it still owns the key. Returns the function that stops it,
- * which the handle calls as it settles. A store without `extend` is never renewed.
+ * claim. A renewal the store fails (a timeout) is reported and tried again on schedule while the lock
+ * may still be held, `lockTtl` after the last renewal that succeeded; renewal stops for good when that
+ * passes, at the first renewal the store refuses (the lock lapsed and the key may be another request's;
+ * reported), and at the limit (reported). The handler's answer goes out all the same, and `complete` then
+ * finds whether it still owns the key. Returns the function that stops it, which the handle calls as it
+ * settles. A store without `extend` is never renewed.
  */
 function renewLock(
   settings: IdempotencySettings,
@@ -250,6 +288,8 @@ function renewLock(
   if (store.extend === undefined) return () => {}
   const extend = store.extend.bind(store)
   const claimedAt = performance.now()
+  // When the lock was last known to be held for `lockTtl` more: the claim, then each renewal sent and held.
+  let heldFrom = claimedAt
   const every = Math.max(1, Math.floor(lockTtl / 3))
   let stopped = false
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -260,11 +300,13 @@ function renewLock(
   }
   const schedule = () => {
     timer = setTimeout(renew, every)
-    timer.unref()
+    // Node's timer object; Deno and Workers return a number, which never keeps the process up anyway.
+    if (typeof timer === 'object') timer.unref?.()
   }
   const renew = () => {
     timer = undefined
     if (stopped) return
+    const sent = performance.now()
     if (performance.now() - claimedAt >= maxLockHold) {
       // A handler that never answers, or a response nobody reads, must not hold its key for ever.
       stop()
@@ -279,18 +321,28 @@ function renewLock(
       (held) => {
         // Settled meanwhile: a completed or released key is no longer held, and that is no loss.
         if (stopped) return
-        if (held === true) return schedule()
+        if (held === true) {
+          heldFrom = sent
+          return schedule()
+        }
         stop()
         failed('lock_expired')
       },
       (cause: unknown) => {
         if (stopped) return
-        stop()
         failed('renew_failed', cause)
+        // A blip: the lock still holds until `lockTtl` after the last renewal, so try again meanwhile.
+        if (performance.now() < heldFrom + lockTtl) schedule()
+        else stop()
       },
     )
   }
-  schedule()
+  try {
+    schedule()
+  } catch (error) {
+    stop()
+    throw error
+  }
   return stop
 }
 

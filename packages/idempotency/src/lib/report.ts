@@ -1,5 +1,11 @@
 import type { Auth, DecisionEvent, DecisionSink, RequestLike, ZeroTrustError } from '@zerotrust/core'
 
+/** What a decision event names of the request. */
+export type ReportedRequest = Pick<RequestLike, 'method' | 'path' | 'requestId'>
+
+/** What a decision event names of the caller. */
+export type ReportedCaller = Pick<Auth, 'subject' | 'clientId' | 'issuer'>
+
 /** The layer name of idempotency decision events. */
 export const layerName = 'idempotency'
 
@@ -9,9 +15,9 @@ export const layerName = 'idempotency'
  */
 export function report(
   sink: DecisionSink | undefined,
-  req: RequestLike,
+  req: ReportedRequest,
   started: number,
-  auth: Auth | undefined,
+  auth: ReportedCaller | undefined,
   error: ZeroTrustError | undefined,
   reason?: string,
 ): void {
