@@ -424,27 +424,46 @@ describe('idempotency() lock renewal', () => {
     return { answers: [first, ...retries, last], retries, runs: () => runs }
   }
 
-  it('renews the lock of a handler that outlives "lockTtl": a retry meanwhile gets 409, the handler runs once', async () => {
+  /**
+   * A memory store whose `extend` is `extend` (the real one by default), counting the renewals asked
+   * of it; `extend` receives the memory store's own and the attempt's number.
+   */
+  function renewing(
+    extend: (
+      real: NonNullable<IdempotencyStore['extend']>,
+      args: [string, string, number],
+      attempt: number,
+    ) => Promise<boolean> | boolean = (real, args) => real(...args),
+  ) {
     const memory = memoryIdempotencyStore()
     let renewals = 0
     const store: IdempotencyStore = {
       ...memory,
       extend: (...args) => {
         renewals += 1
-        return memory.extend(...args)
+        return extend(
+          memory.extend as NonNullable<IdempotencyStore['extend']>,
+          args,
+          renewals,
+        ) as Promise<boolean>
       },
     }
+    return { store, renewals: () => renewals }
+  }
+
+  it('renews the lock of a handler that outlives "lockTtl": a retry meanwhile gets 409, the handler runs once', async () => {
+    const { store, renewals: count } = renewing()
     const { answers, retries, runs } = await slowWrite(store)
     expect(answers[0]).toBe('ran')
     expect(retries.length).toBeGreaterThanOrEqual(3)
     expect(retries).toEqual(Array(retries.length).fill('idempotency_conflict'))
     expect(answers.at(-1)).toBe('replayed')
     expect(runs()).toBe(1)
-    expect(renewals).toBeGreaterThan(0)
+    expect(count()).toBeGreaterThan(0)
     // Renewal stopped with the handler: no store traffic after it completed.
-    const after = renewals
+    const after = count()
     await sleep(250)
-    expect(renewals).toBe(after)
+    expect(count()).toBe(after)
   }, 10_000)
 
   it('without a store that can renew, a lock that lapses lets a retry run the handler again', async () => {
@@ -463,22 +482,14 @@ describe('idempotency() lock renewal', () => {
 
   it('stops renewing and reports it when the store refuses a renewal', async () => {
     for (const [extend, reason] of [[async () => false, 'lock_expired']] as const) {
-      const memory = memoryIdempotencyStore()
-      let renewals = 0
-      const store: IdempotencyStore = {
-        ...memory,
-        extend: () => {
-          renewals += 1
-          return extend()
-        },
-      }
+      const { store, renewals: count } = renewing(() => extend())
       const { begin, events } = setup({ store, lockTtl: 30 })
       const handle = handleOf(await begin('"k"'))
       await until(() => events.length === 2, 'the renewal failure is reported')
       expect(events.at(-1)).toMatchObject({ outcome: 'error', code: 'dependency_unavailable', reason })
       expect(JSON.stringify(events.at(-1))).not.toContain('timeout')
       await sleep(60)
-      expect(renewals).toBe(1)
+      expect(count()).toBe(1)
       // The response still goes out; complete finds it holds the key (the memory lock has not lapsed
       // here) or reports that it does not.
       await handle.complete(response())
@@ -492,24 +503,16 @@ describe('idempotency() lock renewal', () => {
         throw new Error('synchronous')
       },
     ]) {
-      const memory = memoryIdempotencyStore()
-      let renewals = 0
-      const store: IdempotencyStore = {
-        ...memory,
-        extend: () => {
-          renewals += 1
-          return extend()
-        },
-      }
+      const { store, renewals: count } = renewing(() => extend())
       const { begin, events } = setup({ store, lockTtl: 60 })
       const handle = handleOf(await begin('"k"'))
       await until(() => events.length === 2, 'the renewal failure is reported')
       // Renewals come every 20 ms while the lock may hold (60 ms after the claim): three, four at most
       // (a timer may fire a little early), and fewer on a slow machine.
       await sleep(300)
-      const after = renewals
+      const after = count()
       await sleep(120)
-      expect(renewals).toBe(after)
+      expect(count()).toBe(after)
       expect(after).toBeGreaterThanOrEqual(1)
       expect(after).toBeLessThanOrEqual(4)
       expect(events.slice(1)).toHaveLength(after)
@@ -526,23 +529,17 @@ describe('idempotency() lock renewal', () => {
   })
 
   it('survives a renewal that fails once: a retry meanwhile still gets 409, the handler runs once', async () => {
-    const memory = memoryIdempotencyStore()
-    let renewals = 0
-    const store: IdempotencyStore = {
-      ...memory,
-      extend: (...args) => {
-        renewals += 1
-        // A store timeout: the lock still holds for two thirds of its lifetime, and the next one succeeds.
-        return renewals === 1 ? Promise.reject(new Error('timeout')) : memory.extend(...args)
-      },
-    }
+    // A store timeout: the lock still holds for two thirds of its lifetime, and the next one succeeds.
+    const { store, renewals: count } = renewing((real, args, attempt) =>
+      attempt === 1 ? Promise.reject(new Error('timeout')) : real(...args),
+    )
     // Renewals every 400 ms: after the failed one, 400 ms of slack before the lock would lapse.
     const { answers, retries, runs } = await slowWrite(store, 1200)
     expect(answers[0]).toBe('ran')
     expect(retries).toEqual(Array(retries.length).fill('idempotency_conflict'))
     expect(answers.at(-1)).toBe('replayed')
     expect(runs()).toBe(1)
-    expect(renewals).toBeGreaterThan(2)
+    expect(count()).toBeGreaterThan(2)
   }, 15_000)
 
   it('ignores a renewal that answers after the handle settled, and never renews a settled claim', async () => {
