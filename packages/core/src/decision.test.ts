@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { requestLike } from '../test/request-like.js'
 import type { Auth, Authenticator } from './auth.js'
-import { type DecisionEvent, runAuthentication, runAuthorization } from './decision.js'
+import { type DecisionEvent, reportDecision, runAuthentication, runAuthorization } from './decision.js'
 import { ZeroTrustError } from './errors.js'
 import { requireScopes } from './require-scopes.js'
 
@@ -116,5 +116,32 @@ describe('runAuthorization', () => {
     await expect(runAuthorization(requireScopes('a'), req, undefined)).rejects.toMatchObject({
       code: 'internal_error',
     })
+  })
+})
+
+describe('reportDecision', () => {
+  it("reports an allow with its own reason, and a denial with its error's", () => {
+    const events: DecisionEvent[] = []
+    const req = { method: 'POST', path: '/payments' }
+    const who = { subject: 'alice', clientId: 'web', issuer: 'https://idp.example.com/' }
+    reportDecision((e) => events.push(e), 'idempotency', req, performance.now(), who, undefined, {
+      reason: 'replayed',
+    })
+    const conflict = new ZeroTrustError('idempotency_conflict', 'in progress', { reason: 'in_flight' })
+    reportDecision((e) => events.push(e), 'idempotency', req, performance.now(), who, conflict, {
+      reason: 'ignored',
+    })
+    expect(events.map(({ durationMs: _d, ...rest }) => rest)).toEqual([
+      { layer: 'idempotency', outcome: 'allow', code: 'ok', reason: 'replayed', ...who, ...req },
+      {
+        layer: 'idempotency',
+        outcome: 'deny',
+        code: 'idempotency_conflict',
+        reason: 'in_flight',
+        status: 409,
+        ...who,
+        ...req,
+      },
+    ])
   })
 })

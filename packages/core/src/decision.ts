@@ -51,11 +51,11 @@ export async function runAuthentication(
   const started = onDecision ? performance.now() : 0
   try {
     const auth = await authenticator.authenticate(req)
-    if (onDecision) report(onDecision, authenticator.layer, req, started, auth, undefined)
+    if (onDecision) reportDecision(onDecision, authenticator.layer, req, started, auth, undefined)
     return auth
   } catch (thrown) {
     const error = toZeroTrustError(thrown)
-    if (onDecision) report(onDecision, authenticator.layer, req, started, undefined, error)
+    if (onDecision) reportDecision(onDecision, authenticator.layer, req, started, undefined, error)
     throw error
   }
 }
@@ -81,32 +81,54 @@ export async function runAuthorization(
     const decision = await authorizer.authorize(req, auth)
     details = decision
     if (decision.allowed) {
-      if (onDecision) report(onDecision, authorizer.layer, req, started, auth, undefined, details)
+      if (onDecision) reportDecision(onDecision, authorizer.layer, req, started, auth, undefined, details)
       return
     }
     error = toZeroTrustError(decision.error)
   } catch (thrown) {
     error = toZeroTrustError(thrown)
   }
-  if (onDecision) report(onDecision, authorizer.layer, req, started, auth, error, details)
+  if (onDecision) reportDecision(onDecision, authorizer.layer, req, started, auth, error, details)
   throw error
 }
 
-function report(
+/** What a decision event names of the request. */
+export type ReportedRequest = Pick<RequestLike, 'method' | 'path' | 'requestId'>
+
+/** What a decision event names of the caller. */
+export type ReportedCaller = Pick<Auth, 'subject' | 'clientId' | 'issuer'>
+
+/** What a decision event may carry beside the error: policy details, or the reason of an allow. */
+export interface ReportedDetails extends DecisionDetails {
+  /** The reason of an allowed decision (`claimed`, `replayed`); a denial's reason is its error's. */
+  readonly reason?: string
+}
+
+/**
+ * Reports one decision to `sink` as a {@link DecisionEvent}: `allow`, `deny` for a 4xx, `error` for a
+ * 5xx, with identifiers only. A sink that throws is reported as a process warning; the decision stands.
+ * `runAuthentication` and `runAuthorization` report through it; so do layers that decide elsewhere in the
+ * request (idempotency).
+ *
+ * @example
+ * reportDecision(onDecision, 'idempotency', req, started, auth, undefined, { reason: 'replayed' })
+ */
+export function reportDecision(
   sink: DecisionSink,
   layer: string,
-  req: RequestLike,
+  req: ReportedRequest,
   started: number,
-  auth: Auth | undefined,
+  auth: ReportedCaller | undefined,
   error: ZeroTrustError | undefined,
-  details?: DecisionDetails,
+  details?: ReportedDetails,
 ): void {
   const event: Record<string, unknown> = {
     layer,
     outcome: error === undefined ? 'allow' : error.status >= 500 ? 'error' : 'deny',
     code: error === undefined ? 'ok' : error.code,
   }
-  if (error?.reason !== undefined) event.reason = error.reason
+  const reason = error === undefined ? details?.reason : error.reason
+  if (reason !== undefined) event.reason = reason
   if (error !== undefined) event.status = error.status
   if (auth?.subject !== undefined) event.subject = auth.subject
   if (auth?.clientId !== undefined) event.clientId = auth.clientId

@@ -19,7 +19,16 @@ export {
   readCredentials,
   takeCredentials,
 } from './credentials.js'
-export { type DecisionEvent, type DecisionSink, runAuthentication, runAuthorization } from './decision.js'
+export {
+  type DecisionEvent,
+  type DecisionSink,
+  type ReportedCaller,
+  type ReportedDetails,
+  type ReportedRequest,
+  reportDecision,
+  runAuthentication,
+  runAuthorization,
+} from './decision.js'
 export { checkEndpoint } from './endpoint.js'
 export {
   type AuthScheme,
