@@ -145,17 +145,9 @@ export class DecisionKey {
   }
 
   private checkedRef(ref: unknown, path: string): void {
-    if (
-      typeof ref !== 'object' ||
-      ref === null ||
-      typeof (ref as EntityRef).type !== 'string' ||
-      (ref as EntityRef).type === '' ||
-      typeof (ref as EntityRef).id !== 'string'
-    ) {
-      throw new UnrepresentableValue(path, 'must be an entity reference { type, id } with string fields')
-    }
-    this.string((ref as EntityRef).type)
-    this.string((ref as EntityRef).id)
+    if (!isEntityRef(ref)) throw notEntityRef(path)
+    this.string(ref.type)
+    this.string(ref.id)
   }
 
   private entity(entity: unknown): void {
@@ -274,16 +266,22 @@ function hashWhole(hash: number, value: string): number {
  * @throws UnrepresentableValue naming the path
  */
 export function checkRef(ref: unknown, path: string): EntityRef {
-  if (
-    typeof ref !== 'object' ||
-    ref === null ||
-    typeof (ref as EntityRef).type !== 'string' ||
-    (ref as EntityRef).type === '' ||
-    typeof (ref as EntityRef).id !== 'string'
-  ) {
-    throw new UnrepresentableValue(path, 'must be an entity reference { type, id } with string fields')
-  }
-  return { type: (ref as EntityRef).type, id: (ref as EntityRef).id }
+  if (!isEntityRef(ref)) throw notEntityRef(path)
+  return { type: ref.type, id: ref.id }
+}
+
+function isEntityRef(ref: unknown): ref is EntityRef {
+  return (
+    typeof ref === 'object' &&
+    ref !== null &&
+    typeof (ref as EntityRef).type === 'string' &&
+    (ref as EntityRef).type !== '' &&
+    typeof (ref as EntityRef).id === 'string'
+  )
+}
+
+function notEntityRef(path: string): UnrepresentableValue {
+  return new UnrepresentableValue(path, 'must be an entity reference { type, id } with string fields')
 }
 
 /**
