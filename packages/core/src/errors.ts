@@ -65,6 +65,26 @@ export const errorTable = Object.freeze({
     oauthError: undefined,
     challenge: false,
   },
+  /**
+   * The request body's media type cannot take part in a layer that must read it (an idempotent route
+   * whose body the framework did not parse): the client's choice, so never a 500.
+   */
+  unsupported_media_type: {
+    status: 415,
+    title: 'Unsupported media type',
+    oauthError: undefined,
+    challenge: false,
+  },
+  /**
+   * The caller spent a budget of ours (its share of the idempotency store, a rate limit): retry after
+   * `Retry-After`. Only that caller is refused, never everyone.
+   */
+  rate_limited: {
+    status: 429,
+    title: 'Too many requests',
+    oauthError: undefined,
+    challenge: false,
+  },
   /** A dependency of ours (JWKS, introspection endpoint, store) failed: retry later, never a 401. */
   dependency_unavailable: {
     status: 503,
