@@ -171,6 +171,8 @@ describe('ZeroTrustError', () => {
       invalid_idempotency_key: 400,
       idempotency_conflict: 409,
       idempotency_key_reused: 422,
+      unsupported_media_type: 415,
+      rate_limited: 429,
       dependency_unavailable: 503,
       internal_error: 500,
     })
@@ -205,5 +207,14 @@ describe('exposeHeaders', () => {
     expect(
       renderError(new ZeroTrustError('invalid_token', 'x'), { exposed: 'X' }).headers,
     ).not.toHaveProperty('access-control-expose-headers')
+  })
+})
+
+describe('rate_limited', () => {
+  it('answers 429 with Retry-After and no challenge (issue 12)', () => {
+    const rendered = renderError(new ZeroTrustError('rate_limited', 'm', { retryAfter: 7 }))
+    expect(rendered.status).toBe(429)
+    expect(rendered.headers['retry-after']).toBe('7')
+    expect(rendered.headers['www-authenticate']).toBeUndefined()
   })
 })
