@@ -538,6 +538,132 @@ describe('introspection: cache and coalescing', () => {
   })
 })
 
+describe('introspection: a flood of random tokens cannot reach the endpoint unbounded (issue 12)', () => {
+  /** Answers after `delay` ms and records the most requests the endpoint held at once. */
+  function slowEndpoint(delay: number, body: () => unknown = () => ({ active: false })) {
+    const seen = { inFlight: 0, most: 0 }
+    idp.handle((_req, res) => {
+      seen.inFlight++
+      seen.most = Math.max(seen.most, seen.inFlight)
+      res.on('close', () => {
+        seen.inFlight--
+      })
+      setTimeout(() => json(res, body()), delay)
+    })
+    return seen
+  }
+
+  const flood = (authenticate: (token: string) => Promise<unknown>, count: number) =>
+    Promise.all(Array.from({ length: count }, () => rejection(authenticate(opaque()))))
+
+  const overloaded = unavailable('introspection_overloaded')
+
+  it('keeps at most maxConcurrent introspections in flight for 200 distinct random tokens', async () => {
+    const seen = slowEndpoint(20)
+    const tokens = introspection(options({ maxConcurrent: 8, maxQueued: 200 }))
+    const before = idp.count
+    const results = await flood((token) => tokens.authenticate(bearer(token)), 200)
+    expect(results).toEqual(Array.from({ length: 200 }, () => invalidToken('inactive')))
+    expect(idp.count - before).toBe(200)
+    expect(seen.most).toBeLessThanOrEqual(8)
+  })
+
+  it('caps the in-flight introspections by default', async () => {
+    const seen = slowEndpoint(20)
+    const tokens = introspection(options())
+    const results = await flood((token) => tokens.authenticate(bearer(token)), 200)
+    expect(seen.most).toBeLessThanOrEqual(16)
+    // Never an allow: each answer is the endpoint's rejection or ours.
+    for (const result of results) expect([invalidToken('inactive'), overloaded]).toContainEqual(result)
+  })
+
+  it('answers 503 introspection_overloaded with Retry-After beyond the queue, never 401', async () => {
+    const seen = slowEndpoint(50)
+    const tokens = introspection(options({ maxConcurrent: 4, maxQueued: 16 }))
+    const before = idp.count
+    // All 200 reach the limiter in this tick: 4 run, 16 wait, 180 are refused without a call.
+    const results = await flood((token) => tokens.verify(token), 200)
+    expect(results.filter((r) => r.reason === 'inactive')).toHaveLength(20)
+    expect(results.filter((r) => r.reason !== 'inactive')).toEqual(
+      Array.from({ length: 180 }, () => overloaded),
+    )
+    expect(idp.count - before).toBe(20)
+    expect(seen.most).toBeLessThanOrEqual(4)
+  })
+
+  it('refuses queued requests with 503 once they waited the timeout, instead of waiting forever', async () => {
+    idp.handle(() => {})
+    const tokens = introspection(options({ timeout: 300, maxConcurrent: 1, maxQueued: 10 }))
+    const before = idp.count
+    const started = Date.now()
+    const results = await flood((token) => tokens.authenticate(bearer(token)), 5)
+    // The first call times out at 300 ms and frees its slot for the second; the other three have waited
+    // 300 ms by then and are refused. The bug this guards made them wait as long as the endpoint hung.
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(results.filter((r) => r.reason === 'introspection_overloaded').length).toBeGreaterThanOrEqual(3)
+    for (const result of results) {
+      expect([unavailable('introspection_timeout'), overloaded]).toContainEqual(result)
+    }
+    expect(idp.count - before).toBeLessThanOrEqual(2)
+  })
+
+  it('takes one slot for one token however many requests carry it', async () => {
+    slowEndpoint(50, () => activeAnswer())
+    const tokens = introspection(options({ maxConcurrent: 1, maxQueued: 1 }))
+    const before = idp.count
+    const busy = tokens.verify(opaque())
+    const token = opaque()
+    const results = await Promise.all(Array.from({ length: 500 }, () => tokens.verify(token)))
+    await busy
+    expect(new Set(results).size).toBe(1)
+    expect(idp.count - before).toBe(2)
+  })
+
+  it('serves a repeated inactive token from the cache within inactiveTtl, then asks again', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    answer({ active: false })
+    const tokens = introspection(options({ cache: { inactiveTtl: 5 } }))
+    const token = opaque()
+    const before = idp.count
+    for (let i = 0; i < 50; i++) {
+      expect(await rejection(tokens.authenticate(bearer(token)))).toEqual(invalidToken('inactive'))
+    }
+    expect(idp.count - before).toBe(1)
+    // The token became active at the authorization server: accepted once the negative entry has expired.
+    answer(activeAnswer())
+    vi.setSystemTime(Date.now() + 6_000)
+    await expect(tokens.authenticate(bearer(token))).resolves.toMatchObject({ subject: 'alice' })
+    expect(idp.count - before).toBe(2)
+  })
+
+  it('does not let a flood of inactive tokens evict cached active ones', async () => {
+    answer(activeAnswer())
+    const tokens = introspection(options({ cache: { max: 4 } }))
+    const token = opaque()
+    await tokens.authenticate(bearer(token))
+    answer({ active: false })
+    await flood((random) => tokens.authenticate(bearer(random)), 50)
+    const before = idp.count
+    await expect(tokens.authenticate(bearer(token))).resolves.toMatchObject({ subject: 'alice' })
+    expect(idp.count).toBe(before)
+  })
+
+  it('keeps at most cache.inactiveMax inactive answers, by the hash of the token', async () => {
+    answer({ active: false })
+    const tokens = introspection(options({ cache: { inactiveMax: 2 } }))
+    const [first, second, third] = [opaque(), opaque(), opaque()]
+    for (const token of [first, second, third]) await rejection(tokens.verify(token))
+    let before = idp.count
+    await rejection(tokens.verify(third))
+    expect(idp.count).toBe(before)
+    await rejection(tokens.verify(first))
+    expect(idp.count).toBe(before + 1)
+    before = idp.count
+    await rejection(tokens.verify(first))
+    expect(idp.count).toBe(before)
+  })
+})
+
 describe('introspection: anyOf routes by token shape', () => {
   it('sends JWTs to jwtBearer and opaque tokens to introspection', async () => {
     const key = await generateSigningKey('ES256')
@@ -601,6 +727,11 @@ describe('introspection: option mistakes', () => {
     [{ cache: { maxTtl: -1 } }, '"cache.maxTtl" option must be a positive integer'],
     [{ cache: { inactiveTtl: 1.5 } }, '"cache.inactiveTtl" option must be a non-negative integer'],
     [{ cache: { ttl: 5 } }, '"cache.ttl" option is not recognized'],
+    [{ cache: { inactiveMax: 0 } }, '"cache.inactiveMax" option must be a positive integer'],
+    [{ maxConcurrent: 0 }, '"maxConcurrent" option must be a positive integer'],
+    [{ maxConcurrent: 2.5 }, '"maxConcurrent" option must be a positive integer'],
+    [{ maxQueued: -1 }, '"maxQueued" option must be a non-negative integer'],
+    [{ maxQueued: Number.POSITIVE_INFINITY }, '"maxQueued" option must be a non-negative integer'],
     [{ clockTolerance: -1 }, '"clockTolerance" option must be a non-negative number'],
     [{ acceptJwtShaped: 'yes' }, '"acceptJwtShaped" option must be a boolean'],
     [{ fetch: 'fetch' }, '"fetch" option must be a fetch function'],

@@ -14,6 +14,7 @@ import {
 } from '@zerotrust/core'
 import { IntrospectionCache, type Outcome, tokenKey } from './lib/introspection-cache.js'
 import { introspectionClient } from './lib/introspection-client.js'
+import { Limiter } from './lib/limiter.js'
 import { type IntrospectionOptions, normalizeOptions } from './lib/options.js'
 import { toAuth } from './lib/to-auth.js'
 
@@ -33,8 +34,10 @@ export interface Introspection extends Authenticator {
  * endpoint, on oauth4webapi. The answer must say `active: true`; `iss` must equal the configured issuer
  * and `aud` contain this resource server's identifier when present; `exp` and `nbf` hold with a small
  * tolerance. Answers are cached by the SHA-256 of the token (active ones never past `exp`, at most
- * `cache.maxTtl`; inactive ones `cache.inactiveTtl`), and concurrent requests with one token share one
- * introspection.
+ * `cache.maxTtl`; inactive ones `cache.inactiveTtl`, in an LRU of their own), and concurrent requests with
+ * one token share one introspection. At most `maxConcurrent` introspections run at once, `maxQueued` more
+ * wait at most `timeout` for a slot, and anything beyond is refused with 503 `introspection_overloaded`:
+ * a flood of random tokens cannot reach the authorization server unbounded.
  *
  * An endpoint that is down, slow, failing or answering nonsense is a 503 with `Retry-After`, never a 401
  * and never an allow. A token bound to a DPoP key (`cnf.jkt` or `token_type: "DPoP"`) is refused as a
@@ -59,10 +62,12 @@ export function introspection(options: IntrospectionOptions): Introspection {
   const readOptions = { schemes: ['Bearer'] as const, maxTokenLength: o.maxTokenLength, challenges }
   const introspect = introspectionClient(o)
   const cache = new IntrospectionCache(o.cache)
+  // Coalescing happens before the limiter: one token takes one slot however many requests carry it.
+  const limiter = new Limiter({ maxConcurrent: o.maxConcurrent, maxQueued: o.maxQueued, maxWait: o.timeout })
   const checks = { issuer: o.issuer, audience: o.audience, clockTolerance: o.clockTolerance }
 
   async function fresh(token: string): Promise<Outcome> {
-    const response = await introspect(token)
+    const response = await limiter.run(() => introspect(token))
     // RFC 7662 §2.2: anything but `active: true` means the token is not to be accepted.
     if (response.active !== true) {
       return { error: rejection('the access token is not active', 'inactive', challenges) }

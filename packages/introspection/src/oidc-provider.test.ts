@@ -1,5 +1,6 @@
 // End to end against a real OAuth authorization server (oidc-provider on loopback): discovery, client
 // authentication, opaque tokens, revocation and DPoP-bound tokens as a production server answers them.
+import { randomBytes } from 'node:crypto'
 import {
   type AuthorizationServer,
   createDpopProof,
@@ -93,6 +94,33 @@ describe('introspection with oidc-provider as the authorization server', () => {
       reason: 'inactive',
       status: 401,
     })
+  })
+
+  it('keeps a flood of random tokens under the concurrency cap and still accepts a real token (issue 12)', async () => {
+    const inFlight = { now: 0, most: 0 }
+    // Counted at the transport: what oidc-provider is asked to do at once.
+    const counting: typeof fetch = async (input, init) => {
+      inFlight.most = Math.max(inFlight.most, ++inFlight.now)
+      try {
+        return await fetch(input, init)
+      } finally {
+        inFlight.now--
+      }
+    }
+    const layer = tokens({
+      introspectionEndpoint: as.introspectionEndpoint,
+      maxConcurrent: 4,
+      maxQueued: 300,
+      fetch: counting,
+    })
+    const random = () => randomBytes(32).toString('base64url')
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => rejection(layer.authenticate(bearer(random())))),
+    )
+    expect(results.every((r) => r.code === 'invalid_token' && r.reason === 'inactive')).toBe(true)
+    expect(inFlight.most).toBeLessThanOrEqual(4)
+    const { accessToken } = await as.token({ format: 'opaque' })
+    await expect(layer.authenticate(bearer(accessToken))).resolves.toMatchObject({ format: 'opaque' })
   })
 
   it('sees a revoked token as inactive once the cache bound has passed', async () => {

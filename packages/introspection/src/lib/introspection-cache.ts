@@ -22,11 +22,14 @@ interface Entry {
 
 /** Bounds of {@link IntrospectionCache}. */
 export interface CacheSettings {
+  /** Most active answers kept. */
   readonly max: number
   /** Seconds. */
   readonly maxTtl: number
   /** Seconds. */
   readonly inactiveTtl: number
+  /** Most rejections kept. */
+  readonly inactiveMax: number
 }
 
 /**
@@ -40,23 +43,30 @@ export function tokenKey(token: string): string {
 }
 
 /**
- * Introspection outcomes by token hash (bounded, LRU), plus the introspections in flight, so that
- * concurrent requests with one token share one call to the endpoint.
+ * Introspection outcomes by token hash, plus the introspections in flight, so that concurrent requests
+ * with one token share one call to the endpoint. Accepted tokens and rejected ones are kept in two
+ * bounded LRUs: a flood of random tokens (each one a rejection) turns over the second only, and cannot
+ * evict the answers that serve real callers without a round trip.
  */
 export class IntrospectionCache {
   readonly #settings: CacheSettings | undefined
-  readonly #entries: LRUCache<string, Entry> | undefined
+  readonly #active: LRUCache<string, Entry> | undefined
+  readonly #inactive: LRUCache<string, Entry> | undefined
   readonly #pending = new Map<string, Promise<Outcome>>()
 
   constructor(settings: CacheSettings | undefined) {
     this.#settings = settings
-    this.#entries =
+    this.#active =
       settings === undefined ? undefined : new LRUCache({ max: settings.max, ttlAutopurge: false })
+    this.#inactive =
+      settings === undefined || settings.inactiveTtl === 0
+        ? undefined
+        : new LRUCache({ max: settings.inactiveMax, ttlAutopurge: false })
   }
 
   /** The cached outcome of the token with this key, if it is still fresh. No I/O. */
   get(key: string): Outcome | undefined {
-    const entry = this.#entries?.get(key)
+    const entry = this.#active?.get(key) ?? this.#inactive?.get(key)
     // The entry's TTL already ends in time; the wall-clock check also holds if timers and clock disagree.
     return entry !== undefined && entry.key === key && entry.expiresAt > Date.now()
       ? entry.outcome
@@ -84,18 +94,24 @@ export class IntrospectionCache {
 
   #store(key: string, outcome: Outcome): void {
     const settings = this.#settings
-    if (settings === undefined || this.#entries === undefined) return
+    if (settings === undefined) return
     const now = Date.now()
+    // An entry in the other LRU is stale: the endpoint was just asked because it no longer served.
+    this.#active?.delete(key)
+    this.#inactive?.delete(key)
     let until: number
+    let entries: LRUCache<string, Entry> | undefined
     if (outcome.auth === undefined) {
       until = now + settings.inactiveTtl * 1000
+      entries = this.#inactive
     } else {
       // RFC 7662 §4: never past the token's `exp`, and at most `maxTtl` (a revocation shows after that).
       until = now + settings.maxTtl * 1000
       const exp = outcome.auth.expiresAt
       if (exp !== undefined) until = Math.min(until, exp * 1000)
+      entries = this.#active
     }
     const ttl = Math.floor(until - now)
-    if (ttl > 0) this.#entries.set(key, { key, outcome, expiresAt: until }, { ttl })
+    if (ttl > 0) entries?.set(key, { key, outcome, expiresAt: until }, { ttl })
   }
 }

@@ -36,7 +36,10 @@ export interface IntrospectionOptions {
   readonly clientId: string
   /** How this resource server authenticates at the introspection endpoint. */
   readonly clientAuthentication: ClientAuthentication
-  /** Milliseconds before an introspection (or discovery) is abandoned; 5000 by default. */
+  /**
+   * Milliseconds before an introspection (or discovery) is abandoned, and the longest a request waits for
+   * a free slot before that (see `maxConcurrent`); 5000 by default.
+   */
   readonly timeout?: number
   /** The introspection cache; `false` turns it off (every request then costs a round trip). */
   readonly cache?:
@@ -48,7 +51,22 @@ export interface IntrospectionOptions {
         readonly maxTtl?: number
         /** Seconds an inactive answer stays cached; 10 by default; 0 turns it off. */
         readonly inactiveTtl?: number
+        /**
+         * Most inactive answers kept, apart from the active ones so that a flood of bad tokens cannot
+         * evict good ones; 10 000 by default.
+         */
+        readonly inactiveMax?: number
       }
+  /**
+   * Most introspections in flight at once for this authenticator; 16 by default. Concurrent requests with
+   * one token share one introspection and count once.
+   */
+  readonly maxConcurrent?: number
+  /**
+   * Most introspections waiting for a free slot; 128 by default, 0 for none. Beyond it, and after waiting
+   * `timeout`, a request is refused with 503 `introspection_overloaded`.
+   */
+  readonly maxQueued?: number
   /** Seconds of clock skew tolerated on `exp` and `nbf`; 5 by default. */
   readonly clockTolerance?: number
   /** The `realm` of the `WWW-Authenticate` challenge. */
@@ -140,9 +158,12 @@ const schema = z.strictObject({
         max: positiveInt('must be a positive integer').optional(),
         maxTtl: positiveInt('must be a positive integer number of seconds').optional(),
         inactiveTtl: nonNegativeInt('must be a non-negative integer number of seconds').optional(),
+        inactiveMax: positiveInt('must be a positive integer').optional(),
       }),
     ])
     .optional(),
+  maxConcurrent: positiveInt('must be a positive integer').optional(),
+  maxQueued: nonNegativeInt('must be a non-negative integer').optional(),
   clockTolerance: z
     .number({ error: 'must be a non-negative number of seconds' })
     .nonnegative({ error: 'must be a non-negative number of seconds' })
@@ -166,7 +187,16 @@ export interface NormalizedOptions {
   readonly clientId: string
   readonly clientAuthentication: ClientAuthentication
   readonly timeout: number
-  readonly cache: { readonly max: number; readonly maxTtl: number; readonly inactiveTtl: number } | undefined
+  readonly cache:
+    | {
+        readonly max: number
+        readonly maxTtl: number
+        readonly inactiveTtl: number
+        readonly inactiveMax: number
+      }
+    | undefined
+  readonly maxConcurrent: number
+  readonly maxQueued: number
   readonly clockTolerance: number
   readonly realm: string | undefined
   readonly maxTokenLength: number
@@ -200,7 +230,10 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
             max: o.cache?.max ?? 10_000,
             maxTtl: o.cache?.maxTtl ?? 300,
             inactiveTtl: o.cache?.inactiveTtl ?? 10,
+            inactiveMax: o.cache?.inactiveMax ?? 10_000,
           }),
+    maxConcurrent: o.maxConcurrent ?? 16,
+    maxQueued: o.maxQueued ?? 128,
     clockTolerance: o.clockTolerance ?? 5,
     realm: o.realm,
     maxTokenLength: o.maxTokenLength ?? 8192,

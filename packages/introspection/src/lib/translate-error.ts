@@ -10,6 +10,7 @@ export type UnavailableReason =
   | 'introspection_malformed'
   | 'introspection_too_large'
   | 'introspection_rejected'
+  | 'introspection_overloaded'
   | 'discovery_unavailable'
   | 'client_secret_unavailable'
 
@@ -19,6 +20,7 @@ const messages: Readonly<Record<UnavailableReason, string>> = {
   introspection_malformed: 'the token introspection endpoint sent a malformed response',
   introspection_too_large: 'the token introspection endpoint sent a response that is too large',
   introspection_rejected: 'the token introspection endpoint refused this resource server',
+  introspection_overloaded: 'too many token introspections are pending',
   discovery_unavailable: 'the token introspection endpoint cannot be discovered',
   client_secret_unavailable: 'the client secret for token introspection is unavailable',
 }
