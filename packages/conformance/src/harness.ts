@@ -53,7 +53,11 @@ export function sendRaw(port: number, request: TestRequest): Promise<TestRespons
  * - `POST /orders`: authenticated, then `requireScopes('orders:write')`; 201 `{ "created": true }`.
  * - `GET /orders/:id`: authenticated; the handler throws
  *   `new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })`,
- *   which the adapter's error path renders (403).
+ *   which the adapter's error path renders (403) and reports once, as the `handler` layer's denial.
+ * - `GET /orders/:id/audit`: authenticated; the handler itself runs `requireScopes('orders:audit')`
+ *   through core's `runAuthorization` with the request's decision sink (which reports the denial) and
+ *   lets the rejection reach the framework's error path, which renders it (403) without reporting it
+ *   again.
  *
  * Authentication uses `authenticator`, reports to `onDecision`, with `realm` and `publicOrigin` passed to
  * the adapter as its options.

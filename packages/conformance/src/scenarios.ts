@@ -208,7 +208,40 @@ export const scenarios: readonly Scenario[] = [
     status: 403,
     wwwAuthenticate: null,
     body: () => ({ status: 403, code: 'access_denied', reason: 'not_owner' }),
-    events: (f) => [{ ...base, path: '/orders/7', layer: 'jwt', outcome: 'allow', code: 'ok', ...who(f) }],
+    // Issue 12: the handler's denial is the request's answer, so it is reported, exactly once.
+    events: (f) => [
+      { ...base, path: '/orders/7', layer: 'jwt', outcome: 'allow', code: 'ok', ...who(f) },
+      {
+        ...base,
+        path: '/orders/7',
+        layer: 'handler',
+        outcome: 'deny',
+        code: 'access_denied',
+        reason: 'not_owner',
+        status: 403,
+        ...who(f),
+      },
+    ],
+  },
+  {
+    name: 'a denial a layer reported and the handler let through to the error path is reported once (issue 12)',
+    authenticator: 'issuer',
+    request: async (f) => request('/orders/7/audit', [bearer(await f.token())]),
+    status: 403,
+    body: () => ({ status: 403, code: 'insufficient_scope', scope: 'orders:audit' }),
+    events: (f) => [
+      { ...base, path: '/orders/7/audit', layer: 'jwt', outcome: 'allow', code: 'ok', ...who(f) },
+      {
+        ...base,
+        path: '/orders/7/audit',
+        layer: 'scopes',
+        outcome: 'deny',
+        code: 'insufficient_scope',
+        reason: 'missing_scope',
+        status: 403,
+        ...who(f),
+      },
+    ],
   },
   {
     name: 'an opaque token goes to introspection, a JWT to local verification (anyOf)',

@@ -1,7 +1,13 @@
 import { describe, expect, it, vi } from 'vitest'
 import { requestLike } from '../test/request-like.js'
 import type { Auth, Authenticator } from './auth.js'
-import { type DecisionEvent, reportDecision, runAuthentication, runAuthorization } from './decision.js'
+import {
+  type DecisionEvent,
+  reportDecision,
+  reportRendered,
+  runAuthentication,
+  runAuthorization,
+} from './decision.js'
 import { ZeroTrustError } from './errors.js'
 import { requireScopes } from './require-scopes.js'
 
@@ -143,5 +149,58 @@ describe('reportDecision', () => {
         ...req,
       },
     ])
+  })
+})
+
+// Issue 12: every error an adapter renders yields exactly one event, whoever reported it.
+describe('reportRendered', () => {
+  const denied = () => new ZeroTrustError('access_denied', 'not yours', { reason: 'not_owner' })
+
+  it('reports an error a handler threw once, as the handler layer, with the caller', () => {
+    const events: DecisionEvent[] = []
+    const context = { view: req, onDecision: (e: DecisionEvent) => events.push(e), auth }
+    reportRendered(context, denied())
+    expect(events).toEqual([
+      {
+        layer: 'handler',
+        outcome: 'deny',
+        code: 'access_denied',
+        reason: 'not_owner',
+        status: 403,
+        subject: 'alice',
+        clientId: 'web',
+        issuer: 'https://idp.example.com/',
+        method: 'GET',
+        path: '/orders',
+        durationMs: expect.any(Number),
+      },
+    ])
+  })
+
+  it('does not report again a denial a layer reported before it was rendered', async () => {
+    const events: DecisionEvent[] = []
+    const context = { view: req, onDecision: (e: DecisionEvent) => events.push(e), auth }
+    const error = await runAuthorization(requireScopes('orders:write'), req, auth, context.onDecision).catch(
+      (thrown: ZeroTrustError) => thrown,
+    )
+    reportRendered(context, error as ZeroTrustError)
+    expect(events.map((e) => [e.layer, e.code])).toEqual([['scopes', 'insufficient_scope']])
+  })
+
+  it('reports an error instance shared between requests on each request that renders it', () => {
+    const events: DecisionEvent[] = []
+    const context = { view: req, onDecision: (e: DecisionEvent) => events.push(e), auth }
+    const shared = denied()
+    // One request: a layer reports it and the adapter renders it.
+    reportDecision(context.onDecision, 'claims', req, performance.now(), auth, shared)
+    reportRendered(context, shared)
+    // The next request: a handler throws the same instance.
+    reportRendered(context, shared, 'handler')
+    expect(events.map((e) => e.layer)).toEqual(['claims', 'handler'])
+  })
+
+  it('reports nothing without a context or a sink', () => {
+    expect(() => reportRendered(undefined, denied())).not.toThrow()
+    expect(() => reportRendered({ view: req, onDecision: undefined }, denied())).not.toThrow()
   })
 })

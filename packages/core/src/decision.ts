@@ -139,12 +139,51 @@ export function reportDecision(
   if (details?.policies !== undefined) event.policies = [...details.policies]
   if (details?.diagnostics !== undefined) event.diagnostics = [...details.diagnostics]
   event.durationMs = Math.round((performance.now() - started) * 1000) / 1000
+  // Rendering this error later (an adapter's error handler) must not report it a second time.
+  if (error !== undefined) reportedErrors.add(error)
   try {
     sink(event as unknown as DecisionEvent)
   } catch (sinkError) {
     // The decision stands: an audit sink that throws must neither open nor break the request.
     process.emitWarning(`zerotrust: the onDecision sink threw: ${describe(sinkError)}`, 'ZeroTrustWarning')
   }
+}
+
+// Errors a layer reported that no adapter has rendered yet. Rendering one takes it out again, so an
+// error is reported once whichever path renders it, and an error instance an application shares between
+// requests (a constant it throws) is reported again on the next request that renders it.
+const reportedErrors = new WeakSet<ZeroTrustError>()
+
+/** What {@link reportRendered} reads of the adapter's request context. */
+export interface RenderedContext {
+  readonly view: ReportedRequest
+  readonly onDecision: DecisionSink | undefined
+  readonly auth?: ReportedCaller | undefined
+}
+
+/**
+ * Reports the error an adapter is rendering, unless a layer already reported it: every answer a
+ * zerotrust piece renders yields exactly one decision event, with the status the client receives.
+ * Adapters call it wherever they render an error, error handlers included, so a `ZeroTrustError` a
+ * route handler throws (403 `not_owner`) is reported under `layer` (`handler`), while a denial that
+ * `runAuthentication`, `runAuthorization` or idempotency reported and that then reaches an error
+ * handler (Koa, Hono) is not reported twice. Without a context or a sink it reports nothing.
+ *
+ * @example
+ * const error = toZeroTrustError(thrown)
+ * reportRendered(contextOf(req), error)
+ * send(renderError(error))
+ */
+export function reportRendered(
+  context: RenderedContext | undefined,
+  error: ZeroTrustError,
+  layer = 'handler',
+): void {
+  if (reportedErrors.delete(error)) return
+  const sink = context?.onDecision
+  if (context === undefined || sink === undefined) return
+  reportDecision(sink, layer, context.view, performance.now(), context.auth, error)
+  reportedErrors.delete(error)
 }
 
 function describe(error: unknown): string {

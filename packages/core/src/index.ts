@@ -22,10 +22,12 @@ export {
 export {
   type DecisionEvent,
   type DecisionSink,
+  type RenderedContext,
   type ReportedCaller,
   type ReportedDetails,
   type ReportedRequest,
   reportDecision,
+  reportRendered,
   runAuthentication,
   runAuthorization,
 } from './decision.js'

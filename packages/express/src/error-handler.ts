@@ -10,7 +10,9 @@ export interface ErrorHandlerOptions {
 
 /**
  * An Express error handler that renders a `ZeroTrustError` thrown anywhere in a route (for example by a
- * handler that checks ownership) as core does; every other error goes on to the next handler.
+ * handler that checks ownership) as core does; every other error goes on to the next handler. The
+ * rendered error is reported to the `onDecision` sink of `authenticate()` as one decision event (layer
+ * `handler`), unless a layer already reported it.
  *
  * @example
  * app.use(errorHandler())

@@ -50,8 +50,12 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
   fastify.addHook('onRequest', async function zeroTrustAuthenticate(request, reply) {
     const plan = routePlan(request)
     if (plan === false) return
-    if (plan instanceof TypeError) return sendError(reply, plan, realm)
     const view = fromNodeRequest(request.raw, { resolveOrigin, target: request.originalUrl })
+    if (plan instanceof TypeError) {
+      // A route whose `config.zeroTrust` is wrong fails closed (500), reported as the adapter's decision.
+      setState(request, { view, onDecision, realm, authorizers: [] })
+      return sendError(reply, plan, realm, 'fastify')
+    }
     setState(request, { view, onDecision, realm, authorizers: plan })
     let auth: Auth
     try {

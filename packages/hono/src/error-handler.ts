@@ -16,7 +16,9 @@ export interface ErrorHandlerOptions {
 
 /**
  * A Hono error handler for `app.onError` that renders a `ZeroTrustError` thrown by a handler (for
- * example one that checks ownership) as core does, and hands every other error to `fallback`.
+ * example one that checks ownership) as core does, and hands every other error to `fallback`. The
+ * rendered error is reported to the `onDecision` sink of `authenticate()` as one decision event (layer
+ * `handler`), unless a layer already reported it.
  *
  * @example
  * app.onError(errorHandler())

@@ -11,6 +11,8 @@ export interface ErrorHandlerOptions {
 /**
  * Koa middleware that renders a `ZeroTrustError` thrown downstream (for example by a handler that
  * checks ownership) as core does; every other error is rethrown to the middleware above it and to Koa.
+ * The rendered error is reported to the `onDecision` sink of `authenticate()` as one decision event
+ * (layer `handler`), unless a layer already reported it.
  * Mount it first, before `authenticate()`.
  *
  * @example

@@ -1,10 +1,12 @@
-import { ZeroTrustError } from '@zerotrust/core'
+import { contextOf, runAuthorization, requireScopes as scopes, ZeroTrustError } from '@zerotrust/core'
 import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/express'
 import { startHttpServer } from '@zerotrust/testkit'
 import cors from 'cors'
 import express from 'express'
 import { type Mount, sendRaw } from '../harness.js'
 import { paymentService } from '../idempotency-scenarios.js'
+
+const auditScope = scopes('orders:audit')
 
 /** The conformance app on Express 5: routes before `authenticate()` are public. */
 export const mountExpress: Mount = async ({
@@ -32,6 +34,11 @@ export const mountExpress: Mount = async ({
   })
   app.get('/orders/:id', () => {
     throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
+  })
+  app.get('/orders/:id/audit', async (req) => {
+    const context = contextOf(req)
+    if (context === undefined) throw new Error('authenticate() did not run')
+    await runAuthorization(auditScope, context.view, context.auth, context.onDecision)
   })
   if (cedar) {
     app.get('/tenants/:tenant/orders/:orderId', authorize(cedar), (req, res) => {

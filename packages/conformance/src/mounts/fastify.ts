@@ -1,11 +1,19 @@
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import fastifyCors from '@fastify/cors'
-import { ZeroTrustError } from '@zerotrust/core'
+import {
+  fromNodeRequest,
+  noOrigin,
+  runAuthorization,
+  requireScopes as scopes,
+  ZeroTrustError,
+} from '@zerotrust/core'
 import { idempotent, zeroTrust } from '@zerotrust/fastify'
 import Fastify from 'fastify'
 import { type Mount, sendRaw } from '../harness.js'
 import { paymentService } from '../idempotency-scenarios.js'
+
+const auditScope = scopes('orders:audit')
 
 /** The conformance app on Fastify 5: one plugin, per-route `config.zeroTrust`, `/health` opted out. */
 export const mountFastify: Mount = async ({
@@ -31,6 +39,12 @@ export const mountFastify: Mount = async ({
   )
   app.get('/orders/:id', async () => {
     throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
+  })
+  // The plugin keeps its request state private: the handler builds its own view and uses the sink.
+  app.get('/orders/:id/audit', async (request, reply) => {
+    const view = fromNodeRequest(request.raw, { resolveOrigin: noOrigin })
+    await runAuthorization(auditScope, view, request.auth, onDecision)
+    return reply.code(204).send()
   })
   if (cedar) {
     app.get<{ Params: { orderId: string } }>(

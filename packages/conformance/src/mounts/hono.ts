@@ -1,12 +1,14 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import { ZeroTrustError } from '@zerotrust/core'
+import { contextOf, runAuthorization, requireScopes as scopes, ZeroTrustError } from '@zerotrust/core'
 import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/hono'
 import { Hono } from 'hono'
 import { cors as honoCors } from 'hono/cors'
 import { type Mount, type MountOptions, sendFetch, sendRaw } from '../harness.js'
 import { paymentService } from '../idempotency-scenarios.js'
+
+const auditScope = scopes('orders:audit')
 
 /** The conformance app on Hono 4: routes registered before `authenticate()` are public. */
 function buildApp({
@@ -27,6 +29,12 @@ function buildApp({
   app.post('/orders', requireScopes('orders:write'), (c) => c.json({ created: true }, 201))
   app.get('/orders/:id', () => {
     throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
+  })
+  app.get('/orders/:id/audit', async (c) => {
+    const context = contextOf(c)
+    if (context === undefined) throw new Error('authenticate() did not run')
+    await runAuthorization(auditScope, context.view, context.auth, context.onDecision)
+    return c.body(null, 204)
   })
   if (cedar) {
     app.get('/tenants/:tenant/orders/:orderId', authorize(cedar), (c) =>

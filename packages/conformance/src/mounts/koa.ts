@@ -1,12 +1,14 @@
 import { Readable } from 'node:stream'
 import koaCors from '@koa/cors'
 import Router from '@koa/router'
-import { ZeroTrustError } from '@zerotrust/core'
+import { contextOf, runAuthorization, requireScopes as scopes, ZeroTrustError } from '@zerotrust/core'
 import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/koa'
 import { startHttpServer } from '@zerotrust/testkit'
 import Koa, { type Middleware } from 'koa'
 import { type Mount, sendRaw } from '../harness.js'
 import { paymentService } from '../idempotency-scenarios.js'
+
+const auditScope = scopes('orders:audit')
 
 /** A JSON body parser as small as can be (the suite has no Koa body parser): sets `ctx.request.body`. */
 const jsonBody: Middleware = async (ctx, next) => {
@@ -50,6 +52,11 @@ export const mountKoa: Mount = async ({
   })
   router.get('/orders/:id', () => {
     throw new ZeroTrustError('access_denied', 'the order belongs to someone else', { reason: 'not_owner' })
+  })
+  router.get('/orders/:id/audit', async (ctx) => {
+    const context = contextOf(ctx)
+    if (context === undefined) throw new Error('authenticate() did not run')
+    await runAuthorization(auditScope, context.view, context.auth, context.onDecision)
   })
   if (cedar) {
     router.get('/tenants/:tenant/orders/:orderId', authorize(cedar), (ctx) => {

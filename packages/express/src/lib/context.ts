@@ -1,12 +1,17 @@
-import { exposeHeaders, renderError } from '@zerotrust/core'
+import { contextOf, exposeHeaders, renderError, reportRendered, toZeroTrustError } from '@zerotrust/core'
 import type { Response } from 'express'
 
 const expose = 'access-control-expose-headers'
 
-/** Sends any error as core renders it: status, headers, problem+json. */
-export function sendError(res: Response, error: unknown, realm: string | undefined): void {
+/**
+ * Sends any error as core renders it: status, headers, problem+json. The error is reported as one
+ * decision event under `layer` unless a layer already reported it, so every answer yields one event.
+ */
+export function sendError(res: Response, error: unknown, realm: string | undefined, layer?: string): void {
+  const err = toZeroTrustError(error)
+  reportRendered(contextOf(res.req), err, layer)
   // What a CORS middleware already exposed stays in the list.
-  const rendered = renderError(error, { realm, exposed: res.getHeader(expose) })
+  const rendered = renderError(err, { realm, exposed: res.getHeader(expose) })
   res.status(rendered.status).set(rendered.headers).send(rendered.body)
 }
 

@@ -1,4 +1,11 @@
-import { type AdapterContext, type Authorizer, exposeHeaders, renderError } from '@zerotrust/core'
+import {
+  type AdapterContext,
+  type Authorizer,
+  exposeHeaders,
+  renderError,
+  reportRendered,
+  toZeroTrustError,
+} from '@zerotrust/core'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** What the plugin's `onRequest` hook leaves for the hooks after it on the same request. */
@@ -24,10 +31,21 @@ export function setState(request: FastifyRequest, state: RequestState): void {
   ;(request as StatefulRequest)[kState] = state
 }
 
-/** Sends any error as core renders it: status, headers (with the problem's content type), body. */
-export function sendError(reply: FastifyReply, error: unknown, realm: string | undefined): FastifyReply {
+/**
+ * Sends any error as core renders it: status, headers (with the problem's content type), body. The
+ * error is reported as one decision event under `layer` unless a layer already reported it, so every
+ * answer yields one event.
+ */
+export function sendError(
+  reply: FastifyReply,
+  error: unknown,
+  realm: string | undefined,
+  layer?: string,
+): FastifyReply {
+  const err = toZeroTrustError(error)
+  reportRendered(stateOf(reply.request), err, layer)
   // What a CORS plugin already exposed stays in the list.
-  const rendered = renderError(error, { realm, exposed: reply.getHeader(expose) })
+  const rendered = renderError(err, { realm, exposed: reply.getHeader(expose) })
   return reply.code(rendered.status).headers(rendered.headers).send(rendered.body)
 }
 

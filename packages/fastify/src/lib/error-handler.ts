@@ -9,6 +9,7 @@ export type RouteErrorHandler = NonNullable<RouteOptions['errorHandler']>
  * The error handler the plugin gives each route: renders a `ZeroTrustError` (thrown by the handler or a
  * hook) as core does, and hands every other error to the route's own error handler or, rethrown, to the
  * error handler of the route's scope (yours, or Fastify's default). It leaves `setErrorHandler()` to you.
+ * A rendered error is reported as one decision event (layer `handler`) unless a layer already reported it.
  */
 export function errorHandler(
   own: RouteErrorHandler | undefined,

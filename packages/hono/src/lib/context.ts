@@ -1,13 +1,22 @@
-import { renderError } from '@zerotrust/core'
+import { contextOf, renderError, reportRendered, toZeroTrustError } from '@zerotrust/core'
 import type { Context } from 'hono'
 import type { StatusCode } from 'hono/utils/http-status'
 
 /**
  * The response of any error as core renders it: status, headers, problem+json. Built with
  * `c.newResponse` so that headers earlier middleware set with `c.header()` (CORS, request ids) stay.
+ * The error is reported as one decision event under `layer` unless a layer already reported it, so
+ * every answer yields one event.
  */
-export function errorResponse(c: Context, error: unknown, realm: string | undefined): Response {
-  const rendered = renderError(error, { realm })
+export function errorResponse(
+  c: Context,
+  error: unknown,
+  realm: string | undefined,
+  layer?: string,
+): Response {
+  const err = toZeroTrustError(error)
+  reportRendered(contextOf(c), err, layer)
+  const rendered = renderError(err, { realm })
   const { [expose]: exposed, ...headers } = rendered.headers
   // Appended, so a CORS middleware's own list stays.
   if (exposed !== undefined) c.header(expose, exposed, { append: true })
