@@ -11,7 +11,18 @@ export {
 } from './adapter.js'
 export { anyOf } from './any-of.js'
 export type { Auth, Authenticator, Authorizer, Confirmation, Decision, DecisionDetails } from './auth.js'
+export { isCanonicalBase64url } from './base64url.js'
 export { checkBinding, checkCertificateBinding, isDpopBound, type VerifyOptions } from './binding.js'
+export {
+  BoundedFetchError,
+  type BoundedFetchErrorCode,
+  type BoundedFetchOptions,
+  type BoundedResponse,
+  fetchBounded,
+  fetchJson,
+  isBoundedFetchError,
+  readBoundedBody,
+} from './bounded-fetch.js'
 export {
   type Credentials,
   checkTokenSyntax,
