@@ -134,7 +134,7 @@ describe('files', () => {
     const next = key()
     await volume.write({ JWT_SECRET: next, DB_PASSWORD: key() })
     await waitFor(() => expect(errors).toHaveLength(1))
-    expect(errors[0]?.message).toBe('an "onRotate" listener of "JWT_SECRET" failed')
+    expect(errors[0]?.message).toBe('an "onRotate" listener of "JWT_SECRET" failed (Error)')
     expect(secrets.JWT_SECRET.current()).toBe(next)
     expect(removed).not.toHaveBeenCalled()
   })

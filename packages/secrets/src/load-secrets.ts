@@ -18,8 +18,9 @@ export interface LoadSecretsOptions<S extends z.ZodObject> {
   /** Whether sources watch for changes (file watchers, Vault schedules); `true` by default. */
   readonly watch?: boolean
   /**
-   * Receives background failures (a source down, a rotated value that fails the schema, a renewal
-   * refused). Their messages never carry a value. By default they become process warnings.
+   * Receives background failures (a source down, a rotated value that fails the schema or makes it
+   * throw, a renewal refused). They never carry a value, in their message or a `cause`. A sink that
+   * throws or rejects is ignored. By default they become process warnings.
    */
   readonly onError?: (error: Error) => void
 }
@@ -30,7 +31,8 @@ export interface SecretsControl<T extends Record<string, unknown>> {
   get<K extends keyof T & string>(name: K): Secret<T[K]>
   /**
    * Calls `listener` after `name` changes, with the secret (read it with `current()`); returns a function
-   * that removes the listener. A listener's failure is reported to `onError`.
+   * that removes the listener. A listener that throws or rejects is reported to `onError` by its error's
+   * name or code only, since its message may quote the value.
    */
   onRotate<K extends keyof T & string>(
     name: K,

@@ -1,7 +1,11 @@
 /** One secret that failed validation: its name and the zod issue code, never its value. */
 export interface InvalidSecret {
   readonly name: string
-  /** The zod issue code (`too_small`, `invalid_type`…), with a bound where zod gives one. */
+  /**
+   * The zod issue code (`too_small`, `invalid_type`…), with a bound where zod gives one, or `exception`
+   * when the schema threw (a `.transform()` or `.refine()` raised; the exception is dropped). The name
+   * is `(schema)` for a problem of the object as a whole.
+   */
   readonly problem: string
 }
 

@@ -1,13 +1,13 @@
 import { isDeepStrictEqual } from 'node:util'
 import { ZeroTrustError } from '@zerotrust/core'
-import type { z } from 'zod'
 import { Secret, type SecretState } from '../secret.js'
 import { type InvalidSecret, SecretsLoadError, type SourceFailure } from '../secrets-load-error.js'
+import { errorCode, sourceError } from './errors.js'
+import { type ObjectSchema, runSchema, schemaException } from './run-schema.js'
 import type { SecretSource, SourceValues } from './source.js'
 import { backgroundTimeout } from './timers.js'
 
-/** The parts of a zod object schema used here. */
-export type ObjectSchema = z.ZodType<Record<string, unknown>> & { readonly shape: Record<string, unknown> }
+export type { ObjectSchema } from './run-schema.js'
 
 /** The validated options of a set. */
 export interface SetSettings {
@@ -58,7 +58,7 @@ export class SecretSet {
     const set = new SecretSet(settings)
     const failed: SourceFailure[] = []
     const now = Date.now()
-    const results = await Promise.allSettled(set.#sources.map((s) => s.source.read(settings.names)))
+    const results = await Promise.allSettled(set.#sources.map((s) => readSource(s.source, settings.names)))
     results.forEach((result, index) => {
       const state = set.#sources[index] as SourceState
       if (result.status === 'fulfilled') {
@@ -69,16 +69,15 @@ export class SecretSet {
       }
     })
     const raw = set.#merge(new Map())
-    const parsed = settings.schema.safeParse(raw.values)
+    const parsed = runSchema(settings.schema, raw.values)
     const missing: string[] = []
     const invalid: InvalidSecret[] = []
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const name = issue.path.length > 0 ? String(issue.path[0]) : '(schema)'
-        if (raw.values[name] === undefined && name !== '(schema)') {
-          if (!missing.includes(name)) missing.push(name)
-        } else if (!invalid.some((i) => i.name === name)) {
-          invalid.push({ name, problem: problemOf(issue) })
+      for (const { name, problem } of parsed.problems) {
+        if (name !== undefined && raw.values[name] === undefined && problem !== schemaException) {
+          missing.push(name)
+        } else {
+          invalid.push({ name: name ?? '(schema)', problem })
         }
       }
     }
@@ -98,12 +97,20 @@ export class SecretSet {
     }
     if (settings.watch) {
       for (const state of set.#sources) {
-        state.source.start?.({
-          changed: () => {
-            if (!set.#closed) void set.refresh([state])
-          },
-          report: (error) => set.#report(error),
-        })
+        try {
+          state.source.start?.({
+            changed: () => {
+              // refresh() never rejects: #start turns any failure into a reported error.
+              if (!set.#closed) void set.refresh([state])
+            },
+            report: (error) => set.#report(error),
+          })
+        } catch (error) {
+          // The values were read; only watching failed, as a file watcher can.
+          set.#report(
+            sourceError(`${state.source.label} cannot watch for changes (${errorCode(error)})`, 'watch'),
+          )
+        }
       }
     }
     return set
@@ -157,9 +164,17 @@ export class SecretSet {
   }
 
   #start(): Promise<Error[]> {
-    const run = this.#run().finally(() => {
-      if (this.#inflight === run) this.#inflight = undefined
-    })
+    // Never rejects: a refresh started by a watcher or a timer has nobody to reject to, and a rejected
+    // run would also leave the follow-up read chained on it (`#next`) waiting forever.
+    const run = this.#run()
+      .catch((error: unknown) => {
+        const failure = sourceError(`refreshing the secrets failed (${errorCode(error)})`, 'refresh_failed')
+        this.#report(failure)
+        return [failure]
+      })
+      .finally(() => {
+        if (this.#inflight === run) this.#inflight = undefined
+      })
     this.#inflight = run
     return run
   }
@@ -174,7 +189,7 @@ export class SecretSet {
     await Promise.all(
       dirty.map(async (state) => {
         try {
-          candidates.set(state, await state.source.read(this.settings.names))
+          candidates.set(state, await readSource(state.source, this.settings.names))
         } catch (error) {
           state.failingSince ??= now
           errors.push(asError(error, state.source.label))
@@ -186,7 +201,7 @@ export class SecretSet {
     // good values keep serving.
     for (;;) {
       const raw = this.#merge(candidates)
-      const parsed = this.settings.schema.safeParse(raw.values)
+      const parsed = runSchema(this.settings.schema, raw.values)
       if (parsed.success) {
         for (const [state, values] of candidates) {
           state.good = values
@@ -197,10 +212,9 @@ export class SecretSet {
         break
       }
       const culprits = new Set<SourceState>()
-      const names = new Set<string>()
-      for (const issue of parsed.error.issues) {
-        const name = issue.path.length > 0 ? String(issue.path[0]) : undefined
-        if (name !== undefined) names.add(name)
+      const named: string[] = []
+      for (const { name, problem } of parsed.problems) {
+        named.push(`"${name ?? '(schema)'}" (${problem})`)
         const provider = name === undefined ? undefined : raw.providers.get(name)
         // A name now missing was provided by a source that lost it: any changed source may be the culprit.
         if (provider !== undefined && candidates.has(provider)) culprits.add(provider)
@@ -213,7 +227,7 @@ export class SecretSet {
         errors.push(
           new ZeroTrustError(
             'dependency_unavailable',
-            `${state.source.label} gave secrets that fail the schema: ${[...names].map((n) => `"${n}"`).join(', ')}`,
+            `${state.source.label} gave secrets that fail the schema: ${named.join(', ')}`,
             { reason: 'secret_invalid' },
           ),
         )
@@ -306,14 +320,18 @@ export class SecretSet {
   }
 
   #listenerFailed(name: string, error: unknown): void {
-    this.#report(new Error(`an "onRotate" listener of "${name}" failed`, { cause: error }))
+    // Named, not kept as `cause`: a listener's error may quote the value it was handling (a JSON.parse
+    // of the secret throws a SyntaxError that does), and onError's errors never carry a value.
+    this.#report(new Error(`an "onRotate" listener of "${name}" failed (${errorCode(error)})`))
   }
 
   #report(error: Error): void {
     try {
-      this.settings.report(error)
+      const result: unknown = this.settings.report(error)
+      // An async onError that rejects would be an unhandled rejection, which ends the process.
+      if (isThenable(result)) result.then(undefined, () => {})
     } catch {
-      // A failing error sink must not break rotation.
+      // A failing error sink must not break rotation, and there is nowhere else to report it.
     }
   }
 
@@ -333,9 +351,17 @@ function asError(error: unknown, label: string): Error {
   return new ZeroTrustError('dependency_unavailable', `${label} failed`, { reason: 'source_failed' })
 }
 
-function problemOf(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'too_small') return `too_small: minimum ${String(issue.minimum)}`
-  if (issue.code === 'too_big') return `too_big: maximum ${String(issue.maximum)}`
-  if (issue.code === 'invalid_type') return `invalid_type: expected ${issue.expected}`
-  return issue.code
+/** Reads a source, holding it to its contract: a rejection for a synchronous throw, a Map or a failure. */
+async function readSource(source: SecretSource, names: readonly string[]): Promise<SourceValues> {
+  const values: unknown = await source.read(names)
+  if (!(values instanceof Map)) throw new TypeError('a source must answer with a Map')
+  return values
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
 }
