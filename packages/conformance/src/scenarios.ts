@@ -114,6 +114,31 @@ export const scenarios: readonly Scenario[] = [
     ],
   },
   {
+    name: 'a query token under a percent-encoded name: 400 invalid_request, as the framework decodes it (issue 12)',
+    authenticator: 'issuer',
+    request: async () => request('/orders?%61ccess_token=x'),
+    status: 400,
+    wwwAuthenticate: challenge('invalid_request', 'access tokens in the query string are not accepted'),
+    body: () => ({ code: 'invalid_request', reason: 'token_in_query' }),
+    events: () => [
+      {
+        ...base,
+        layer: 'jwt',
+        outcome: 'deny',
+        code: 'invalid_request',
+        reason: 'token_in_query',
+        status: 400,
+      },
+    ],
+  },
+  {
+    name: 'a malformed percent-encoding in the query is no 500',
+    authenticator: 'issuer',
+    request: async () => request('/orders?%E0%A4%A=1&%zz&%'),
+    status: 401,
+    body: () => ({ code: 'missing_credentials' }),
+  },
+  {
     name: 'bad signature: 401 invalid_token',
     authenticator: 'issuer',
     request: async (f) => request('/orders', [bearer(await f.forgedToken())]),

@@ -48,6 +48,38 @@ describe('readCredentials', () => {
     expect(readCredentials(requestLike({}, { target: '/orders?my_access_token=b' }), options)).toBeUndefined()
   })
 
+  // Issue 12: Express, Koa, Fastify and Hono decode `%61ccess_token` to `access_token`.
+  it('refuses a query token whose parameter name is percent-encoded', () => {
+    for (const query of [
+      '%61ccess_token=b',
+      'access%5Ftoken=b',
+      'access%5ftoken',
+      '%61%63%63%65%73%73%5F%74%6F%6B%65%6E=b',
+      'x=1&%61ccess_token=b',
+      'access_token[]=b',
+      'access_token%5B0%5D=b',
+    ]) {
+      const req = requestLike({}, { target: `/orders?${query}` })
+      expect(() => readCredentials(req, options), query).toThrow(
+        expect.objectContaining({ code: 'invalid_request', reason: 'token_in_query', status: 400 }),
+      )
+    }
+  })
+
+  it('lets other parameters through, malformed percent-encoding included', () => {
+    for (const query of [
+      'access_tokens=b',
+      'access+token=b',
+      'x=access_token',
+      '%zz=1&%=2&%6=3&%61',
+      'access_token%',
+      '%E0%A4%A=1',
+      '%C1%A1ccess_token=b',
+    ]) {
+      expect(readCredentials(requestLike({}, { target: `/orders?${query}` }), options), query).toBeUndefined()
+    }
+  })
+
   it('rejects a malformed header', () => {
     for (const header of ['Bearer', 'Bearer ', 'Bearer a b', 'Bearer a,b', 'Bearer "a"', 'Bearer ä']) {
       expect(() => readCredentials(requestLike({ authorization: header }), options), header).toThrow(

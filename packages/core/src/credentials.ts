@@ -1,4 +1,5 @@
 import { type Challenge, ZeroTrustError } from './errors.js'
+import { hasQueryParameter } from './lib/query.js'
 import type { RequestLike } from './request.js'
 
 /** A token taken from the `Authorization` header. */
@@ -20,13 +21,15 @@ export interface ReadCredentialsOptions {
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const b64token = /^[A-Za-z0-9\-._~+/]+=*$/
-// RFC 6750 §2.3 names the query parameter; any occurrence counts, whatever its value.
-const queryToken = /[?&]access_token(?:=|&|$)/
+// RFC 6750 §2.3 names the query parameter; any occurrence counts, whatever its value, under any
+// encoding of its name that the frameworks decode to it (`%61ccess_token`).
+const queryTokenName = 'access_token'
 
 /**
  * Reads the access token from the `Authorization` header, enforcing RFC 6750 §2: one credential only,
- * none in the query string, b64token syntax, and a size bound checked before any parsing. Auth-schemes
- * are case-insensitive (RFC 9110 §11.1), so `bearer` is `Bearer`.
+ * none in the query string (an `access_token` parameter under any name encoding the frameworks decode,
+ * such as `%61ccess_token`), b64token syntax, and a size bound checked before any parsing.
+ * Auth-schemes are case-insensitive (RFC 9110 §11.1), so `bearer` is `Bearer`.
  *
  * Returns `undefined` when the request carries no credential for these schemes.
  *
@@ -49,7 +52,7 @@ export function readCredentials(req: RequestLike, options: ReadCredentialsOption
  */
 export function takeCredentials(req: RequestLike, options: ReadCredentialsOptions): Credentials | undefined {
   const values = req.headerValues('authorization')
-  const inQuery = req.target.length !== req.path.length && queryToken.test(req.target)
+  const inQuery = req.target.length !== req.path.length && hasQueryParameter(req.target, queryTokenName)
   if (values.length > 1 || (inQuery && values.length === 1)) {
     throw invalidRequest('the request carries more than one credential', 'multiple_credentials', options)
   }
