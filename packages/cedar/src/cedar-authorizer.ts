@@ -293,10 +293,14 @@ function sanitize(message: string): string {
 
 function report(settings: CedarSettings, result: ReloadResult): void {
   if (settings.onReload !== undefined) {
-    try {
-      settings.onReload(result)
-    } catch {
+    const threw = () =>
       process.emitWarning('zerotrust: the cedar "onReload" callback threw', 'ZeroTrustWarning')
+    try {
+      // Called from the watcher's timer: an async callback's rejection would be unhandled (issue 12).
+      const returned: unknown = settings.onReload(result)
+      if (isThenable(returned)) returned.then(undefined, threw)
+    } catch {
+      threw()
     }
     return
   }
