@@ -106,7 +106,8 @@ export interface ReportedDetails extends DecisionDetails {
 
 /**
  * Reports one decision to `sink` as a {@link DecisionEvent}: `allow`, `deny` for a 4xx, `error` for a
- * 5xx, with identifiers only. A sink that throws is reported as a process warning; the decision stands.
+ * 5xx, with identifiers only. A sink that throws, or an async one that rejects, is reported as a process
+ * warning; the decision stands.
  * `runAuthentication` and `runAuthorization` report through it; so do layers that decide elsewhere in the
  * request (idempotency).
  *
@@ -142,11 +143,17 @@ export function reportDecision(
   // Rendering this error later (an adapter's error handler) must not report it a second time.
   if (error !== undefined) reportedErrors.add(error)
   try {
-    sink(event as unknown as DecisionEvent)
+    // Nobody awaits the sink: an async one's rejection would be unhandled and end the process (issue 12).
+    const returned: unknown = sink(event as unknown as DecisionEvent)
+    if (returned instanceof Promise) returned.catch(sinkFailed)
   } catch (sinkError) {
     // The decision stands: an audit sink that throws must neither open nor break the request.
-    process.emitWarning(`zerotrust: the onDecision sink threw: ${describe(sinkError)}`, 'ZeroTrustWarning')
+    sinkFailed(sinkError)
   }
+}
+
+function sinkFailed(sinkError: unknown): void {
+  process.emitWarning(`zerotrust: the onDecision sink threw: ${describe(sinkError)}`, 'ZeroTrustWarning')
 }
 
 // Errors a layer reported that no adapter has rendered yet. Rendering one takes it out again, so an

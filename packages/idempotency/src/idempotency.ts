@@ -5,6 +5,7 @@ import {
   type CapturedResponse,
   type IdempotencyBegin,
   type IdempotencyClaim,
+  type IdempotencyClaimOptions,
   type IdempotencyHandle,
   type IdempotencyInput,
   type IdempotencyLayer,
@@ -64,14 +65,18 @@ async function begin(settings: IdempotencySettings, input: IdempotencyInput): Pr
       })
     }
     const key = parseIdempotencyKey(values[0] as string, settings.maxKeyLength)
-    const storeKey = scopedKey(callerOf(auth, settings.anonymous), req.method, req.path, key)
+    const caller = callerOf(auth, settings.anonymous)
+    const storeKey = scopedKey(caller, req.method, req.path, key)
+    // The caller's share of the store: a store with per-caller quotas refuses only the caller over it.
+    const claimOptions = { caller: callerDigest(caller) }
     // Read only now: a request of another method, or without a key, keeps its body unread.
     const print = fingerprint(req, typeof body === 'function' ? await body() : body, settings.fields)
 
-    let claim = await storeCall(() => settings.store.claim(storeKey, print, settings.lockTtl))
+    let claim = await storeCall(() => settings.store.claim(storeKey, print, settings.lockTtl, claimOptions))
     if (claim.state === 'in_flight' && claim.fingerprint === print && settings.wait !== undefined) {
-      claim = await waitFor(settings, storeKey, print, claim)
+      claim = await waitFor(settings, storeKey, print, claim, claimOptions)
     }
+    if (claim.state === 'refused') throw refusedError(claim)
     if (claim.state !== 'claimed' && claim.fingerprint !== print) {
       throw new ZeroTrustError(
         'idempotency_key_reused',
@@ -106,7 +111,10 @@ async function begin(settings: IdempotencySettings, input: IdempotencyInput): Pr
     }
   } catch (thrown) {
     const error = toZeroTrustError(thrown)
-    if (!claimed && error.reason === 'store_unavailable' && settings.passThrough) {
+    // A full store is the store failing us (as before it had its own reason); a caller over its share
+    // is refused, never let through unprotected.
+    const storeFailed = error.reason === 'store_unavailable' || error.reason === 'store_full'
+    if (!claimed && storeFailed && settings.passThrough) {
       report(onDecision, req, started, auth, undefined, 'pass_through')
       return proceed
     }
@@ -161,6 +169,7 @@ async function waitFor(
   storeKey: string,
   print: string,
   first: IdempotencyClaim,
+  claimOptions: IdempotencyClaimOptions,
 ): Promise<IdempotencyClaim> {
   const wait = settings.wait as { readonly timeout: number; readonly interval: number }
   const deadline = performance.now() + wait.timeout
@@ -170,9 +179,32 @@ async function waitFor(
     if (left <= 0) break
     await sleep(Math.min(wait.interval, left))
     // Claiming again, not just reading: a first request that released its key leaves it to us.
-    claim = await storeCall(() => settings.store.claim(storeKey, print, settings.lockTtl))
+    claim = await storeCall(() => settings.store.claim(storeKey, print, settings.lockTtl, claimOptions))
   }
   return claim
+}
+
+/** The caller as the store sees it: a digest, so that no identity is readable in the store. */
+function callerDigest(caller: readonly string[]): string {
+  return createHash('sha256').update(JSON.stringify(caller)).digest('base64url')
+}
+
+/**
+ * A claim the store refused: 429 to the caller over its share of the store (only that caller is
+ * refused), 503 when the whole store is full; `Retry-After` is when the store expects room.
+ */
+function refusedError(claim: Extract<IdempotencyClaim, { state: 'refused' }>): ZeroTrustError {
+  const retryAfter = Math.max(1, Math.ceil(claim.retryAfterMs / 1000))
+  if (claim.reason === 'caller_quota') {
+    return new ZeroTrustError('rate_limited', 'the caller holds its share of the idempotency store', {
+      reason: 'caller_quota',
+      retryAfter,
+    })
+  }
+  return new ZeroTrustError('dependency_unavailable', 'the idempotency store is full', {
+    reason: 'store_full',
+    retryAfter,
+  })
 }
 
 function replayOf(stored: StoredResponse): StoredResponse {
