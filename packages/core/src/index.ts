@@ -93,4 +93,10 @@ export {
 } from './request.js'
 export { type ClaimCheck, requireClaims } from './require-claims.js'
 export { type RequireScopesOptions, requireScopes } from './require-scopes.js'
-export type { IdempotencyClaim, IdempotencyStore, ReplayStore, StoredResponse } from './stores.js'
+export type {
+  IdempotencyClaim,
+  IdempotencyClaimOptions,
+  IdempotencyStore,
+  ReplayStore,
+  StoredResponse,
+} from './stores.js'

@@ -31,6 +31,29 @@ export type IdempotencyClaim =
   | { readonly state: 'in_flight'; readonly fingerprint: string }
   /** A request with this key finished; its response is kept for replay. */
   | { readonly state: 'completed'; readonly fingerprint: string; readonly response: StoredResponse }
+  /**
+   * The key is free but the store will not take a new claim now, and nothing was written: `caller_quota`
+   * when the caller named in {@link IdempotencyClaimOptions.caller} holds its share of the store (the
+   * layer answers 429 to that caller only), `store_full` when the whole store is full (503).
+   * `retryAfterMs` is when room is next expected: the earliest moment one of the entries in the way
+   * expires or may be evicted, never a constant.
+   */
+  | {
+      readonly state: 'refused'
+      readonly reason: 'caller_quota' | 'store_full'
+      readonly retryAfterMs: number
+    }
+
+/** What a layer tells {@link IdempotencyStore.claim} beyond the key. */
+export interface IdempotencyClaimOptions {
+  /**
+   * Who the key belongs to, as an opaque string (the idempotency layer passes a SHA-256 digest of the
+   * authenticated caller, so no identity is readable in the store): a store with per-caller quotas counts
+   * the claims and stored bytes of each caller against it and refuses only the caller over its share.
+   * Absent, the claim counts against no caller.
+   */
+  readonly caller?: string
+}
 
 /**
  * Where `Idempotency-Key` claims and stored responses live. `@zerotrust/idempotency` ships a bounded
@@ -42,9 +65,17 @@ export type IdempotencyClaim =
 export interface IdempotencyStore {
   /**
    * Claims `key` for a new request with `fingerprint`, for at most `lockTtlMs` (how long a crashed
-   * holder keeps others out), or reports who has it.
+   * holder keeps others out), or reports who has it. A store that bounds what one caller may hold
+   * answers `refused` with reason `caller_quota` to the `options.caller` over its share; a key already
+   * held or completed is reported as such whatever the quota, so a retry always gets its replay. A store
+   * may ignore `options` (third-party stores written before it existed do).
    */
-  claim(key: string, fingerprint: string, lockTtlMs: number): Promise<IdempotencyClaim>
+  claim(
+    key: string,
+    fingerprint: string,
+    lockTtlMs: number,
+    options?: IdempotencyClaimOptions,
+  ): Promise<IdempotencyClaim>
   /**
    * Stores the response of the request that claimed `key` as `owner`, kept for `retentionMs`. Resolves
    * `false`, writing nothing, when `owner` no longer holds the key (its lock expired and another request

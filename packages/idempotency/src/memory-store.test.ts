@@ -97,8 +97,13 @@ describe('memoryIdempotencyStore', () => {
     // Full (a, b done; c in flight): the oldest response, a, makes room.
     expect((await store.claim('d', 'd', 60_000)).state).toBe('claimed')
     expect((await store.claim('a', 'a', 60_000)).state).toBe('claimed')
-    // Now c, d, a are all in flight (b was evicted for a): nothing may be evicted, so a claim is refused.
-    await expect(store.claim('e', 'e', 60_000)).rejects.toThrow(/full/)
+    // Now c, d, a are all in flight (b was evicted for a): nothing may be evicted, so a claim is refused
+    // until the first lock lapses.
+    expect(await store.claim('e', 'e', 60_000)).toEqual({
+      state: 'refused',
+      reason: 'store_full',
+      retryAfterMs: expect.any(Number),
+    })
     expect(await store.claim('c', 'c', 60_000)).toEqual({ state: 'in_flight', fingerprint: 'c' })
   })
 
@@ -116,7 +121,7 @@ describe('memoryIdempotencyStore', () => {
 
   // Regression (security review): a caller flooding new keys evicted another caller's fresh response,
   // so that caller's retry ran its handler a second time.
-  it('never evicts a response younger than "minRetention": a flood of keys gets 503s, not a second run', async () => {
+  it('never evicts a response younger than "minRetention": a flood of keys is refused, not a second run', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const store = memoryIdempotencyStore({ maxEntries: 3, maxBytes: 1000, minRetention: 60_000 })
     const { owner } = (await store.claim('victim', 'v', 60_000)) as { owner: string }
@@ -125,7 +130,12 @@ describe('memoryIdempotencyStore', () => {
       const claimed = (await store.claim(key, key, 60_000)) as { owner: string }
       await store.complete(key, claimed.owner, response(key), 24 * 3_600_000)
     }
-    await expect(store.claim('x3', 'x3', 60_000)).rejects.toThrow(/full/)
+    // Refused until the oldest response is older than the window: 60 s from now, not a constant.
+    expect(await store.claim('x3', 'x3', 60_000)).toEqual({
+      state: 'refused',
+      reason: 'store_full',
+      retryAfterMs: 60_000,
+    })
     expect(await store.claim('victim', 'v', 60_000)).toMatchObject({ state: 'completed', fingerprint: 'v' })
 
     // Bytes too: a response that does not fit is refused, and nothing young is dropped for it.
@@ -144,6 +154,145 @@ describe('memoryIdempotencyStore', () => {
     expect((await store.claim('victim', 'v', 60_000)).state).toBe('claimed')
   })
 
+  // Regression (issue 12, item 3): 10,000 keys from one caller made the store answer 503 to every other
+  // caller for "minRetention".
+  it('refuses only the caller over its share of keys, with the time its first entry frees', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = memoryIdempotencyStore({ maxEntries: 100, maxEntriesPerCaller: 3, minRetention: 60_000 })
+    const a = { caller: 'caller-a' }
+    const first = (await store.claim('a1', 'fp', 30_000, a)) as { owner: string }
+    await store.complete('a1', first.owner, response(), 24 * 3_600_000)
+    vi.advanceTimersByTime(1000)
+    expect((await store.claim('a2', 'fp', 30_000, a)).state).toBe('claimed')
+    expect((await store.claim('a3', 'fp', 30_000, a)).state).toBe('claimed')
+    // a1 may go 59 s from now (past "minRetention"), a2's lock lapses in 30 s: the sooner is honest.
+    expect(await store.claim('a4', 'fp', 30_000, a)).toEqual({
+      state: 'refused',
+      reason: 'caller_quota',
+      retryAfterMs: 30_000,
+    })
+    // Another caller, and claims that name no caller, are not touched.
+    expect((await store.claim('b1', 'fp', 30_000, { caller: 'caller-b' })).state).toBe('claimed')
+    expect((await store.claim('n1', 'fp', 30_000)).state).toBe('claimed')
+    // Over its share, the caller still gets its replays and its conflicts: a retry is never refused.
+    expect((await store.claim('a1', 'fp', 30_000, a)).state).toBe('completed')
+    expect((await store.claim('a2', 'fp', 30_000, a)).state).toBe('in_flight')
+
+    vi.advanceTimersByTime(30_000)
+    // a2 and a3 lapsed: room again, the caller's stored response kept.
+    expect((await store.claim('a4', 'fp', 30_000, a)).state).toBe('claimed')
+    expect((await store.claim('a5', 'fp', 30_000, a)).state).toBe('claimed')
+    expect((await store.claim('a1', 'fp', 30_000, a)).state).toBe('completed')
+    expect(await store.claim('a6', 'fp', 30_000, a)).toMatchObject({
+      state: 'refused',
+      reason: 'caller_quota',
+    })
+  })
+
+  it('makes room for a caller from its own responses past "minRetention", never from another\'s', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = memoryIdempotencyStore({ maxEntries: 100, maxEntriesPerCaller: 2, minRetention: 60_000 })
+    const complete = async (key: string, caller: string) => {
+      const claim = (await store.claim(key, key, 30_000, { caller })) as { owner: string }
+      expect(await store.complete(key, claim.owner, response(key), 24 * 3_600_000)).toBe(true)
+    }
+    await complete('b1', 'caller-b')
+    await complete('a1', 'caller-a')
+    await complete('a2', 'caller-a')
+    vi.advanceTimersByTime(60_000)
+    // a1 is past the window: it goes for a3; b1 (older still) belongs to another caller and stays.
+    await complete('a3', 'caller-a')
+    expect((await store.claim('a1', 'a1', 30_000, { caller: 'caller-a' })).state).toBe('claimed')
+    expect((await store.claim('b1', 'b1', 30_000, { caller: 'caller-b' })).state).toBe('completed')
+  })
+
+  it('counts the stored bytes of each caller: at its share new claims are refused, past it nothing is stored', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = memoryIdempotencyStore({ maxBytesPerCaller: 100, minRetention: 60_000 })
+    const a = { caller: 'caller-a' }
+    // 60 bytes of body and 22 of content-type header: 82 of the 100.
+    const first = (await store.claim('a1', 'fp', 30_000, a)) as { owner: string }
+    expect(await store.complete('a1', first.owner, response('x'.repeat(60)), 3_600_000)).toBe(true)
+    const second = (await store.claim('a2', 'fp', 30_000, a)) as { owner: string }
+    const refused = await store
+      .complete('a2', second.owner, response('y'.repeat(60)), 3_600_000)
+      .catch((e) => e)
+    expect(refused).toMatchObject({
+      code: 'rate_limited',
+      status: 429,
+      reason: 'caller_quota',
+      retryAfter: 30,
+    })
+    expect((await store.claim('a1', 'fp', 30_000, a)).state).toBe('completed')
+    // A response larger than the whole share costs the caller none of its stored ones, even past the window.
+    vi.advanceTimersByTime(60_000)
+    const third = (await store.claim('a3', 'fp', 30_000, a)) as { owner: string }
+    await expect(
+      store.complete('a3', third.owner, response('z'.repeat(200)), 3_600_000),
+    ).rejects.toMatchObject({
+      code: 'rate_limited',
+      reason: 'caller_quota',
+    })
+    expect((await store.claim('a1', 'fp', 30_000, a)).state).toBe('completed')
+    // Once the window passed, the caller's own old response makes room for its new one.
+    expect(await store.complete('a2', second.owner, response('y'.repeat(60)), 3_600_000)).toBe(false)
+    const fourth = (await store.claim('a4', 'fp', 30_000, a)) as { owner: string }
+    expect(await store.complete('a4', fourth.owner, response('w'.repeat(60)), 3_600_000)).toBe(true)
+    expect((await store.claim('a1', 'fp', 30_000, a)).state).toBe('claimed')
+    // At its share in bytes, the caller's next claim is refused until its response may go.
+    const exact = memoryIdempotencyStore({ maxBytesPerCaller: 82, minRetention: 60_000 })
+    const only = (await exact.claim('e1', 'fp', 30_000, a)) as { owner: string }
+    expect(await exact.complete('e1', only.owner, response('x'.repeat(60)), 3_600_000)).toBe(true)
+    expect(await exact.claim('e2', 'fp', 30_000, a)).toEqual({
+      state: 'refused',
+      reason: 'caller_quota',
+      retryAfterMs: 60_000,
+    })
+    expect((await exact.claim('e2', 'fp', 30_000, { caller: 'caller-b' })).state).toBe('claimed')
+  })
+
+  it('sweeps entries that expired out of order at most once a second when full', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const store = memoryIdempotencyStore({ maxEntries: 2 })
+    expect((await store.claim('long', 'fp', 60_000)).state).toBe('claimed')
+    expect((await store.claim('short', 'fp', 10)).state).toBe('claimed')
+    vi.advanceTimersByTime(10)
+    // "short" lapsed behind "long": found by the full sweep, the first this store made.
+    expect((await store.claim('c', 'fp', 60_000)).state).toBe('claimed')
+    expect((await store.claim('short', 'fp', 10)).state).toBe('refused')
+    expect((await store.claim('c2', 'fp', 60_000)).state).toBe('refused')
+    // Nothing lapsed out of order now: refused without another sweep until the interval passed.
+    expect(await store.claim('d', 'fp', 60_000)).toMatchObject({ state: 'refused', reason: 'store_full' })
+  })
+
+  // Regression (issue 23): a refused claim swept every lock and every response, 250–290 µs at 10,000
+  // entries and 2.2–2.7 ms at 100,000, so a flood of new keys cost the more CPU the larger the store.
+  it('refuses a claim at a cost that does not grow with the store: 100,000 refusals of a full store', async () => {
+    const refusals = 100_000
+    // Generous for a loaded 2-core machine: about 1 µs each measured, the unbounded sweep cost 2.5 ms.
+    const budgetMs = 15_000
+    const timeRefusals = async (entries: number, caller: string | undefined) => {
+      const store = memoryIdempotencyStore({ maxEntries: entries, maxEntriesPerCaller: entries })
+      const options = caller === undefined ? undefined : { caller }
+      for (let i = 0; i < entries; i++) await store.claim(`held-${i}`, 'fp', 3_600_000, options)
+      const started = performance.now()
+      for (let i = 0; i < refusals; i++) {
+        const claim = await store.claim(`new-${i}`, 'fp', 3_600_000, options)
+        if (claim.state !== 'refused') throw new Error(`expected a refusal, got ${claim.state}`)
+        if (i % 1000 === 0 && performance.now() - started > budgetMs) {
+          throw new Error(`${i} refusals took over ${budgetMs} ms at ${entries} entries`)
+        }
+      }
+      return performance.now() - started
+    }
+    for (const caller of [undefined, 'flooder']) {
+      const small = await timeRefusals(1000, caller)
+      const large = await timeRefusals(100_000, caller)
+      // 100× the entries; the per-refusal cost must not follow (it did, ~100×, before).
+      expect(large).toBeLessThan(Math.max(small, 50) * 10)
+    }
+  }, 60_000)
+
   it('keeps its own copy of a stored body', async () => {
     const store = memoryIdempotencyStore()
     const { owner } = (await store.claim('k', 'fp', 1000)) as { owner: string }
@@ -160,5 +309,15 @@ describe('memoryIdempotencyStore', () => {
     )
     expect(() => memoryIdempotencyStore({ maxBytes: 1.5 })).toThrow(/"maxBytes" option/)
     expect(() => memoryIdempotencyStore({ max: 1 } as never)).toThrow(/"max" option is not recognized/)
+    expect(() => memoryIdempotencyStore({ maxEntriesPerCaller: 0 })).toThrow(
+      'memoryIdempotencyStore: "maxEntriesPerCaller" option must be a positive integer',
+    )
+    expect(() => memoryIdempotencyStore({ maxEntries: 10, maxEntriesPerCaller: 11 })).toThrow(
+      'memoryIdempotencyStore: "maxEntriesPerCaller" option must be at most "maxEntries" (10)',
+    )
+    expect(() => memoryIdempotencyStore({ maxBytesPerCaller: 2.5 })).toThrow(/"maxBytesPerCaller" option/)
+    expect(() => memoryIdempotencyStore({ maxBytes: 100, maxBytesPerCaller: 101 })).toThrow(
+      'memoryIdempotencyStore: "maxBytesPerCaller" option must be at most "maxBytes" (100)',
+    )
   })
 })
