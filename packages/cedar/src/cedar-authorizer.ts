@@ -9,7 +9,8 @@ import {
 import { type Auth, type Authorizer, type Decision, type RequestLike, ZeroTrustError } from '@zerotrust/core'
 import { LRUCache } from 'lru-cache'
 import { type CompiledPolicies, compilePolicies, preparse } from './lib/compile.js'
-import { toCedarRequest, UnmappableRequest } from './lib/mapping.js'
+import { type ContextPlans, contextPlans } from './lib/context-plan.js'
+import { replan, toCedarRequest, UnmappableRequest } from './lib/mapping.js'
 import {
   type CedarAuthorizerOptions,
   type CedarSettings,
@@ -40,6 +41,8 @@ interface ActiveSet {
   readonly compiled: CompiledPolicies
   readonly ids: readonly string[]
   readonly schemaName: string | undefined
+  /** The default context of each action, from the schema. */
+  readonly plans: ContextPlans
   readonly cache: LRUCache<number, CachedDecision> | undefined
 }
 
@@ -75,10 +78,16 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
   // Before any decision makes the engine's glue hot: see lib/v8-remedy.ts.
   if (settings.disableWasmCallInlining) disableWasmCallInlining()
   const prefix = `zerotrust-cedar-${randomUUID()}`
-  const compiled = compilePolicies(readSourcesSync(settings.sources), readSchemaSync(settings.schema))
+  // A policy naming a `HEAD …` action could never match when HEAD is decided as GET.
+  const headAsGet = settings.headAsGet && settings.action === undefined ? settings.types.action : undefined
+  const compiled = compilePolicies(
+    readSourcesSync(settings.sources),
+    readSchemaSync(settings.schema),
+    headAsGet,
+  )
   // Two engine slots used in turn: a reload pre-parses into the idle one and then switches, so the old
   // set serves until the new one is whole, and the slot after that overwrites (frees) the set before it.
-  let active = activate(`${prefix}-a`, compiled, settings)
+  let active = activate(`${prefix}-a`, compiled, planContexts(compiled, settings, undefined), settings)
   let reloading: Promise<unknown> = Promise.resolve()
   let watchers: FSWatcher[] = []
   let timer: NodeJS.Timeout | undefined
@@ -87,10 +96,15 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
   let spareKey: DecisionKey | undefined
 
   async function reloadNow(): Promise<{ readonly ok: true; readonly policies: number }> {
-    const next = compilePolicies(await readSources(settings.sources), await readSchema(settings.schema))
+    const next = compilePolicies(
+      await readSources(settings.sources),
+      await readSchema(settings.schema),
+      headAsGet,
+    )
     if (next.fingerprint !== active.compiled.fingerprint) {
+      const plans = planContexts(next, settings, active.plans)
       const slot = active.slot === `${prefix}-a` ? `${prefix}-b` : `${prefix}-a`
-      active = activate(slot, next, settings)
+      active = activate(slot, next, plans, settings)
     }
     return { ok: true, policies: active.ids.length }
   }
@@ -112,12 +126,15 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
     },
     async authorize(req: RequestLike, auth: Auth): Promise<Decision> {
       try {
-        const request = toCedarRequest(settings, req, auth)
+        const plans = active.plans
+        let request = toCedarRequest(settings, plans, req, auth)
         let loaded: unknown = settings.entities === undefined ? noEntities : settings.entities(req, auth)
         // A loader that answers from memory costs no extra microtask.
         if (isThenable(loaded)) loaded = await loaded
-        // Read after the loader's await: a reload that finished meanwhile serves this request.
+        // Read after the loader's await: a reload that finished meanwhile serves this request, with the
+        // context its schema declares.
         const set = active
+        if (set.plans !== plans) request = replan(settings, set.plans, request, req, auth)
         let tokens: readonly unknown[] | undefined
         let hash = 0
         if (set.cache === undefined) checkRecord(request.context, 'context')
@@ -189,18 +206,33 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
-function activate(slot: string, compiled: CompiledPolicies, settings: CedarSettings): ActiveSet {
+function activate(
+  slot: string,
+  compiled: CompiledPolicies,
+  plans: ContextPlans,
+  settings: CedarSettings,
+): ActiveSet {
   preparse(slot, compiled)
+  // The key holds the time (in seconds) where the context carries it: entries would serve one second.
+  const cached = settings.cacheMax !== undefined && (settings.cacheTimeVarying || !plans.time)
   return Object.freeze({
     slot,
     compiled,
     ids: Object.freeze(Object.keys(compiled.policies)),
     schemaName: compiled.schema === undefined ? undefined : slot,
-    cache:
-      settings.cacheMax === undefined
-        ? undefined
-        : new LRUCache<number, CachedDecision>({ max: settings.cacheMax }),
+    plans,
+    cache: cached ? new LRUCache<number, CachedDecision>({ max: settings.cacheMax as number }) : undefined,
   })
+}
+
+/** The plans of the compiled set's schema; those of `previous` (the same object) when it is the same. */
+function planContexts(
+  compiled: CompiledPolicies,
+  settings: CedarSettings,
+  previous: ContextPlans | undefined,
+): ContextPlans {
+  const plans = contextPlans(compiled.schema, settings)
+  return previous !== undefined && previous.key === plans.key ? previous : plans
 }
 
 function evaluate(call: StatefulAuthorizationCall): AuthorizationAnswer {

@@ -1,5 +1,6 @@
 import {
   type DetailedError,
+  type PolicyJson,
   policySetTextToParts,
   policyToJson,
   preparsePolicySet,
@@ -29,13 +30,16 @@ interface Located {
 
 /**
  * Splits, names, parses and (with a schema) validates policies. Every problem is collected, so one
- * failed start lists every broken policy.
+ * failed start lists every broken policy. With `headAsGet` (the action type of the default mapping when
+ * `HEAD` is decided as `GET`), a policy naming a `HEAD …` action of that type is a problem: it could
+ * never match, and a `forbid` that never matches is a door left open.
  *
  * @throws CedarPolicyError listing each problem with its policy id, file, line and message
  */
 export function compilePolicies(
   units: readonly PolicyText[],
   schema: SchemaInput | undefined,
+  headAsGet?: string | undefined,
 ): CompiledPolicies {
   const problems: PolicyProblem[] = []
   const located: Located[] = []
@@ -54,7 +58,8 @@ export function compilePolicies(
       const found = unit.text.indexOf(text, cursor)
       if (found >= 0) cursor = found + text.length
       const offset = found >= 0 ? Buffer.byteLength(unit.text.slice(0, found)) : undefined
-      const id = annotatedId(text) ?? `${unit.name}#${index}`
+      const json = policyJson(text)
+      const id = annotatedId(json) ?? `${unit.name}#${index}`
       const previous = seen.get(id)
       if (previous !== undefined) {
         problems.push({
@@ -66,6 +71,16 @@ export function compilePolicies(
         continue
       }
       seen.set(id, unit.name)
+      if (headAsGet !== undefined && json !== undefined && namesHeadAction(json, headAsGet)) {
+        problems.push({
+          ...lineOf(unit.text, offset),
+          policyId: id,
+          file: unit.name,
+          message:
+            'names a "HEAD …" action, which "headAsGet" decides as the "GET …" action of the route: write the policy for GET, or set "headAsGet: false"',
+        })
+        continue
+      }
       located.push({ id, text, file: unit.name, offset, source: unit.text })
     }
   }
@@ -134,11 +149,31 @@ function inSourceOrder(parts: readonly string[]): string[] {
   return ordered
 }
 
-function annotatedId(text: string): string | undefined {
+function policyJson(text: string): PolicyJson | undefined {
   const answer = policyToJson(text)
-  if (answer.type !== 'success') return undefined
-  const id = answer.json.annotations?.id
+  return answer.type === 'success' ? answer.json : undefined
+}
+
+function annotatedId(json: PolicyJson | undefined): string | undefined {
+  const id = json?.annotations?.id
   return typeof id === 'string' && id.trim() !== '' ? id : undefined
+}
+
+/**
+ * Whether the policy names an entity `{ type: actionType, id: "HEAD …" }` anywhere: in its scope or in a
+ * condition (`action == Action::"HEAD /x"`, `action in [...]`). Walked with a stack: a policy's
+ * expressions can nest deeper than the call stack.
+ */
+function namesHeadAction(json: PolicyJson, actionType: string): boolean {
+  const stack: unknown[] = [json]
+  while (stack.length > 0) {
+    const value = stack.pop()
+    if (typeof value !== 'object' || value === null) continue
+    const { type, id } = value as { type?: unknown; id?: unknown }
+    if (type === actionType && typeof id === 'string' && id.startsWith('HEAD ')) return true
+    for (const inner of Object.values(value)) stack.push(inner)
+  }
+  return false
 }
 
 function problemAt(

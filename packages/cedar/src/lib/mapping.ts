@@ -1,4 +1,5 @@
 import type { Auth, RequestLike } from '@zerotrust/core'
+import type { ContextPlan, ContextPlans } from './context-plan.js'
 import type { CedarSettings, CedarValue, EntityRef } from './options.js'
 import { checkRef, UnrepresentableValue } from './values.js'
 
@@ -8,14 +9,19 @@ export interface CedarRequest {
   readonly action: EntityRef
   readonly resource: EntityRef
   readonly context: Record<string, CedarValue>
+  /** The attributes of the `context` option, kept to build the context again under other plans. */
+  readonly extra: Readonly<Record<string, CedarValue>> | undefined
 }
 
-/** Raised when a request cannot be mapped: no principal, or no route known to name the action. */
+/**
+ * Raised when a request cannot be mapped: no principal, no route known to name the action, or a token
+ * whose scopes are past the bounds.
+ */
 export class UnmappableRequest extends Error {
   override readonly name = 'UnmappableRequest'
   constructor(
     message: string,
-    readonly reason: 'no_principal' | 'no_route',
+    readonly reason: 'no_principal' | 'no_route' | 'too_many_scopes' | 'scope_too_long',
   ) {
     super(message)
   }
@@ -36,7 +42,8 @@ export function defaultPrincipal(settings: CedarSettings, auth: Auth): EntityRef
 
 /**
  * The default action: the method and the matched route pattern, `GET /orders/:id`. Never the raw path,
- * which would make one action per order and let `/orders/7/` or `/Orders/7` slip past a policy.
+ * which would make one action per order and let `/orders/7/` or `/Orders/7` slip past a policy. With
+ * `headAsGet`, a `HEAD` request is the `GET` of its route.
  */
 export function defaultAction(settings: CedarSettings, req: RequestLike): EntityRef {
   if (req.route === undefined) {
@@ -45,7 +52,9 @@ export function defaultAction(settings: CedarSettings, req: RequestLike): Entity
       'no_route',
     )
   }
-  return { type: settings.types.action, id: `${req.method} ${req.route}` }
+  // RFC 9110 §9.3.2: HEAD is GET without the content, so the permission to read covers it.
+  const method = settings.headAsGet && req.method === 'HEAD' ? 'GET' : req.method
+  return { type: settings.types.action, id: `${method} ${req.route}` }
 }
 
 /** The default resource: the value of the route's last parameter, or the route pattern without one. */
@@ -63,29 +72,85 @@ export function defaultResource(settings: CedarSettings, req: RequestLike): Enti
   return { type: settings.types.resource, id: req.route }
 }
 
-/** The default context, with the caller's additions merged over it. */
+/**
+ * The context: the default attributes `plan` carries, with the `context` option's attributes (`extra`)
+ * merged over them.
+ *
+ * @throws UnmappableRequest when the scopes carried are past the bounds
+ */
 export function buildContext(
+  settings: CedarSettings,
+  plan: ContextPlan,
+  req: RequestLike,
+  auth: Auth,
+  extra: Readonly<Record<string, CedarValue>> | undefined,
+): Record<string, CedarValue> {
+  const context: Record<string, CedarValue> = {}
+  if (plan.scopes) context.scopes = boundedScopes(settings, auth.scopes)
+  if (plan.token !== undefined) {
+    const token: Record<string, string> = {}
+    for (const name of plan.token) token[name] = auth[name]
+    context.token = token
+  }
+  if (plan.mtls) context.mtls = req.peerCertificate?.() !== undefined
+  if (plan.params !== undefined) {
+    const params = req.params
+    if (plan.params === true) context.params = { ...params }
+    else {
+      const declared: Record<string, string> = {}
+      for (const name of plan.params) {
+        const value = params !== undefined && Object.hasOwn(params, name) ? params[name] : undefined
+        if (value !== undefined) declared[name] = value
+      }
+      context.params = declared
+    }
+  }
+  if (plan.clientId && auth.clientId !== undefined) context.clientId = auth.clientId
+  if (plan.time) {
+    const time = Math.floor(settings.now() / 1000)
+    if (!Number.isSafeInteger(time)) {
+      throw new UnrepresentableValue('context.time', 'is not an integer number of seconds')
+    }
+    context.time = time
+  }
+  // Checked with the rest of the context before it reaches the engine.
+  if (extra !== undefined) Object.assign(context, extra)
+  return context
+}
+
+/**
+ * The token's scopes, within the bounds. Each scope costs the engine on every decision (a token of
+ * 5,000 scopes took tens of milliseconds), and a token past the bounds is refused before any is copied.
+ */
+function boundedScopes(settings: CedarSettings, scopes: readonly string[]): readonly string[] {
+  if (scopes.length > settings.maxScopes) {
+    throw new UnmappableRequest(
+      `the token carries ${scopes.length} scopes, more than "maxScopes" (${settings.maxScopes})`,
+      'too_many_scopes',
+    )
+  }
+  for (const scope of scopes) {
+    if (typeof scope === 'string' && scope.length > settings.maxScopeLength) {
+      throw new UnmappableRequest(
+        `a scope of the token has ${scope.length} characters, more than "maxScopeLength" (${settings.maxScopeLength})`,
+        'scope_too_long',
+      )
+    }
+  }
+  return scopes
+}
+
+function contextOption(
   settings: CedarSettings,
   req: RequestLike,
   auth: Auth,
-): Record<string, CedarValue> {
-  const context: Record<string, CedarValue> = {
-    scopes: auth.scopes as string[],
-    token: { scheme: auth.scheme, format: auth.format },
-    mtls: req.peerCertificate?.() !== undefined,
-    params: { ...req.params },
+): Readonly<Record<string, CedarValue>> | undefined {
+  if (settings.context === undefined) return undefined
+  const extra = settings.context(req, auth)
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
+    throw new UnrepresentableValue('context', 'must be a record')
   }
-  if (auth.clientId !== undefined) context.clientId = auth.clientId
-  if (settings.time) context.time = Math.floor(settings.now() / 1000)
-  if (settings.context !== undefined) {
-    const extra = settings.context(req, auth)
-    if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
-      throw new UnrepresentableValue('context', 'must be a record')
-    }
-    // Checked with the rest of the context before it reaches the engine.
-    Object.assign(context, extra)
-  }
-  return context
+  return extra
 }
 
 /**
@@ -94,7 +159,12 @@ export function buildContext(
  *
  * @throws UnmappableRequest or UnrepresentableValue
  */
-export function toCedarRequest(settings: CedarSettings, req: RequestLike, auth: Auth): CedarRequest {
+export function toCedarRequest(
+  settings: CedarSettings,
+  plans: ContextPlans,
+  req: RequestLike,
+  auth: Auth,
+): CedarRequest {
   const principal =
     settings.principal === undefined
       ? defaultPrincipal(settings, auth)
@@ -107,9 +177,19 @@ export function toCedarRequest(settings: CedarSettings, req: RequestLike, auth: 
     settings.resource === undefined
       ? defaultResource(settings, req)
       : checkRef(settings.resource(req, auth), 'resource')
-  const context = buildContext(settings, req, auth)
-  if (settings.time && !Number.isSafeInteger(context.time)) {
-    throw new UnrepresentableValue('context.time', 'is not an integer number of seconds')
-  }
-  return { principal, action, resource, context }
+  const extra = contextOption(settings, req, auth)
+  const context = buildContext(settings, plans.forAction(action), req, auth, extra)
+  return { principal, action, resource, context, extra }
+}
+
+/** The request with its context built again under `plans` (a reload changed the schema meanwhile). */
+export function replan(
+  settings: CedarSettings,
+  plans: ContextPlans,
+  request: CedarRequest,
+  req: RequestLike,
+  auth: Auth,
+): CedarRequest {
+  const context = buildContext(settings, plans.forAction(request.action), req, auth, request.extra)
+  return { ...request, context }
 }

@@ -84,10 +84,31 @@ export interface CedarAuthorizerOptions {
   /** The resource of a request; by default `Resource::"<last route parameter>"`, or the route pattern. */
   readonly resource?: (req: RequestLike, auth: Auth) => EntityRef
   /**
-   * Further context attributes, merged over the defaults (`scopes`, `token`, `clientId`, `time`, `mtls`,
-   * `params`), such as a client IP your framework knows.
+   * Further context attributes, merged over the default ones, such as a client IP your framework knows.
+   * With `defaultContext: false`, the whole context.
    */
   readonly context?: (req: RequestLike, auth: Auth) => Readonly<Record<string, CedarValue>>
+  /**
+   * Whether the context carries the default attributes (`scopes`, `token`, `clientId`, `time`, `mtls`,
+   * `params`); `true` by default. With a schema, an action's requests carry only the default attributes
+   * its declared context names (a context declaring none gets none), and a default attribute declared
+   * with another type stops the start. `false` leaves the context to the `context` option alone.
+   */
+  readonly defaultContext?: boolean
+  /**
+   * Decide a `HEAD` request as the `GET` of the same route (`GET /orders/:id`), as RFC 9110 §9.3.2 defines
+   * HEAD: a GET without the content. `true` by default; with it, a policy naming a `HEAD …` action of the
+   * default mapping stops the start (it could never match). Only the default action mapping reads it.
+   */
+  readonly headAsGet?: boolean
+  /**
+   * The most scopes a token may carry into the context: a token with more is denied (403
+   * `too_many_scopes`) before anything reaches the engine, whose cost grows with each scope. 256 by
+   * default. Read only where the context carries `scopes`.
+   */
+  readonly maxScopes?: number
+  /** The longest scope carried into the context, in characters: a longer one denies (403 `scope_too_long`); 256 by default. */
+  readonly maxScopeLength?: number
   /** Loads the small slice of entities a decision needs (the resource, the principal, their parents). */
   readonly entities?: (
     req: RequestLike,
@@ -140,10 +161,17 @@ export interface CedarSettings {
   readonly action: CedarAuthorizerOptions['action']
   readonly resource: CedarAuthorizerOptions['resource']
   readonly context: CedarAuthorizerOptions['context']
+  readonly defaultContext: boolean
+  readonly headAsGet: boolean
+  readonly maxScopes: number
+  readonly maxScopeLength: number
   readonly entities: CedarAuthorizerOptions['entities']
   readonly time: boolean
   readonly now: () => number
+  /** The size of the decision cache, when one is configured; it is on while the context has no time. */
   readonly cacheMax: number | undefined
+  /** Whether the decision cache stays on while the context carries the time. */
+  readonly cacheTimeVarying: boolean
   readonly debounceMs: number | undefined
   readonly onReload: CedarAuthorizerOptions['onReload']
   readonly disableWasmCallInlining: boolean
@@ -161,6 +189,11 @@ const fn = (what: string) =>
   z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', {
     error: `must be a function ${what}`,
   })
+
+const positiveInteger = z
+  .number({ error: 'must be a positive integer' })
+  .int({ error: 'must be a positive integer' })
+  .positive({ error: 'must be a positive integer' })
 
 const policySource = z.union(
   [
@@ -202,6 +235,10 @@ const schema = z.strictObject({
   action: fn('(req, auth) => ({ type, id })').optional(),
   resource: fn('(req, auth) => ({ type, id })').optional(),
   context: fn('(req, auth) => record').optional(),
+  defaultContext: z.boolean({ error: 'must be a boolean' }).optional(),
+  headAsGet: z.boolean({ error: 'must be a boolean' }).optional(),
+  maxScopes: positiveInteger.optional(),
+  maxScopeLength: positiveInteger.optional(),
   entities: fn('(req, auth) => entities').optional(),
   time: z.boolean({ error: 'must be a boolean' }).optional(),
   now: fn('returning milliseconds').optional(),
@@ -210,11 +247,7 @@ const schema = z.strictObject({
       [
         z.literal(false),
         z.strictObject({
-          max: z
-            .number({ error: 'must be a positive integer' })
-            .int({ error: 'must be a positive integer' })
-            .positive({ error: 'must be a positive integer' })
-            .optional(),
+          max: positiveInteger.optional(),
           timeVarying: z.boolean({ error: 'must be a boolean' }).optional(),
         }),
       ],
@@ -250,8 +283,7 @@ export function cedarSettings(input: CedarAuthorizerOptions): CedarSettings {
   const prefix = options.namespace === undefined ? '' : `${options.namespace}::`
   const types = options.entityTypes ?? {}
   const time = options.time ?? true
-  const cache = options.cache
-  const cacheOn = cache !== undefined && cache !== false && (!time || cache.timeVarying === true)
+  const cache = options.cache === false ? undefined : options.cache
   const watch = options.watch
   return Object.freeze({
     sources: Object.freeze(Array.isArray(options.policies) ? [...options.policies] : [options.policies]),
@@ -267,10 +299,15 @@ export function cedarSettings(input: CedarAuthorizerOptions): CedarSettings {
     action: options.action,
     resource: options.resource,
     context: options.context,
+    defaultContext: options.defaultContext ?? true,
+    headAsGet: options.headAsGet ?? true,
+    maxScopes: options.maxScopes ?? 256,
+    maxScopeLength: options.maxScopeLength ?? 256,
     entities: options.entities,
     time,
     now: options.now ?? Date.now,
-    cacheMax: cacheOn ? (cache.max ?? 10_000) : undefined,
+    cacheMax: cache === undefined ? undefined : (cache.max ?? 10_000),
+    cacheTimeVarying: cache?.timeVarying === true,
     debounceMs:
       watch === undefined || watch === false ? undefined : watch === true ? 200 : (watch.debounceMs ?? 200),
     onReload: options.onReload,
