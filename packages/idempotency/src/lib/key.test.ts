@@ -45,3 +45,80 @@ describe('parseIdempotencyKey (RFC 8941 sf-string)', () => {
     })
   })
 })
+
+describe('parseIdempotencyKey on adversarial input (issue 12)', () => {
+  const size = 64 * 1024
+  const fill = (unit: string, length = size) => unit.repeat(Math.ceil(length / unit.length)).slice(0, length)
+  // Each shaped to make a backtracking trim or a naive scan slow: runs of whitespace that end in
+  // something else, unclosed quotes, escapes, and mixes of them.
+  const shapes = (length: number): [string, string][] => [
+    ['spaces', fill(' ', length)],
+    ['tabs', fill('\t', length)],
+    ['spaces then a character', `${fill(' ', length - 1)}x`],
+    ['a quote, spaces, a character', `"${fill(' ', length - 3)}x"`],
+    ['a quote, tabs and spaces, a character', `"${fill(' \t', length - 3)}x"`],
+    ['spaces around a key', `${fill(' ', length / 2 - 3)}"k"${fill(' ', length / 2)}`],
+    ['quotes', fill('"', length)],
+    ['escaped quotes', `"${fill('\\"', length - 2)}"`],
+    ['escaped backslashes, unclosed', `"${fill('\\\\', length - 1)}`],
+    ['a dangling escape', `"${fill('\\', length - 1)}`],
+    ['quote and space mixes', fill('" \t\\', length)],
+    ['a key, then parameters', `"k";${fill('p=1;', length - 4)}`],
+  ]
+
+  // The best of three runs: a bound on the parser, not on the scheduler of a loaded machine. The
+  // quadratic trim took 94 ms for 16,000 spaces and 1.5 s for 64,000.
+  const fastest = (run: () => void) => {
+    let best = Number.POSITIVE_INFINITY
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now()
+      run()
+      best = Math.min(best, performance.now() - started)
+    }
+    return best
+  }
+
+  it.each([
+    ['the default limit', 255],
+    ['the largest limit', 8192],
+  ])('refuses each 64 KiB shape with 400 within a few ms, at %s', (_name, max) => {
+    for (const [shape, field] of shapes(size)) {
+      let outcome: ReturnType<typeof reason> | 'accepted' = 'accepted'
+      const took = fastest(() => {
+        outcome = reason(field, max) ?? 'accepted'
+      })
+      expect(outcome, shape).toMatchObject({ code: 'invalid_idempotency_key' })
+      expect(took, shape).toBeLessThan(10)
+    }
+  })
+
+  it('reads each shape as long as the largest limit lets through within a few ms, never throwing anything else', () => {
+    for (const [shape, field] of shapes(2 * 8192 + 2)) {
+      let outcome: unknown
+      const took = fastest(() => {
+        try {
+          outcome = parseIdempotencyKey(field, 8192)
+        } catch (error) {
+          outcome = error
+        }
+      })
+      // 8192 escaped quotes are a valid key; everything else is a 400.
+      if (typeof outcome !== 'string') {
+        expect(outcome, shape).toMatchObject({ code: 'invalid_idempotency_key', status: 400 })
+      }
+      expect(took, shape).toBeLessThan(10)
+    }
+  })
+
+  it('reads a key padded with at most 64 characters of whitespace, and refuses more', () => {
+    expect(parseIdempotencyKey(`${' '.repeat(32)}"k"\t${' '.repeat(31)}`, 255)).toBe('k')
+    expect(reason(`${' '.repeat(33)}"k"${' '.repeat(32)}`)).toEqual({
+      code: 'invalid_idempotency_key',
+      reason: 'malformed_key',
+    })
+    expect(reason(`${' '.repeat(1000)}"k"`)).toEqual({
+      code: 'invalid_idempotency_key',
+      reason: 'key_too_long',
+    })
+  })
+})
