@@ -89,7 +89,7 @@ const workload = (clientId: string) => ({ sub: clientId, client_id: clientId, sc
 
 const event = (
   f: Fixtures,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'HEAD' | 'POST',
   path: string,
   who: { subject?: string; clientId: string },
   rest: Partial<ExpectedEvent>,
@@ -121,6 +121,49 @@ export const cedarScenarios: readonly CedarScenario[] = [
         { subject: 'alice', clientId: 'web-app' },
         {
           policies: ['owners-read-orders'],
+        },
+      ),
+  },
+  {
+    // Issue 12: HEAD was its own action, so the read permission did not cover it. RFC 9110 §9.3.2: HEAD
+    // is GET without the content; every framework here routes it to the GET handler.
+    name: 'HEAD is decided as the GET of its route (issue 12)',
+    request: async (f) => ({ ...readOrder(await f.token(user('alice'))), method: 'HEAD' }),
+    status: 200,
+    event: (f) =>
+      event(
+        f,
+        'HEAD',
+        '/tenants/acme/orders/o-1',
+        { subject: 'alice', clientId: 'web-app' },
+        { policies: ['owners-read-orders'] },
+      ),
+  },
+  {
+    // Issue 12: each scope of a token costs the engine on every decision; past "maxScopes" (256) the
+    // token is refused before the engine runs.
+    name: 'a token with more scopes than "maxScopes" is denied 403 too_many_scopes (issue 12)',
+    request: async (f) =>
+      readOrder(
+        await f.token({
+          ...user('alice'),
+          scope: Array.from({ length: 300 }, (_, i) => `s${i}`).join(' '),
+        }),
+      ),
+    status: 403,
+    body: () => ({ code: 'access_denied', status: 403, reason: 'too_many_scopes' }),
+    event: (f) =>
+      event(
+        f,
+        'GET',
+        '/tenants/acme/orders/o-1',
+        { subject: 'alice', clientId: 'web-app' },
+        {
+          outcome: 'deny',
+          code: 'access_denied',
+          reason: 'too_many_scopes',
+          status: 403,
+          diagnostics: ['the token carries 300 scopes, more than "maxScopes" (256)'],
         },
       ),
   },

@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 
 /** A request written by hand; `headers` may repeat a name. */
 export interface TestRequest {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   readonly path: string
   readonly headers: readonly (readonly [string, string])[]
 }
