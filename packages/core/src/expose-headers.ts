@@ -1,19 +1,29 @@
+import { isFieldValue, isToken } from './lib/header-params.js'
+
 /**
  * The `Access-Control-Expose-Headers` value that lists `names` beside what `current` already exposes, for
  * adapters that add response headers a browser client must read (`DPoP-Nonce`) after a CORS layer set
- * its own list. Names already listed (in any case), and the `*` wildcard, are kept as they are.
+ * its own list. Names already listed (in any case), and the `*` wildcard, are kept as they are; a list
+ * that could not be sent as it is (CR, LF) keeps only its members that are header names.
  *
  * @example
  * exposeHeaders('X-Request-Id', ['DPoP-Nonce']) // 'X-Request-Id, DPoP-Nonce'
  * @see https://fetch.spec.whatwg.org/#http-access-control-expose-headers
  */
 export function exposeHeaders(current: unknown, names: readonly string[]): string {
-  const listed =
+  const joined =
     typeof current === 'string'
       ? current
       : Array.isArray(current)
         ? current.filter((value) => typeof value === 'string').join(', ')
         : ''
+  const listed = isFieldValue(joined)
+    ? joined
+    : joined
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name === '*' || isToken(name))
+        .join(', ')
   const seen = new Set(
     listed
       .split(',')

@@ -218,3 +218,40 @@ describe('rate_limited', () => {
     expect(rendered.headers['www-authenticate']).toBeUndefined()
   })
 })
+
+// Issue 12 (fuzz pass): whatever strings an error carries, its rendering is headers a server can send.
+describe('renderError with hostile strings', () => {
+  it('leaves out headers and challenge parameters that could not be sent as they are', () => {
+    const err = new ZeroTrustError('invalid_dpop_proof', 'bad\r\nproof', {
+      reason: 'a\r\nb',
+      challenges: [
+        { scheme: 'DPoP\r\nX-Evil: 1' as never, params: { 'al gs': 'ES256', algs: 'ES256\r\nX-Evil: 1' } },
+      ],
+      headers: { 'DPoP-Nonce': 'n\r\nX-Evil: 1', 'X\r\nEvil': 'v', 'X-Ok': 'v' },
+      scope: ['a\r\nb'],
+    })
+    const { status, headers, body } = renderError(err, { realm: 'r\n', exposed: 'X-A\r\nX-Evil: 1, X-B' })
+    expect(status).toBe(401)
+    expect(headers['www-authenticate']).toBe(
+      'Bearer realm="r", error="invalid_dpop_proof", error_description="badproof", scope="ab", algs="ES256X-Evil: 1"',
+    )
+    expect(headers['dpop-nonce']).toBeUndefined()
+    expect(headers['x-ok']).toBe('v')
+    expect(headers['access-control-expose-headers']).toBe('X-B, WWW-Authenticate, X-Ok')
+    expect(Object.keys(headers).every((name) => /^[a-z0-9-]+$/.test(name))).toBe(true)
+    expect(JSON.parse(body)).toMatchObject({ code: 'invalid_dpop_proof', reason: 'a\r\nb' })
+  })
+
+  it('sends Retry-After as whole seconds, the default for a value that is none', () => {
+    const retry = (retryAfter: number) =>
+      renderError(new ZeroTrustError('idempotency_conflict', 'busy', { retryAfter })).headers['retry-after']
+    expect([retry(2), retry(0.2), retry(Number.NaN), retry(-1), retry(Number.POSITIVE_INFINITY)]).toEqual([
+      '2',
+      '1',
+      '5',
+      '5',
+      '5',
+    ])
+    expect(retry(1e12)).toBe('86400')
+  })
+})

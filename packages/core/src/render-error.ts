@@ -1,6 +1,6 @@
 import { type Challenge, errorTable, toZeroTrustError } from './errors.js'
 import { exposeHeaders } from './expose-headers.js'
-import { descriptionText, quote } from './lib/header-params.js'
+import { descriptionText, isFieldValue, isToken, quote } from './lib/header-params.js'
 
 /** An RFC 9457 problem details object, with the zerotrust code as an extension member. */
 export interface ProblemDetails {
@@ -35,6 +35,8 @@ export interface RenderErrorOptions {
 
 const defaultChallenges: readonly Challenge[] = [{ scheme: 'Bearer' }]
 const defaultRetryAfter = 5
+// A day: no client should be told to wait longer for a failure of ours, and the header stays short.
+const maxRetryAfter = 86_400
 
 /**
  * Renders any thrown value as an HTTP response: RFC 9457 `application/problem+json` and, for
@@ -65,16 +67,20 @@ export function renderError(error: unknown, options: RenderErrorOptions = {}): R
       .join(', ')
   }
   if (err.code === 'dependency_unavailable' || err.retryAfter !== undefined) {
-    headers['retry-after'] = String(err.retryAfter ?? defaultRetryAfter)
+    headers['retry-after'] = String(retryAfterSeconds(err.retryAfter))
   }
   if (err.headers) {
-    for (const [name, value] of Object.entries(err.headers)) headers[name.toLowerCase()] = value
+    // A header that could not be sent as it is (a name that is no token, a value with CR or LF) is left
+    // out: it would split the response or make the framework throw, turning the answer into a 500.
+    const added: string[] = []
+    for (const [name, value] of Object.entries(err.headers)) {
+      if (!isToken(name) || !isFieldValue(value)) continue
+      headers[name.toLowerCase()] = value
+      added.push(name)
+    }
     // A browser client reads `DPoP-Nonce` across origins only when it is exposed, after whatever a CORS
     // layer already listed.
-    headers['access-control-expose-headers'] = exposeHeaders(options.exposed, [
-      'WWW-Authenticate',
-      ...Object.keys(err.headers),
-    ])
+    headers['access-control-expose-headers'] = exposeHeaders(options.exposed, ['WWW-Authenticate', ...added])
   }
 
   const problem: ProblemDetails = {
@@ -98,6 +104,8 @@ function formatChallenge(
 ): string {
   const params: string[] = []
   const own = challenge.params ?? {}
+  // RFC 9110 §11.3: the scheme and parameter names are tokens; anything else is dropped, never sent.
+  const scheme = isToken(challenge.scheme) ? challenge.scheme : 'Bearer'
   const challengeRealm = own.realm ?? realm
   if (challengeRealm !== undefined) params.push(`realm=${quote(challengeRealm)}`)
   const withError = challenge.error !== false
@@ -108,7 +116,14 @@ function formatChallenge(
   if (scope !== undefined && withError) params.push(`scope=${quote(scope)}`)
   for (const [name, value] of Object.entries(own)) {
     if (name === 'realm' || name === 'error' || name === 'error_description' || name === 'scope') continue
+    if (!isToken(name) || typeof value !== 'string') continue
     params.push(`${name}=${quote(value)}`)
   }
-  return params.length === 0 ? challenge.scheme : `${challenge.scheme} ${params.join(', ')}`
+  return params.length === 0 ? scheme : `${scheme} ${params.join(', ')}`
+}
+
+// RFC 9110 §10.2.3: delay-seconds, a non-negative integer; a value that is none becomes the default.
+function retryAfterSeconds(value: number | undefined): number {
+  if (value === undefined || !Number.isFinite(value) || value < 0) return defaultRetryAfter
+  return Math.min(Math.ceil(value), maxRetryAfter)
 }

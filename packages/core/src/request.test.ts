@@ -40,6 +40,18 @@ describe('originResolver', () => {
     }
   })
 
+  // Issue 12 (regex audit): request data is bounded before any pattern reads it.
+  it('refuses a forwarded host longer than any host before matching it, and takes only the first member', () => {
+    const resolve = originResolver({ trustProxy: true })
+    const origin = (host: string) =>
+      fromNodeRequest(node(['X-Forwarded-Proto', 'https', 'X-Forwarded-Host', host]), {
+        resolveOrigin: resolve,
+      }).origin
+    expect(origin(`${'a'.repeat(253)}:65535`)).toBe(`https://${'a'.repeat(253)}:65535`)
+    expect(origin('a'.repeat(260))).toBeUndefined()
+    expect(origin(`api.example.com,${'x,'.repeat(30_000)}`)).toBe('https://api.example.com')
+  })
+
   it('rejects a public origin that is not an origin, naming the option', () => {
     for (const value of ['api.example.com', 'ftp://x', 'https://x/path', 'https://u:p@x', 'https://x/?q']) {
       expect(() => originResolver({ publicOrigin: value }), value).toThrow(/"publicOrigin" option/)
@@ -67,6 +79,10 @@ describe('fromNodeRequest', () => {
   it('drops a request id that could forge log lines', () => {
     const req = fromNodeRequest(node(['X-Request-Id', 'a\nlevel=admin']), { resolveOrigin: originResolver() })
     expect(req.requestId).toBeUndefined()
+    const id = (value: string) =>
+      fromNodeRequest(node(['X-Request-Id', value]), { resolveOrigin: originResolver() })
+    expect(id('a'.repeat(128)).requestId).toBe('a'.repeat(128))
+    expect(id('a'.repeat(129)).requestId).toBeUndefined()
   })
 
   it('reads the peer certificate DER when the socket has one', () => {

@@ -99,7 +99,12 @@ export function originResolver(options: OriginOptions = {}): OriginResolver {
     if (!trusted(connection.remoteAddress)) return undefined
     const proto = firstListValue(connection.headerValues('x-forwarded-proto'))?.toLowerCase()
     const host = firstListValue(connection.headerValues('x-forwarded-host'))
-    if ((proto !== 'http' && proto !== 'https') || host === undefined || !hostPattern.test(host)) {
+    if (
+      (proto !== 'http' && proto !== 'https') ||
+      host === undefined ||
+      host.length > maxHostLength ||
+      !hostPattern.test(host)
+    ) {
       return undefined
     }
     return `${proto}://${host.toLowerCase()}`
@@ -107,10 +112,17 @@ export function originResolver(options: OriginOptions = {}): OriginResolver {
 }
 
 // A host with an optional port, and nothing that could smuggle a path or credentials into the origin.
+// A DNS name is at most 253 characters, an IPv6 literal 47 with its brackets, a port 6 with its colon:
+// anything longer is refused before the pattern runs.
 const hostPattern = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i
+const maxHostLength = 259
 
+// The first member of a comma-separated header, found without splitting the whole value.
 function firstListValue(values: readonly string[]): string | undefined {
-  const first = values[0]?.split(',')[0]?.trim()
+  const value = values[0]
+  if (value === undefined) return undefined
+  const comma = value.indexOf(',')
+  const first = (comma === -1 ? value : value.slice(0, comma)).trim()
   return first === '' ? undefined : first
 }
 
@@ -182,7 +194,14 @@ export interface NodeRequestOptions {
   readonly target?: string | undefined
 }
 
-const requestIdPattern = /^[\w.:@/+=-]{1,128}$/
+const maxRequestIdLength = 128
+const requestIdPattern = /^[\w.:@/+=-]+$/
+
+// A correlation id is taken as sent only when it is short and plain: checked by length first.
+function requestIdOf(value: string | undefined | null): string | undefined {
+  if (value === undefined || value === null || value.length > maxRequestIdLength) return undefined
+  return requestIdPattern.test(value) ? value : undefined
+}
 
 /**
  * Builds the {@link RequestLike} of a Node `IncomingMessage`; the Express, Fastify and Koa adapters share
@@ -194,7 +213,6 @@ export function fromNodeRequest(req: NodeRequestSource, options: NodeRequestOpti
   const rawHeaders = req.rawHeaders
   const headerValues = (name: string): readonly string[] => readRawHeader(rawHeaders, name)
   const query = target.indexOf('?')
-  const requestId = headerValues('x-request-id')[0]
   const socket = req.socket
   return {
     method: (req.method ?? 'GET').toUpperCase(),
@@ -202,7 +220,7 @@ export function fromNodeRequest(req: NodeRequestSource, options: NodeRequestOpti
     target,
     path: query === -1 ? target : target.slice(0, query),
     headerValues,
-    requestId: requestId !== undefined && requestIdPattern.test(requestId) ? requestId : undefined,
+    requestId: requestIdOf(headerValues('x-request-id')[0]),
     peerCertificate: () => nodePeerCertificate(socket),
   }
 }
@@ -250,14 +268,13 @@ export function fromFetchRequest(request: Request, options: FetchRequestOptions)
     const value = headers.get(name)
     return value === null ? noValues : [value]
   }
-  const requestId = headers.get('x-request-id') ?? undefined
   return {
     method: request.method.toUpperCase(),
     origin: options.resolveOrigin({ remoteAddress: options.remoteAddress, headerValues }),
     target,
     path: query === -1 ? target : target.slice(0, query),
     headerValues,
-    requestId: requestId !== undefined && requestIdPattern.test(requestId) ? requestId : undefined,
+    requestId: requestIdOf(headers.get('x-request-id')),
     peerCertificate: options.peerCertificate ?? (() => undefined),
   }
 }
