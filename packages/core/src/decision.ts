@@ -102,6 +102,11 @@ export type ReportedCaller = Pick<Auth, 'subject' | 'clientId' | 'issuer'>
 export interface ReportedDetails extends DecisionDetails {
   /** The reason of an allowed decision (`claimed`, `replayed`); a denial's reason is its error's. */
   readonly reason?: string
+  /**
+   * The status the client received, when it is not the error's: a failure reported after the answer
+   * went out (the idempotency store failing to keep a 201) carries the 201, not the 503 of its code.
+   */
+  readonly status?: number
 }
 
 /**
@@ -130,7 +135,8 @@ export function reportDecision(
   }
   const reason = error === undefined ? details?.reason : error.reason
   if (reason !== undefined) event.reason = reason
-  if (error !== undefined) event.status = error.status
+  const status = details?.status ?? error?.status
+  if (status !== undefined) event.status = status
   if (auth?.subject !== undefined) event.subject = auth.subject
   if (auth?.clientId !== undefined) event.clientId = auth.clientId
   if (auth?.issuer !== undefined) event.issuer = auth.issuer

@@ -11,10 +11,15 @@ import type { StoredResponse } from './stores.js'
  * - `parsed`: what the framework's body parser produced (Express `req.body`, Fastify `request.body`, Koa
  *   `ctx.request.body`). Objects are hashed as canonical JSON (keys sorted), so key order and
  *   whitespace never make two equal payloads differ.
+ * - `unparsed`: a body parser ran and left the body unread, because its media type is not one the parser
+ *   reads (Express's `express.json()` leaves `req.body` undefined, `@koa/bodyparser` an empty object).
+ *   That is the client's choice: a request announcing such a body is refused with 415
+ *   `unsupported_media_type`, never a 500.
  */
 export type RequestBody =
   | { readonly kind: 'bytes'; readonly bytes: Uint8Array }
   | { readonly kind: 'parsed'; readonly value: unknown }
+  | { readonly kind: 'unparsed' }
 
 /** What an adapter hands {@link IdempotencyLayer.begin} for one request. */
 export interface IdempotencyInput {
@@ -24,7 +29,9 @@ export interface IdempotencyInput {
   readonly auth: Auth | undefined
   /**
    * The body, or `undefined` when the adapter found none. A request whose headers announce a body the
-   * adapter could not see (no body parser ran) fails closed: its payload could not be fingerprinted.
+   * adapter could not see fails closed, as its payload could not be fingerprinted: with 415 when a body
+   * parser ran and left it unread (`unparsed`, the client's media type), with 500 when no body parser
+   * ran at all (`undefined`, a route mounted without one: a server misconfiguration).
    * An adapter that must read the body itself (Hono) hands a function: the layer calls it only once
    * the method and the key say the request takes part, so other requests keep their body unread.
    */
@@ -86,8 +93,9 @@ export type IdempotencyBegin =
  * calls; `idempotency(options)` of `@zerotrust/idempotency` builds one.
  *
  * `begin` rejects with a `ZeroTrustError`: `invalid_idempotency_key` (400), `idempotency_conflict`
- * (409, with `Retry-After`), `idempotency_key_reused` (422), `dependency_unavailable` (503), or
- * `internal_error` (500) for a misconfigured route.
+ * (409, with `Retry-After`), `unsupported_media_type` (415, a body the framework left unparsed),
+ * `idempotency_key_reused` (422), `dependency_unavailable` (503), or `internal_error` (500) for a
+ * misconfigured route.
  *
  * @example
  * const begun = await layer.begin({ req: view, auth, body: { kind: 'parsed', value: req.body } })
@@ -112,17 +120,21 @@ export function checkIdempotencyLayer(layer: IdempotencyLayer): void {
 }
 
 /**
- * The {@link RequestBody} of what a framework's body parser left (`req.body`): `undefined` when no
- * parser ran, raw bytes for a `Buffer` (`express.raw()`), else the parsed value.
+ * The {@link RequestBody} of what a framework's body parser left (`req.body`): raw bytes for a `Buffer`
+ * (`express.raw()`), else the parsed value. An `undefined` value is `unparsed` when `parserRan` says a
+ * body parser saw the request (and skipped it for its media type), else `undefined`: no parser ran.
  *
  * @example
- * const body = parsedBody(req.body)
+ * // body-parser sets `req.body` (to undefined when it skips a body), so `'body' in req` says it ran.
+ * const body = parsedBody(req.body, 'body' in req)
  */
-export function parsedBody(value: unknown): RequestBody | undefined {
-  if (value === undefined) return undefined
+export function parsedBody(value: unknown, parserRan = false): RequestBody | undefined {
+  if (value === undefined) return parserRan ? unparsed : undefined
   if (value instanceof Uint8Array) return { kind: 'bytes', bytes: value }
   return { kind: 'parsed', value }
 }
+
+const unparsed: RequestBody = Object.freeze({ kind: 'unparsed' })
 
 /** The parts of Node's `ServerResponse` that {@link captureNodeResponse} wraps. */
 export interface NodeResponseTarget {

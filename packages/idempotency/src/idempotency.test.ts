@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { createServer, request as httpRequest, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { pipeline, Readable } from 'node:stream'
@@ -15,6 +16,7 @@ import {
   type IdempotencyStore,
   noOrigin,
   type RequestBody,
+  withRoute,
 } from '@zerotrust/core'
 import { describe, expect, it } from 'vitest'
 import { idempotency } from './idempotency.js'
@@ -845,5 +847,109 @@ describe('idempotency() on other runtimes and after aborted responses', () => {
     await handle.complete(response())
     expect(events.at(-1)).toMatchObject({ reason: 'complete_failed' })
     expect(events.at(-1)?.durationMs).toBeGreaterThanOrEqual(25)
+  })
+})
+
+describe('idempotency() regressions of issue 12', () => {
+  const routed = (target: string, route: string | undefined, params?: Record<string, string>) =>
+    withRoute(request('"k"', 'POST', target), route, params)
+
+  it('scopes keys by the route and its parameters: another spelling of the path replays, not runs twice', async () => {
+    const { layer, events } = setup()
+    const at = (target: string, id = '7') =>
+      layer.begin({
+        req: routed(target, '/orders/:id', { id }),
+        auth: alice,
+        body: json({ amount: 5 }),
+        onDecision: (e) => events.push(e),
+      })
+    await handleOf(await at('/orders/7')).complete(response())
+    expect(await at('/orders/7/')).toMatchObject({ action: 'replay', response: { status: 201 } })
+    expect(await at('/Orders/7')).toMatchObject({ action: 'replay', response: { status: 201 } })
+    // Another order is another resource: its own run, never the first order's answer.
+    expect(await at('/orders/8', '8')).toMatchObject({ action: 'proceed' })
+    expect(events.map((e) => e.reason)).toEqual(['claimed', 'replayed', 'replayed', 'claimed'])
+  })
+
+  it('scopes keys by the path where no route is known, with the store key it always had', async () => {
+    const memory = memoryIdempotencyStore()
+    const keys: string[] = []
+    const store: IdempotencyStore = {
+      ...memory,
+      claim: (key, ...rest) => {
+        keys.push(key)
+        return memory.claim(key, ...rest)
+      },
+    }
+    const layer = idempotency({ store })
+    const at = (target: string, route?: string) =>
+      layer.begin({ req: routed(target, route), auth: alice, body: undefined })
+    await handleOf(await at('/orders/7')).complete(response())
+    expect((await at('/Orders/7')).action).toBe('proceed')
+    // A pattern with an unnamed wildcard leaves part of the path unnamed: the path scopes the key.
+    expect((await at('/files/a', '/files/*')).action).toBe('proceed')
+    expect((await at('/files/b', '/files/*')).action).toBe('proceed')
+    // Keys stored before route scoping (by the path) are still found after the upgrade.
+    const { issuer, subject, clientId } = alice
+    const before = createHash('sha256')
+      .update(JSON.stringify(['caller', issuer, subject, clientId, 'POST', '/orders/7', 'k']))
+      .digest('base64url')
+    expect(keys[0]).toBe(before)
+  })
+
+  it('answers a body the framework left unparsed with 415, and a body no parser saw with 500', async () => {
+    const { layer, events } = setup()
+    const onDecision = (e: DecisionEvent) => events.push(e)
+    const announced = (type: string) => {
+      const headers = new Headers({ 'idempotency-key': '"k"', 'content-type': type, 'content-length': '5' })
+      return fromFetchRequest(new Request('http://127.0.0.1/payments', { method: 'POST', headers }), {
+        resolveOrigin: noOrigin,
+      })
+    }
+    expect(
+      await failure(
+        layer.begin({ req: announced('text/plain'), auth: alice, body: { kind: 'unparsed' }, onDecision }),
+      ),
+    ).toMatchObject({ code: 'unsupported_media_type', status: 415, reason: 'body_not_parsed' })
+    expect(events.at(-1)).toMatchObject({
+      outcome: 'deny',
+      code: 'unsupported_media_type',
+      reason: 'body_not_parsed',
+      status: 415,
+    })
+    expect(
+      await failure(layer.begin({ req: announced('application/json'), auth: alice, body: undefined })),
+    ).toMatchObject({ code: 'internal_error', status: 500, reason: 'body_not_read' })
+    // A parser that found no body to read: the request takes part without one.
+    const none = await layer.begin({ req: request('"k2"'), auth: alice, body: { kind: 'unparsed' } })
+    expect(none.action).toBe('proceed')
+  })
+
+  it('reports a store failure after the answer with the status the client received, not 503', async () => {
+    const memory = memoryIdempotencyStore()
+    let mode: 'complete' | 'release' | 'expired' = 'complete'
+    const store: IdempotencyStore = {
+      ...memory,
+      complete: (...args) =>
+        mode === 'complete'
+          ? Promise.reject(new Error('timeout'))
+          : mode === 'expired'
+            ? Promise.resolve(false)
+            : memory.complete(...args),
+      release: (...args) =>
+        mode === 'release' ? Promise.reject(new Error('timeout')) : memory.release(...args),
+    }
+    const { begin, events } = setup({ store })
+    await handleOf(await begin('"k1"')).complete(response(201))
+    expect(events.at(-1)).toMatchObject({ outcome: 'error', reason: 'complete_failed', status: 201 })
+    mode = 'expired'
+    await handleOf(await begin('"k2"')).complete(response(200))
+    expect(events.at(-1)).toMatchObject({ outcome: 'error', reason: 'lock_expired', status: 200 })
+    mode = 'release'
+    await handleOf(await begin('"k3"')).complete(response(502))
+    expect(events.at(-1)).toMatchObject({ outcome: 'error', reason: 'release_failed', status: 502 })
+    // A handler that threw answered through the error path, which the layer does not see: the code's status.
+    await handleOf(await begin('"k4"')).release()
+    expect(events.at(-1)).toMatchObject({ outcome: 'error', reason: 'release_failed', status: 503 })
   })
 })

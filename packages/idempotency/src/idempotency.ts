@@ -17,6 +17,7 @@ import { fingerprint } from './lib/fingerprint.js'
 import { parseIdempotencyKey } from './lib/key.js'
 import { type IdempotencyOptions, type IdempotencySettings, idempotencySettings } from './lib/options.js'
 import { layerName, type ReportedCaller, type ReportedRequest, report } from './lib/report.js'
+import { type Resource, resourceOf } from './lib/resource.js'
 
 const proceed: IdempotencyBegin = Object.freeze({ action: 'proceed', handle: undefined })
 
@@ -24,10 +25,13 @@ const proceed: IdempotencyBegin = Object.freeze({ action: 'proceed', handle: und
  * `Idempotency-Key` handling for writes: the first request with a key runs and its response is stored;
  * a retry gets that response again (status, allowlisted headers, body, and `Idempotent-Replayed:
  * true`); a concurrent duplicate gets 409 with `Retry-After`; the key reused with another payload gets
- * 422. Keys are scoped to the authenticated caller (issuer, subject, client) and to the method and path,
- * so one caller never receives another's response. 5xx answers and thrown errors are not stored: the
- * key is released and the retry runs. While the handler runs, its claim is renewed every third of
- * `lockTtl` (with a store that has `extend`), so a slow handler is never run twice by a retry.
+ * 422. Keys are scoped to the authenticated caller (issuer, subject, client), to the method, and to the
+ * resource: the matched route and its parameters where the adapter knows them (so `/orders/` and
+ * `/Orders`, one route to a router that ignores case and a trailing slash, share a key), else the path.
+ * One caller never receives another's response. A body the framework left unparsed for its media type
+ * is refused with 415. 5xx answers and thrown errors are not stored: the key is released and the retry
+ * runs. While the handler runs, its claim is renewed every third of `lockTtl` (with a store that has
+ * `extend`), so a slow handler is never run twice by a retry.
  *
  * Mount it with an adapter's `idempotent(layer)` after `authenticate()` (and after the body parser).
  *
@@ -65,12 +69,18 @@ async function begin(settings: IdempotencySettings, input: IdempotencyInput): Pr
       })
     }
     const key = parseIdempotencyKey(values[0] as string, settings.maxKeyLength)
+    const resource = resourceOf(req)
     const caller = callerOf(auth, settings.anonymous)
-    const storeKey = scopedKey(caller, req.method, req.path, key)
+    const storeKey = scopedKey(caller, req.method, resource, key)
     // The caller's share of the store: a store with per-caller quotas refuses only the caller over it.
     const claimOptions = { caller: callerDigest(caller) }
     // Read only now: a request of another method, or without a key, keeps its body unread.
-    const print = fingerprint(req, typeof body === 'function' ? await body() : body, settings.fields)
+    const print = fingerprint(
+      req,
+      typeof body === 'function' ? await body() : body,
+      settings.fields,
+      resource.target,
+    )
 
     let claim = await storeCall(() => settings.store.claim(storeKey, print, settings.lockTtl, claimOptions))
     if (claim.state === 'in_flight' && claim.fingerprint === print && settings.wait !== undefined) {
@@ -146,10 +156,13 @@ function callerOf(auth: Auth | undefined, anonymous: boolean): readonly string[]
   return ['caller', auth.issuer ?? '', auth.subject ?? '', auth.clientId ?? '']
 }
 
-/** The store key: a digest, so that neither identities nor client keys are readable in the store. */
-function scopedKey(caller: readonly string[], method: string, path: string, key: string): string {
+/**
+ * The store key: a digest, so that neither identities nor client keys are readable in the store. A
+ * resource named by its path hashes as it always did, so keys stored before route scoping still match.
+ */
+function scopedKey(caller: readonly string[], method: string, resource: Resource, key: string): string {
   return createHash('sha256')
-    .update(JSON.stringify([...caller, method, path, key]))
+    .update(JSON.stringify([...caller, method, resource.scope, key]))
     .digest('base64url')
 }
 
@@ -232,17 +245,20 @@ function handleFor(
   const req = requestOf(input.req)
   const auth = callerIdsOf(input.auth)
   let settled = false
-  const reported = (error: ZeroTrustError) => report(sink, req, started, auth, error)
-  const failed = (reason: string, cause?: unknown) =>
+  // `sent`: the status of the answer the client received, once there is one; the event carries it.
+  const reported = (error: ZeroTrustError, sent?: number) =>
+    report(sink, req, started, auth, error, undefined, sent)
+  const failed = (reason: string, cause?: unknown, sent?: number) =>
     reported(
       new ZeroTrustError('dependency_unavailable', 'the idempotency store is unavailable', { reason, cause }),
+      sent,
     )
   const stopRenewal = renewLock(settings, storeKey, owner, failed, reported)
-  const release = async () => {
+  const release = async (sent?: number) => {
     try {
       await store.release(storeKey, owner)
     } catch (cause) {
-      failed('release_failed', cause)
+      failed('release_failed', cause, sent)
     }
   }
   return Object.freeze({
@@ -256,7 +272,7 @@ function handleFor(
         response.body.byteLength > settings.maxBodyBytes ||
         !shouldStore(settings, response.status)
       ) {
-        return release()
+        return release(response.status)
       }
       const stored: StoredResponse = {
         status: response.status,
@@ -266,11 +282,12 @@ function handleFor(
       try {
         if (!(await store.complete(storeKey, owner, stored, settings.retention))) {
           // The lock lapsed while the handler ran and the key is another request's now.
-          failed('lock_expired')
+          failed('lock_expired', undefined, response.status)
         }
       } catch (cause) {
-        // The handler's work is done and its answer goes out; the key stays locked until the lock TTL.
-        failed('complete_failed', cause)
+        // The handler's work is done and its answer goes out (the event says with which status, not
+        // the 503 of the code); the key stays locked until the lock TTL.
+        failed('complete_failed', cause, response.status)
       }
     },
     async release() {

@@ -72,10 +72,50 @@ describe('fingerprint', () => {
     )
   })
 
-  it('fails closed when the headers announce a body the adapter could not see', () => {
+  it('fails closed with 500 when the headers announce a body no parser saw (a route without one)', () => {
     expect(() => fingerprint(view('/payments', { 'content-length': '12' }), undefined, undefined)).toThrow(
-      expect.objectContaining({ code: 'internal_error', reason: 'body_not_read' }),
+      expect.objectContaining({ code: 'internal_error', reason: 'body_not_read', status: 500 }),
     )
+  })
+
+  it('refuses a body a parser left unparsed for its media type with 415, never 500 (issue 12)', () => {
+    const announced = view('/payments', { 'content-type': 'text/plain', 'content-length': '12' })
+    expect(() => fingerprint(announced, { kind: 'unparsed' }, undefined)).toThrow(
+      expect.objectContaining({ code: 'unsupported_media_type', reason: 'body_not_parsed', status: 415 }),
+    )
+    const chunked = view('/payments', { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' })
+    expect(() => fingerprint(chunked, { kind: 'unparsed' }, undefined)).toThrow(
+      expect.objectContaining({ code: 'unsupported_media_type' }),
+    )
+    // Nothing announced: the parser had nothing to read, and the request has no body.
+    expect(fingerprint(view(), { kind: 'unparsed' }, undefined)).toBe(
+      fingerprint(view(), undefined, undefined),
+    )
+  })
+
+  it('hashes the target it is given in place of the path and query', () => {
+    const body = { kind: 'parsed', value: { amount: 5 } } as const
+    expect(fingerprint(view('/a'), body, undefined, 'route')).toBe(
+      fingerprint(view('/B/'), body, undefined, 'route'),
+    )
+    expect(fingerprint(view('/a'), body, undefined, 'route')).not.toBe(
+      fingerprint(view('/a'), body, undefined),
+    )
+  })
+
+  it('tests a Content-Type of 64 KiB in linear time, and hashes its body as bytes (issue 12)', () => {
+    const body = bytes('{"a":1}')
+    for (const type of [
+      `application/${'+'.repeat(65_536)}x`,
+      `application/json${' '.repeat(65_536)}x`,
+      `application/${'a+'.repeat(32_768)}json`,
+      `application/${'a'.repeat(65_536)}+json`,
+    ]) {
+      const started = performance.now()
+      const print = fingerprint(view('/payments', { 'content-type': type }), body, undefined)
+      expect(performance.now() - started).toBeLessThan(50)
+      expect(print).toBe(fingerprint(view(), body, undefined))
+    }
   })
 
   it('refuses a body nested deeper than 256 levels with 400, without overflowing the stack', () => {

@@ -4,36 +4,37 @@ import { type RequestBody, type RequestLike, ZeroTrustError } from '@zerotrust/c
 // Deeper than any sane payload; bounds the recursion of canonical JSON.
 const maxDepth = 256
 
+// Linear (anchored, no nested quantifier over one character class), and only ever run on a bounded value.
 const jsonType = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i
+// Longer than any media type a client sends: such a value is not tested, its body is hashed as bytes.
+const maxMediaType = 1024
 
 /**
- * The fingerprint of a request: SHA-256 over its method, its target (path and query) and its body, as
- * base64url. JSON bodies (parsed, or bytes of a JSON media type) are hashed as canonical JSON, keys
- * sorted at every level, so two encodings of one payload agree; other bodies are hashed as bytes. With
- * `fields`, only those top-level members of a JSON object body count.
+ * The fingerprint of a request: SHA-256 over its method, the resource it targets (`target`: its path
+ * and query by default, or its route, parameters and query) and its body, as base64url. JSON bodies (parsed, or bytes
+ * of a JSON media type) are hashed as canonical JSON, keys sorted at every level, so two encodings of
+ * one payload agree; other bodies are hashed as bytes. With `fields`, only those top-level members of a
+ * JSON object body count.
  *
- * @throws ZeroTrustError `internal_error` when the headers announce a body the adapter could not see
- * (no body parser ran), and `invalid_request` for a body nested deeper than 256 levels
+ * @throws ZeroTrustError when the headers announce a body the adapter could not see:
+ * `unsupported_media_type` (415) when a body parser left it unread (the client's media type),
+ * `internal_error` (500) when no body parser ran (a misconfigured route); `invalid_request` for a body
+ * nested deeper than 256 levels
  */
 export function fingerprint(
   req: RequestLike,
   body: RequestBody | undefined,
   fields: readonly string[] | undefined,
+  target: string = req.target,
 ): string {
-  const hash = createHash('sha256').update(`${req.method} ${req.target}\n`)
-  if (body === undefined) {
-    if (announcesBody(req)) {
-      throw new ZeroTrustError(
-        'internal_error',
-        'the request body was not read: mount idempotent() after a body parser that accepts this content type',
-        { reason: 'body_not_read' },
-      )
-    }
+  const hash = createHash('sha256').update(`${req.method} ${target}\n`)
+  if (body === undefined || body.kind === 'unparsed') {
+    if (announcesBody(req)) throw unreadBody(body)
     hash.update('none\n')
   } else if (body.kind === 'bytes' && body.bytes.byteLength === 0) {
     hash.update('none\n')
   } else if (body.kind === 'bytes') {
-    const json = jsonType.test(req.headerValues('content-type')[0] ?? '') ? parseJson(body.bytes) : noJson
+    const json = isJsonType(req.headerValues('content-type')[0]) ? parseJson(body.bytes) : noJson
     if (json === noJson) hash.update('bytes\n').update(body.bytes)
     else hashJson(hash, json, fields)
   } else if (typeof body.value === 'string') {
@@ -42,6 +43,30 @@ export function fingerprint(
     hashJson(hash, body.value, fields)
   }
   return hash.digest('base64url')
+}
+
+/**
+ * Why a body the request announces was not seen. A parser that ran and skipped it did so for the media
+ * type the client chose: 415, never a 500. No parser at all is the route's fault: every such request
+ * would fail, so it is a 500 that names the fix.
+ */
+function unreadBody(body: { readonly kind: 'unparsed' } | undefined): ZeroTrustError {
+  if (body === undefined) {
+    return new ZeroTrustError(
+      'internal_error',
+      'the request body was not read: mount idempotent() after a body parser',
+      { reason: 'body_not_read' },
+    )
+  }
+  return new ZeroTrustError(
+    'unsupported_media_type',
+    'the request body is of a media type this route does not read',
+    { reason: 'body_not_parsed' },
+  )
+}
+
+function isJsonType(value: string | undefined): boolean {
+  return value !== undefined && value.length <= maxMediaType && jsonType.test(value)
 }
 
 function announcesBody(req: RequestLike): boolean {

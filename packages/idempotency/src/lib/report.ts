@@ -14,7 +14,8 @@ export const layerName = 'idempotency'
 /**
  * Reports one idempotency decision through core's reporter, as authentication and authorization are
  * reported: `allow` with a reason (`claimed`, `replayed`, `pass_through`), `deny` for a 4xx, `error` for
- * our failures.
+ * our failures. `status` is the one the client received when it is not the error's: a store failure
+ * after the handler answered 201 is reported with the 201.
  */
 export function report(
   sink: DecisionSink | undefined,
@@ -23,7 +24,11 @@ export function report(
   auth: ReportedCaller | undefined,
   error: ZeroTrustError | undefined,
   reason?: string,
+  status?: number,
 ): void {
   if (sink === undefined) return
-  reportDecision(sink, layerName, req, started, auth, error, reason === undefined ? undefined : { reason })
+  const details: { reason?: string; status?: number } = {}
+  if (reason !== undefined) details.reason = reason
+  if (status !== undefined) details.status = status
+  reportDecision(sink, layerName, req, started, auth, error, details)
 }
