@@ -55,8 +55,9 @@ interface CachedDecision {
 /**
  * An authorizer that decides with Cedar policies, parsed and validated once at construction and
  * pre-parsed in the engine, so a decision never parses policy text. Principal, action (method and route
- * pattern), resource (route parameters) and context (scopes, token kind, client id, time, mTLS) come from
- * the request and its `Auth`, each with an override; `entities` loads the slice a decision needs.
+ * pattern, `HEAD` as `GET`), resource (route parameters) and context (scopes, token kind, client id,
+ * time, mTLS, route parameters: with a schema, those the action's context declares) come from the
+ * request and its `Auth`, each with an override; `entities` loads the slice a decision needs.
  *
  * Allowed: the request goes on, and the decision event names the determining policies. Denied: 403
  * `access_denied`, whose body names no policy. A policy that errors, or a value Cedar cannot represent,
@@ -70,8 +71,9 @@ interface CachedDecision {
  * })
  * app.get('/orders/:id', authorize(policies), getOrder)
  * @throws TypeError naming the option, or CedarPolicyError listing each broken policy with its id, file
- * and line
+ * and line, and each default context attribute the schema declares with another type
  * @see https://docs.cedarpolicy.com/auth/authorization.html
+ * @see https://www.rfc-editor.org/rfc/rfc9110#section-9.3.2 (HEAD)
  */
 export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorizer {
   const settings = cedarSettings(options)

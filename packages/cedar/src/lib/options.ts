@@ -79,7 +79,10 @@ export interface CedarAuthorizerOptions {
   }
   /** The principal of a request; by default `User::"<sub>"`, or `Client::"<client id>"` without a user. */
   readonly principal?: (auth: Auth, req: RequestLike) => EntityRef
-  /** The action of a request; by default `Action::"<METHOD> <route pattern>"`, such as `GET /orders/:id`. */
+  /**
+   * The action of a request; by default `Action::"<METHOD> <route pattern>"`, such as `GET /orders/:id`
+   * (a `HEAD` request is the `GET` of its route unless `headAsGet` is `false`).
+   */
   readonly action?: (req: RequestLike, auth: Auth) => EntityRef
   /** The resource of a request; by default `Resource::"<last route parameter>"`, or the route pattern. */
   readonly resource?: (req: RequestLike, auth: Auth) => EntityRef
@@ -114,7 +117,10 @@ export interface CedarAuthorizerOptions {
     req: RequestLike,
     auth: Auth,
   ) => readonly CedarEntity[] | PromiseLike<readonly CedarEntity[]>
-  /** Whether `context.time` (seconds since the epoch) is set; `true` by default. */
+  /**
+   * Whether `context.time` (seconds since the epoch) is set; `true` by default. With a schema, only for
+   * the actions whose context declares `time`.
+   */
   readonly time?: boolean
   /** The clock for `context.time`, in milliseconds since the epoch; `Date.now` by default. */
   readonly now?: () => number
