@@ -221,7 +221,7 @@ describe('memoryIdempotencyStore', () => {
       code: 'rate_limited',
       status: 429,
       reason: 'caller_quota',
-      retryAfter: 30,
+      retryAfter: 60,
     })
     expect((await store.claim('a1', 'fp', 30_000, a)).state).toBe('completed')
     // A response larger than the whole share costs the caller none of its stored ones, even past the window.

@@ -225,14 +225,14 @@ export function memoryIdempotencyStore(
   const shareFull = (share: Share) =>
     share.locks.size + share.done.size >= maxEntriesPerCaller || share.bytes >= maxBytesPerCaller
   // Room comes when the first of these goes: the oldest response (at its expiry or past
-  // `minRetention`) or the first lock (at its expiry).
-  const refusal = (reason: Refusal['reason'], from: Entries, now: number): Refusal => {
+  // `minRetention`) or, unless only bytes are short (a lock holds none), the first lock (at its expiry).
+  const refusal = (reason: Refusal['reason'], from: Entries, now: number, bytesOnly = false): Refusal => {
     let at = Number.POSITIVE_INFINITY
     for (const entry of from.done.values()) {
       at = entry.evictableAt
       break
     }
-    for (const lock of from.locks.values()) {
+    for (const lock of bytesOnly ? [] : from.locks.values()) {
       at = Math.min(at, lock.expiresAt)
       break
     }
@@ -271,7 +271,8 @@ export function memoryIdempotencyStore(
       const share = caller === undefined ? undefined : shares.get(caller)
       // A caller over its share makes room from its own old responses, never from anyone else's.
       if (share !== undefined && !makeRoom(share, () => shareFull(share), now)) {
-        return refusal('caller_quota', share, now)
+        const bytesOnly = share.locks.size + share.done.size < maxEntriesPerCaller
+        return refusal('caller_quota', share, now, bytesOnly)
       }
       if (!makeRoom(store, storeFull, now)) return refusal('store_full', store, now)
 
@@ -306,7 +307,7 @@ export function memoryIdempotencyStore(
           // Sent but not stored, as a response the store has no room for: only this caller's own.
           throw new ZeroTrustError('rate_limited', 'the caller holds its share of the idempotency store', {
             reason: 'caller_quota',
-            retryAfter: retryAfterSeconds(refusal('caller_quota', share, now).retryAfterMs),
+            retryAfter: retryAfterSeconds(refusal('caller_quota', share, now, true).retryAfterMs),
           })
         }
       }

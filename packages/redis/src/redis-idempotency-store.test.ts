@@ -37,7 +37,7 @@ function corrupt(error: unknown) {
 }
 
 describe('redisIdempotencyStore: options', () => {
-  const client = { set() {}, setBuffer() {}, eval() {} } as unknown as Redis
+  const client = { set() {}, setBuffer() {}, eval() {}, evalBuffer() {} } as unknown as Redis
 
   it('refuses a client that is not an ioredis client', () => {
     expect(() => redisIdempotencyStore({ eval() {} } as unknown as Redis)).toThrow(
@@ -54,6 +54,15 @@ describe('redisIdempotencyStore: options', () => {
     )
     expect(() => redisIdempotencyStore(client, { lockTtl: 5 } as never)).toThrow(
       new TypeError('redisIdempotencyStore: "lockTtl" option is not recognized'),
+    )
+    expect(() => redisIdempotencyStore(client, { maxEntriesPerCaller: 0 })).toThrow(
+      new TypeError('redisIdempotencyStore: "maxEntriesPerCaller" option must be a positive integer'),
+    )
+    expect(() => redisIdempotencyStore(client, { maxBytesPerCaller: 1.5 })).toThrow(
+      new TypeError('redisIdempotencyStore: "maxBytesPerCaller" option must be a positive integer'),
+    )
+    expect(() => redisIdempotencyStore(client, { minRetention: -1 })).toThrow(
+      /^redisIdempotencyStore: "minRetention" option must be a non-negative integer of milliseconds/,
     )
   })
 })
@@ -261,6 +270,19 @@ describe.skipIf(skip)('redisIdempotencyStore on the real Redis', () => {
           fingerprint: 'fp',
           response,
         })
+        const refusing = redisIdempotencyStore(client, { prefix, maxEntriesPerCaller: 1 })
+        const tagged = await refusing.claim(`settings-${i}-t`, 'fp', 30_000, { caller: `c-${i}` })
+        if (tagged.state !== 'claimed') throw new Error('expected a claim')
+        expect(await refusing.claim(`settings-${i}-u`, 'fp', 30_000, { caller: `c-${i}` })).toMatchObject({
+          state: 'refused',
+          retryAfterMs: expect.any(Number),
+        })
+        expect(await refusing.complete(`settings-${i}-t`, tagged.owner, response, 60_000)).toBe(true)
+        expect(await refusing.claim(`settings-${i}-t`, 'fp', 30_000, { caller: `c-${i}` })).toEqual({
+          state: 'completed',
+          fingerprint: 'fp',
+          response,
+        })
         const second = await store.claim(`settings-${i}-b`, 'fp', 30_000)
         if (second.state !== 'claimed') throw new Error('expected a claim')
         expect(await store.extend(`settings-${i}-b`, second.owner, 30_000)).toBe(true)
@@ -354,6 +376,154 @@ describe.skipIf(skip)('redisIdempotencyStore on the real Redis', () => {
     await expect(store.complete('hash', randomUUID(), response, 60_000)).rejects.toMatchObject(failure)
     await expect(store.extend('hash', randomUUID(), 60_000)).rejects.toMatchObject(failure)
     expect(await redis.type(`${prefix}hash`)).toBe('hash')
+  })
+
+  describe('per-caller share (issue 12, item 3: one caller could fill the store for everyone)', () => {
+    const alice = { caller: 'caller-alice' }
+    const bob = { caller: 'caller-bob' }
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+    // Redis Cluster's rule: the slot is that of the text between the first "{" and the next "}".
+    const hashTag = (key: string) => {
+      const open = key.indexOf('{')
+      const close = key.indexOf('}', open + 1)
+      return open === -1 || close <= open + 1 ? key : key.slice(open + 1, close)
+    }
+
+    it("refuses only the caller at its share of keys, in one round trip, with its first entry's time", async () => {
+      const quota = uniquePrefix('quota')
+      const store = redisIdempotencyStore(redis, { prefix: quota, maxEntriesPerCaller: 3 })
+      const replica = redisIdempotencyStore(other, { prefix: quota, maxEntriesPerCaller: 3 })
+      try {
+        const first = await store.claim('a1', 'fp', 30_000, alice)
+        if (first.state !== 'claimed') throw new Error('expected a claim')
+        expect(await store.complete('a1', first.owner, response, 3_600_000)).toBe(true)
+        expect((await replica.claim('a2', 'fp', 20_000, alice)).state).toBe('claimed')
+        expect((await store.claim('a3', 'fp', 30_000, alice)).state).toBe('claimed')
+        counter = await countCommands(redis, quota)
+        // Every replica counts the same share. a1 may go in 10 minutes, a2's lock lapses in 20 s.
+        const refused = await store.claim('a4', 'fp', 30_000, alice)
+        expect(refused).toEqual({
+          state: 'refused',
+          reason: 'caller_quota',
+          retryAfterMs: expect.any(Number),
+        })
+        if (refused.state !== 'refused') return
+        expect(refused.retryAfterMs).toBeGreaterThan(15_000)
+        expect(refused.retryAfterMs).toBeLessThanOrEqual(20_000)
+        const commands = await counter.settle()
+        expect(commands.map((args) => args[0]?.toLowerCase())).toEqual(['eval'])
+        // All keys of the call hash to one Cluster slot.
+        const keys = commands[0]?.slice(3, 6) ?? []
+        expect(keys).toHaveLength(3)
+        expect(new Set(keys.map(hashTag)).size).toBe(1)
+        expect(await redis.exists(`${quota}a4`)).toBe(0)
+
+        // Another caller, and claims that name none, are not touched.
+        expect((await replica.claim('b1', 'fp', 30_000, bob)).state).toBe('claimed')
+        expect((await store.claim('n1', 'fp', 30_000)).state).toBe('claimed')
+        // Over its share, the caller still gets its replay and its conflict: a retry is never refused.
+        expect(await replica.claim('a1', 'fp', 30_000, alice)).toEqual({
+          state: 'completed',
+          fingerprint: 'fp',
+          response,
+        })
+        expect((await replica.claim('a2', 'fp', 30_000, alice)).state).toBe('in_flight')
+      } finally {
+        await deleteKeys(redis, quota)
+      }
+    })
+
+    it("makes room from the caller's own responses past minRetention, never another's or a claim's", async () => {
+      const quota = uniquePrefix('quota')
+      const store = redisIdempotencyStore(redis, { prefix: quota, maxEntriesPerCaller: 2, minRetention: 150 })
+      try {
+        const complete = async (key: string, caller: { caller: string }) => {
+          const claim = await store.claim(key, key, 30_000, caller)
+          if (claim.state !== 'claimed') throw new Error(`expected a claim of ${key}`)
+          expect(await store.complete(key, claim.owner, response, 3_600_000)).toBe(true)
+        }
+        await complete('b1', bob)
+        await complete('a1', alice)
+        expect((await store.claim('a2', 'a2', 30_000, alice)).state).toBe('claimed')
+        // a1 is younger than minRetention: nothing of alice's may go yet.
+        expect((await store.claim('a3', 'a3', 30_000, alice)).state).toBe('refused')
+        await sleep(200)
+        // Past it, a1 goes for a3; bob's older response and alice's claim a2 stay.
+        expect((await store.claim('a3', 'a3', 30_000, alice)).state).toBe('claimed')
+        expect((await store.claim('a1', 'a1', 30_000, bob)).state).toBe('claimed')
+        expect((await store.claim('b1', 'b1', 30_000, bob)).state).toBe('completed')
+        expect((await store.claim('a2', 'a2', 30_000, alice)).state).toBe('in_flight')
+        expect((await store.claim('a1', 'a1', 30_000, alice)).state).toBe('refused')
+      } finally {
+        await deleteKeys(redis, quota)
+      }
+    })
+
+    it('counts stored bytes: a response past the share is refused with 429, and so are claims at it', async () => {
+      const quota = uniquePrefix('quota')
+      // The shared response counts 256 bytes of body and 78 of header names and values: 334.
+      const store = redisIdempotencyStore(redis, { prefix: quota, maxBytesPerCaller: 400 })
+      try {
+        const first = await store.claim('a1', 'fp', 30_000, alice)
+        const second = await store.claim('a2', 'fp', 30_000, alice)
+        if (first.state !== 'claimed' || second.state !== 'claimed') throw new Error('expected claims')
+        expect(await store.complete('a1', first.owner, response, 3_600_000)).toBe(true)
+        const refused = await store.complete('a2', second.owner, response, 3_600_000).catch((e: unknown) => e)
+        expect(refused).toMatchObject({ code: 'rate_limited', status: 429, reason: 'caller_quota' })
+        expect((refused as { retryAfter: number }).retryAfter).toBeGreaterThan(500)
+        // Not stored: the claim is still pending, and the first response is intact.
+        expect(await store.claim('a2', 'fp', 30_000, alice)).toEqual({
+          state: 'in_flight',
+          fingerprint: 'fp',
+        })
+        expect((await store.claim('a1', 'fp', 30_000, alice)).state).toBe('completed')
+        // A response larger than the whole share is refused before anything is sent.
+        const big = { ...response, body: new Uint8Array(500) }
+        await expect(store.complete('a2', second.owner, big, 3_600_000)).rejects.toMatchObject({
+          code: 'rate_limited',
+          reason: 'caller_quota',
+        })
+
+        const exact = redisIdempotencyStore(redis, { prefix: quota, maxBytesPerCaller: 334 })
+        const only = await exact.claim('e1', 'fp', 30_000, bob)
+        if (only.state !== 'claimed') throw new Error('expected a claim')
+        expect(await exact.complete('e1', only.owner, response, 3_600_000)).toBe(true)
+        expect(await exact.claim('e2', 'fp', 30_000, bob)).toMatchObject({
+          state: 'refused',
+          reason: 'caller_quota',
+        })
+      } finally {
+        await deleteKeys(redis, quota)
+      }
+    })
+
+    it('keeps every owner check for claims that name a caller', async () => {
+      const quota = uniquePrefix('quota')
+      const store = redisIdempotencyStore(redis, { prefix: quota })
+      try {
+        const stale = await store.claim('k', 'fp-old', 100, alice)
+        if (stale.state !== 'claimed') throw new Error('expected a claim')
+        await sleep(250)
+        const fresh = await store.claim('k', 'fp-new', 30_000, alice)
+        if (fresh.state !== 'claimed') throw new Error('expected the lapsed lock to be free')
+        expect(await store.complete('k', stale.owner, response, 60_000)).toBe(false)
+        expect(await store.release('k', stale.owner)).toBe(false)
+        expect(await store.extend('k', stale.owner, 60_000)).toBe(false)
+        const [uuid, tag] = fresh.owner.split('.') as [string, string]
+        const forged = [`${randomUUID()}.${tag}`, `${uuid}.${'A'.repeat(22)}`, uuid, `${fresh.owner}x`]
+        for (const owner of forged) {
+          expect(await store.complete('k', owner, response, 60_000)).toBe(false)
+          expect(await store.release('k', owner)).toBe(false)
+          expect(await store.extend('k', owner, 60_000)).toBe(false)
+        }
+        expect(await store.extend('k', fresh.owner, 60_000)).toBe(true)
+        expect(await store.release('k', fresh.owner)).toBe(true)
+        expect((await store.claim('k', 'fp', 30_000, alice)).state).toBe('claimed')
+        await expect(store.claim('x', 'fp', 1000, { caller: '' })).rejects.toThrow(TypeError)
+      } finally {
+        await deleteKeys(redis, quota)
+      }
+    })
   })
 
   it('rejects bad arguments with a TypeError before sending anything', async () => {

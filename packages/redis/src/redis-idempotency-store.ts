@@ -1,21 +1,43 @@
 import { randomUUID } from 'node:crypto'
-import type { IdempotencyClaim, IdempotencyStore, StoredResponse } from '@zerotrust/core'
+import type {
+  IdempotencyClaim,
+  IdempotencyClaimOptions,
+  IdempotencyStore,
+  StoredResponse,
+} from '@zerotrust/core'
 import { checkFingerprint, checkKey, pxMilliseconds } from './lib/arguments.js'
-import { send } from './lib/deadline.js'
-import { type RedisClient, type RedisStoreOptions, storeSettings } from './lib/options.js'
-import { decodeRecord, encodePending, encodeResponse, isOwnerToken, pendingPrefix } from './lib/record.js'
-import { completeScript, extendScript, releaseScript } from './lib/scripts.js'
+import { corruptRecord, send } from './lib/deadline.js'
+import {
+  idempotencyStoreSettings,
+  type RedisClient,
+  type RedisIdempotencyStoreOptions,
+} from './lib/options.js'
+import { callerKeys, callerTag, ownerToken, parseOwner, quotaRefusal, refusedFor } from './lib/quota.js'
+import { decodeRecord, encodePending, encodeResponse, pendingPrefix } from './lib/record.js'
+import {
+  claimQuotaScript,
+  completeQuotaScript,
+  completeScript,
+  extendQuotaScript,
+  extendScript,
+  releaseQuotaScript,
+  releaseScript,
+} from './lib/scripts.js'
 
 /**
  * An `Idempotency-Key` store on Redis, shared by every replica that uses the same Redis: a retry that
  * lands on another replica finds the claim or the stored response.
  *
- * Every operation is one round trip and atomic. `claim` is `SET <prefix><key> <pending record> NX PX
- * <lockTtl> GET`, whose answer is either nothing (the key is now held by a fresh random owner token) or
- * the record already there (in flight, or completed with its response). `complete`, `release` and
- * `extend` (the layer's lock renewal, `PEXPIRE`) are Lua scripts that act only while the caller's own
- * pending record is under the key, so a holder whose lock expired can never overwrite, delete or prolong
- * the next owner's claim, and a completed response keeps its retention.
+ * Every operation is one round trip and atomic. A claim that names no caller is `SET <prefix><key>
+ * <pending record> NX PX <lockTtl> GET`, whose answer is either nothing (the key is now held by a fresh
+ * random owner token) or the record already there (in flight, or completed with its response). A claim
+ * that names a caller (the idempotency layer names the authenticated one) is a Lua script that does the
+ * same under the caller's hash tag and counts the key against the caller's share, `maxEntriesPerCaller`
+ * keys and `maxBytesPerCaller` bytes: a caller at its share makes room from its own responses older than
+ * `minRetention`, or is refused (`caller_quota`, the layer answers 429), and no other caller is touched.
+ * `complete`, `release` and `extend` (the layer's lock renewal, `PEXPIRE`) are Lua scripts that act only
+ * while the caller's own pending record is under the key, so a holder whose lock expired can never
+ * overwrite, delete or prolong the next owner's claim, and a completed response keeps its retention.
  *
  * A Redis that fails, does not answer within `operationTimeout`, or holds a value under the key that this
  * store did not write, rejects with a `ZeroTrustError` `dependency_unavailable` (503).
@@ -30,28 +52,62 @@ import { completeScript, extendScript, releaseScript } from './lib/scripts.js'
  */
 export function redisIdempotencyStore(
   client: RedisClient,
-  options?: RedisStoreOptions,
+  options?: RedisIdempotencyStoreOptions,
 ): Required<IdempotencyStore> {
   const {
     client: redis,
     prefix,
     operationTimeout,
-  } = storeSettings('redisIdempotencyStore', client, options, 'zt:idem:')
+    maxEntriesPerCaller,
+    maxBytesPerCaller,
+    minRetention,
+  } = idempotencyStoreSettings('redisIdempotencyStore', client, options, 'zt:idem:')
 
   return Object.freeze({
-    async claim(key: string, fingerprint: string, lockTtlMs: number): Promise<IdempotencyClaim> {
+    async claim(
+      key: string,
+      fingerprint: string,
+      lockTtlMs: number,
+      claimOptions?: IdempotencyClaimOptions,
+    ): Promise<IdempotencyClaim> {
       checkKey(key)
       checkFingerprint(fingerprint)
       const ttl = pxMilliseconds('lockTtlMs', lockTtlMs)
-      const owner = randomUUID()
-      const record = encodePending(owner, fingerprint)
-      // Redis ≥ 7.0: NX with GET claims and reads the previous value in one atomic command.
-      const previous = await send(
-        () => redis.setBuffer(prefix + key, record, 'PX', ttl, 'NX', 'GET'),
+      const tag = claimOptions?.caller === undefined ? undefined : callerTag(claimOptions.caller)
+      const uuid = randomUUID()
+      const record = encodePending(uuid, fingerprint)
+      if (tag === undefined) {
+        // Redis ≥ 7.0: NX with GET claims and reads the previous value in one atomic command.
+        const previous = await send(
+          () => redis.setBuffer(prefix + key, record, 'PX', ttl, 'NX', 'GET'),
+          operationTimeout,
+        )
+        if (previous === null) return { state: 'claimed', owner: uuid }
+        return decodeRecord(previous)
+      }
+      const keys = callerKeys(prefix, tag, key)
+      const reply = await send(
+        () =>
+          redis.evalBuffer(
+            claimQuotaScript,
+            3,
+            keys.record,
+            keys.entries,
+            keys.sizes,
+            keys.base,
+            key,
+            record,
+            ttl,
+            maxEntriesPerCaller,
+            maxBytesPerCaller,
+          ),
         operationTimeout,
       )
-      if (previous === null) return { state: 'claimed', owner }
-      return decodeRecord(previous)
+      if (Buffer.isBuffer(reply)) return decodeRecord(reply)
+      if (succeeded(reply)) return { state: 'claimed', owner: ownerToken(uuid, tag) }
+      const ms = refusedFor(reply)
+      if (ms === undefined) throw corruptRecord('reply')
+      return { state: 'refused', reason: 'caller_quota', retryAfterMs: ms }
     },
 
     async complete(
@@ -64,19 +120,67 @@ export function redisIdempotencyStore(
       const retention = pxMilliseconds('retentionMs', retentionMs)
       const encoded = encodeResponse(response)
       // A token this store never issued cannot hold any key.
-      if (!isOwnerToken(owner)) return false
+      const token = parseOwner(owner)
+      if (token === undefined) return false
+      if (token.tag === undefined) {
+        const reply = await send(
+          () => redis.eval(completeScript, 1, prefix + key, pendingPrefix(token.uuid), encoded, retention),
+          operationTimeout,
+        )
+        return succeeded(reply)
+      }
+      // What the caller's share counts: the bytes of the stored response, as the memory store does.
+      const size = storedSize(response)
+      if (size > maxBytesPerCaller) throw quotaRefusal(minRetention)
+      const keys = callerKeys(prefix, token.tag, key)
       const reply = await send(
-        () => redis.eval(completeScript, 1, prefix + key, pendingPrefix(owner), encoded, retention),
+        () =>
+          redis.evalBuffer(
+            completeQuotaScript,
+            3,
+            keys.record,
+            keys.entries,
+            keys.sizes,
+            keys.base,
+            key,
+            pendingPrefix(token.uuid),
+            encoded,
+            retention,
+            size,
+            maxBytesPerCaller,
+            minRetention,
+          ),
         operationTimeout,
       )
+      const ms = refusedFor(reply)
+      if (ms !== undefined) throw quotaRefusal(ms)
       return succeeded(reply)
     },
 
     async release(key: string, owner: string): Promise<boolean> {
       checkKey(key)
-      if (!isOwnerToken(owner)) return false
+      const token = parseOwner(owner)
+      if (token === undefined) return false
+      if (token.tag === undefined) {
+        const reply = await send(
+          () => redis.eval(releaseScript, 1, prefix + key, pendingPrefix(token.uuid)),
+          operationTimeout,
+        )
+        return succeeded(reply)
+      }
+      const keys = callerKeys(prefix, token.tag, key)
       const reply = await send(
-        () => redis.eval(releaseScript, 1, prefix + key, pendingPrefix(owner)),
+        () =>
+          redis.evalBuffer(
+            releaseQuotaScript,
+            3,
+            keys.record,
+            keys.entries,
+            keys.sizes,
+            keys.base,
+            key,
+            pendingPrefix(token.uuid),
+          ),
         operationTimeout,
       )
       return succeeded(reply)
@@ -85,9 +189,29 @@ export function redisIdempotencyStore(
     async extend(key: string, owner: string, lockTtlMs: number): Promise<boolean> {
       checkKey(key)
       const ttl = pxMilliseconds('lockTtlMs', lockTtlMs)
-      if (!isOwnerToken(owner)) return false
+      const token = parseOwner(owner)
+      if (token === undefined) return false
+      if (token.tag === undefined) {
+        const reply = await send(
+          () => redis.eval(extendScript, 1, prefix + key, pendingPrefix(token.uuid), ttl),
+          operationTimeout,
+        )
+        return succeeded(reply)
+      }
+      const keys = callerKeys(prefix, token.tag, key)
       const reply = await send(
-        () => redis.eval(extendScript, 1, prefix + key, pendingPrefix(owner), ttl),
+        () =>
+          redis.evalBuffer(
+            extendQuotaScript,
+            3,
+            keys.record,
+            keys.entries,
+            keys.sizes,
+            keys.base,
+            key,
+            pendingPrefix(token.uuid),
+            ttl,
+          ),
         operationTimeout,
       )
       return succeeded(reply)
@@ -98,4 +222,13 @@ export function redisIdempotencyStore(
 // The scripts answer the integer 1 or 0; a client with `stringNumbers: true` reads it as "1" or "0".
 function succeeded(reply: unknown): boolean {
   return reply === 1 || reply === '1'
+}
+
+/** Bytes of a stored response as a share counts them: the body, and header names and values. */
+function storedSize(response: StoredResponse): number {
+  let size = response.body.byteLength
+  for (const [name, value] of Object.entries(response.headers)) {
+    size += name.length + (typeof value === 'string' ? value.length : value.join('').length)
+  }
+  return size
 }

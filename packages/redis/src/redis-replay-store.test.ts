@@ -7,7 +7,7 @@ const skip = await skipWithoutRedis()
 
 describe('redisReplayStore: options', () => {
   // No Redis needed: construction sends nothing.
-  const client = { set() {}, setBuffer() {}, eval() {} } as unknown as Redis
+  const client = { set() {}, setBuffer() {}, eval() {}, evalBuffer() {} } as unknown as Redis
 
   it('refuses a client that is not an ioredis client', () => {
     for (const bad of [undefined, null, 'redis://127.0.0.1', {}, { set() {} }]) {
