@@ -11,6 +11,7 @@ import {
 } from '@zerotrust/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { sendError } from './lib/context.js'
+import { checkMountPath, routeParams, routePattern } from './lib/route.js'
 
 /** Options of {@link authorize}. */
 export interface AuthorizeOptions {
@@ -35,7 +36,7 @@ export interface AuthorizeOptions {
  */
 export function authorize(authorizer: Authorizer, options: AuthorizeOptions = {}): RequestHandler {
   checkAuthorizer(authorizer)
-  const mountPath = checkMountPath(options?.mountPath)
+  const mountPath = checkMountPath('authorize', options?.mountPath)
   return async function zeroTrustAuthorize(req: Request, res: Response, next: NextFunction) {
     const context = contextOf(req)
     const base = context?.view ?? fromNodeRequest(req, { resolveOrigin: noOrigin, target: req.originalUrl })
@@ -63,36 +64,4 @@ export function requireScopes(
   options?: RequireScopesOptions,
 ): RequestHandler {
   return authorize(scopesAuthorizer(scopes, options))
-}
-
-function checkMountPath(mountPath: unknown): string | undefined {
-  if (mountPath === undefined) return undefined
-  if (typeof mountPath !== 'string' || !mountPath.startsWith('/')) {
-    throw new TypeError('authorize: "mountPath" option must be a path pattern starting with "/"')
-  }
-  return mountPath === '/' ? '' : mountPath.replace(/\/+$/, '')
-}
-
-// `req.route` exists once a route matched (not in `app.use()` middleware). A route defined by a RegExp
-// or an array of paths has no single pattern. `req.baseUrl` is never used as a pattern: it is the text
-// the client sent (`/ADMIN` for a mount at `/admin`, `/tenants/acme` for `/tenants/:tenant`), and an
-// action built from it would let a client pick its policy.
-function routePattern(req: Request, mountPath: string | undefined): string | undefined {
-  const path: unknown = req.route?.path
-  if (typeof path !== 'string') return undefined
-  if (req.baseUrl === '') return path
-  if (mountPath === undefined) return undefined
-  // A router's root route under `/api` is `/api`, not `/api/`.
-  return path === '/' && mountPath !== '' ? mountPath : `${mountPath}${path}`
-}
-
-// Express 5 gives a wildcard (`/*splat`) its segments as an array: join them as the path had them.
-function routeParams(params: Request['params'] | undefined): Record<string, string> | undefined {
-  if (params === undefined) return undefined
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(params as Record<string, unknown>)) {
-    if (typeof value === 'string') out[name] = value
-    else if (Array.isArray(value)) out[name] = value.join('/')
-  }
-  return out
 }

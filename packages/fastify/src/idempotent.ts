@@ -7,7 +7,7 @@ import {
   noOrigin,
   parsedBody,
 } from '@zerotrust/core'
-import type { ZeroTrustHook } from './authorize.js'
+import { routedView, type ZeroTrustHook } from './authorize.js'
 import { sendError, stateOf } from './lib/context.js'
 
 /**
@@ -15,7 +15,10 @@ import { sendError, stateOf } from './lib/context.js'
  * key runs and its response is stored; a retry gets that response again, marked `Idempotent-Replayed:
  * true`; a concurrent duplicate gets 409, the key reused with another payload 422. It runs after the
  * zerotrust plugin authenticated the request (keys are scoped to the caller) and after Fastify parsed
- * the body (the payload is part of the fingerprint).
+ * the body (the payload is part of the fingerprint). Keys are scoped to the route's pattern and
+ * parameters (a pattern with a wildcard, to the path as received). Fastify itself answers 415 for a
+ * media type it has no parser for; as an `onRequest` hook, before any parsing, a request with a body
+ * fails closed with 500.
  *
  * @example
  * app.post('/payments', { preHandler: idempotent(idempotency({ store, required: true })) }, createPayment)
@@ -26,8 +29,11 @@ export function idempotent(layer: IdempotencyLayer): ZeroTrustHook {
   checkIdempotencyLayer(layer)
   return async function zeroTrustIdempotent(request, reply) {
     const state = stateOf(request)
-    const view =
-      state?.view ?? fromNodeRequest(request.raw, { resolveOrigin: noOrigin, target: request.originalUrl })
+    // Keys are scoped to the route's pattern and parameters, as Fastify matched them.
+    const view = routedView(
+      state?.view ?? fromNodeRequest(request.raw, { resolveOrigin: noOrigin, target: request.originalUrl }),
+      request,
+    )
     let begun: IdempotencyBegin
     try {
       begun = await layer.begin({

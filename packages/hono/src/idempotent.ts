@@ -5,6 +5,7 @@ import {
   type IdempotencyBegin,
   type IdempotencyLayer,
   noOrigin,
+  withRoute,
 } from '@zerotrust/core'
 import type { MiddlewareHandler } from 'hono'
 import type { StatusCode } from 'hono/utils/http-status'
@@ -24,6 +25,10 @@ const nullBodyStatuses = new Set([101, 103, 204, 205, 304])
  * which Hono caches, so `c.req.json()` and friends still work in the handler (`c.req.raw.body` does not);
  * bound its size with Hono's `bodyLimit()` before it.
  *
+ * Keys are scoped to the matched route's pattern and parameters (`c.req.routePath`): mounted with
+ * `app.use()`, or on a pattern with a wildcard (`/files/*`, whose match no parameter holds), to the path
+ * as received.
+ *
  * @example
  * app.post('/payments', idempotent(idempotency({ store, required: true })), createPayment)
  * @throws TypeError when `layer` is not an idempotency layer
@@ -33,7 +38,13 @@ export function idempotent(layer: IdempotencyLayer): MiddlewareHandler<ZeroTrust
   checkIdempotencyLayer(layer)
   return async function zeroTrustIdempotent(c, next) {
     const context = contextOf(c)
-    const view = context?.view ?? requestView(c, noOrigin)
+    // In `app.use()` the pattern is `*` or `/*`; the layer refuses any pattern with an unnamed wildcard.
+    const route = c.req.routePath
+    const view = withRoute(
+      context?.view ?? requestView(c, noOrigin),
+      route === '*' || route === '/*' ? undefined : route,
+      c.req.param() as Record<string, string>,
+    )
     let begun: IdempotencyBegin
     try {
       begun = await layer.begin({

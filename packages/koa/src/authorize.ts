@@ -9,8 +9,9 @@ import {
   requireScopes as scopesAuthorizer,
   withRoute,
 } from '@zerotrust/core'
-import type { Context, Middleware } from 'koa'
+import type { Middleware } from 'koa'
 import { sendError } from './lib/context.js'
+import { matchedRoute, stringParams } from './lib/route.js'
 
 /**
  * Koa middleware that asks `authorizer` about the authenticated request. A denial is answered at once
@@ -52,18 +53,4 @@ export function requireScopes(
   options?: RequireScopesOptions,
 ): Middleware {
   return authorize(scopesAuthorizer(scopes, options))
-}
-
-// @koa/router sets `ctx._matchedRoute` (the pattern, with the router's prefix) and `ctx.params` before
-// a route's middleware runs; a route defined by a RegExp has no pattern to name.
-function matchedRoute(ctx: Context): string | undefined {
-  const route: unknown = (ctx as { _matchedRoute?: unknown })._matchedRoute
-  return typeof route === 'string' ? route : undefined
-}
-
-function stringParams(params: unknown): Record<string, string> | undefined {
-  if (typeof params !== 'object' || params === null) return undefined
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(params)) if (typeof value === 'string') out[name] = value
-  return out
 }

@@ -1,6 +1,7 @@
 // Regressions of idempotent() on Koa found by review; each test names what it guards.
 import { request as httpRequest } from 'node:http'
 import { gunzipSync, gzipSync } from 'node:zlib'
+import Router from '@koa/router'
 import { startHttpServer, type TestHttpServer } from '@zerotrust/testkit'
 import Koa, { type Middleware } from 'koa'
 import { describe, expect, it } from 'vitest'
@@ -49,20 +50,36 @@ const post = (server: TestHttpServer, type: string, body: string, key = '"k1"') 
   fetch(server.url, { method: 'POST', headers: { 'content-type': type, 'idempotency-key': key }, body })
 
 describe('idempotent() on Koa, regressions', () => {
-  it('fails closed on a body its parser left as an empty object, never replaying another payload', async () => {
+  it('refuses a body its parser left as an empty object with 415 (issue 12), never replaying another payload', async () => {
     const { app, counter } = appWith(bodyParserLike(['json']))
     const server = await startHttpServer(app.callback())
     try {
       for (const body of ['transfer 10 EUR to alice', 'transfer 9999 EUR to mallory']) {
         const res = await post(server, 'text/plain', body)
-        expect(res.status).toBe(500)
+        // The client's media type, not a server fault: 415, never a 500.
+        expect(res.status).toBe(415)
+        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
         expect(res.headers.get('idempotent-replayed')).toBeNull()
-        expect(await res.json()).toMatchObject({ code: 'internal_error' })
+        expect(await res.json()).toMatchObject({ code: 'unsupported_media_type', status: 415 })
       }
       expect(counter.runs).toBe(0)
       // A request without a body still takes part: an empty object then is no body.
       const empty = await fetch(server.url, { method: 'POST', headers: { 'idempotency-key': '"k2"' } })
       expect(empty.status).toBe(201)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('fails closed with 500 on a body no parser saw at all: the route has no body parser', async () => {
+    const noParser: Middleware = (_ctx, next) => next()
+    const { app, counter } = appWith(noParser)
+    const server = await startHttpServer(app.callback())
+    try {
+      const res = await post(server, 'application/json', '{"amount":5}')
+      expect(res.status).toBe(500)
+      expect(await res.json()).toMatchObject({ code: 'internal_error' })
+      expect(counter.runs).toBe(0)
     } finally {
       await server.close()
     }
@@ -156,6 +173,44 @@ describe('idempotent() on Koa, regressions', () => {
         expect(replay.headers.get('content-length')).toBeNull()
         expect(await replay.text()).toBe('')
       }
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('scopes keys by the route on a route, and by the path under router.use() (issue 12)', async () => {
+    let runs = 0
+    const app = new Koa()
+    app.silent = true
+    app.use(bodyParserLike(['json']))
+    const layer = idempotency({ store: memoryIdempotencyStore(), anonymous: true })
+    const router = new Router({ prefix: '/shops/:shop' })
+    const answer: Middleware = (ctx) => {
+      runs += 1
+      ctx.status = 201
+      ctx.body = { run: runs, path: ctx.path }
+    }
+    router.post('/orders/:id', idempotent(layer), answer)
+    // A router middleware matches every path under its own: its pattern names no single resource.
+    router.use('/refunds', idempotent(layer))
+    router.post('/refunds/:id', answer)
+    app.use(router.routes())
+    const server = await startHttpServer(app.callback())
+    const send = (path: string) =>
+      fetch(`${server.url}${path}`, { method: 'POST', headers: { 'idempotency-key': '"k1"' } })
+    try {
+      expect((await send('/shops/a/orders/7')).status).toBe(201)
+      // The router ignores case and a trailing slash: one route, one resource, one run.
+      for (const path of ['/shops/a/orders/7/', '/Shops/a/Orders/7']) {
+        expect((await send(path)).headers.get('idempotent-replayed'), path).toBe('true')
+      }
+      // Another shop is another resource.
+      expect((await send('/shops/b/orders/7')).headers.get('idempotent-replayed')).toBeNull()
+      expect((await send('/shops/a/refunds/1')).status).toBe(201)
+      const other = await send('/shops/a/refunds/2')
+      expect(other.headers.get('idempotent-replayed')).toBeNull()
+      expect(await other.json()).toMatchObject({ path: '/shops/a/refunds/2' })
+      expect(runs).toBe(4)
     } finally {
       await server.close()
     }

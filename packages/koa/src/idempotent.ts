@@ -8,9 +8,11 @@ import {
   noOrigin,
   parsedBody,
   type RequestBody,
+  withRoute,
 } from '@zerotrust/core'
 import type { Middleware } from 'koa'
 import { sendError } from './lib/context.js'
+import { stringParams, wholeRoute } from './lib/route.js'
 
 const emptyStatuses = new Set([204, 205, 304])
 
@@ -26,8 +28,10 @@ interface KoaRequestBody {
 /**
  * The body for the fingerprint: the text the parser read (`ctx.request.rawBody` of `@koa/bodyparser`,
  * the unparsed body of koa-body), else the parsed value. Parsers leave an empty object for a content
- * type they do not parse, so an empty object without that text counts as no body: a request that
- * announces one then fails closed (its payload was never read), it is never fingerprinted as `{}`.
+ * type they do not parse, so an empty object without that text counts as a body left unparsed: a
+ * request that announces one is refused with 415 (its payload was never read), it is never
+ * fingerprinted as `{}`. No `ctx.request.body` at all means no parser ran: a request with a body then
+ * fails closed with 500 (the route is misconfigured).
  */
 function koaBody(request: KoaRequestBody): RequestBody | undefined {
   const { body, rawBody } = request
@@ -38,9 +42,11 @@ function koaBody(request: KoaRequestBody): RequestBody | undefined {
         ? (body as Record<symbol, unknown>)[unparsedBody]
         : undefined
   if (typeof raw === 'string') return { kind: 'bytes', bytes: Buffer.from(raw) }
-  if (isEmptyObject(body)) return undefined
+  if (isEmptyObject(body)) return unparsed
   return parsedBody(body)
 }
+
+const unparsed: RequestBody = Object.freeze({ kind: 'unparsed' })
 
 function isEmptyObject(value: unknown): boolean {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
@@ -55,8 +61,13 @@ function isEmptyObject(value: unknown): boolean {
  * concurrent duplicate gets 409, the key reused with another payload 422. Mount it after
  * `authenticate()` (keys are scoped to the caller) and after a body parser that sets
  * `ctx.request.body` (the payload is part of the fingerprint). The text the parser read
- * (`ctx.request.rawBody`) is fingerprinted when present; a request whose body no parser read (no
- * parser, or an empty object left for a content type it does not parse) fails closed.
+ * (`ctx.request.rawBody`) is fingerprinted when present. A body the parser left unread for its content
+ * type (an empty object) is refused with 415; a body no parser saw (no `ctx.request.body`) fails
+ * closed with 500.
+ *
+ * Mounted on a route of @koa/router, keys are scoped to the route's pattern and parameters: `/orders/`
+ * and `/Orders`, which the router matches to one route, share a key. Mounted with `app.use()` or
+ * `router.use()`, it sees no whole route and scopes keys to the path as received.
  *
  * @example
  * router.post('/payments', bodyParser(), idempotent(idempotency({ store, required: true })), createPayment)
@@ -67,12 +78,12 @@ export function idempotent(layer: IdempotencyLayer): Middleware {
   checkIdempotencyLayer(layer)
   return async function zeroTrustIdempotent(ctx, next) {
     const context = contextOf(ctx)
-    const view =
+    const base =
       context?.view ?? fromNodeRequest(ctx.req, { resolveOrigin: noOrigin, target: ctx.originalUrl })
     let begun: IdempotencyBegin
     try {
       begun = await layer.begin({
-        req: view,
+        req: withRoute(base, wholeRoute(ctx), stringParams((ctx as { params?: unknown }).params)),
         auth: context?.auth,
         body: koaBody(ctx.request as KoaRequestBody),
         onDecision: context?.onDecision,
