@@ -826,6 +826,31 @@ action view appliesTo { principal: User, resource: Photo, context: { scopes: Str
     }
   })
 
+  it('builds the context for the schema that decides, when a reload lands during the entity loader', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cedar-schema-'))
+    try {
+      const schemaPath = join(dir, 'photos.cedarschema')
+      const withContext = (context: string) =>
+        `entity User; entity Photo; action view appliesTo { principal: User, resource: Photo, context: ${context} };`
+      writeFileSync(schemaPath, withContext('{ scopes: Set<String> }'))
+      let release: () => void = () => {}
+      const policies = cedarAuthorizer({
+        policies: { text: 'permit (principal, action == Action::"view", resource);' },
+        schema: { file: schemaPath },
+        ...photoRequest,
+        entities: () => new Promise<[]>((resolve) => (release = () => resolve([]))),
+      })
+      const pending = policies.authorize(viewPhoto, userAuth('alice', ['photos:read']))
+      writeFileSync(schemaPath, withContext('{ mtls: Bool }'))
+      await policies.reload()
+      release()
+      // Mapped under the first schema (`scopes`), decided under the second (`mtls` only).
+      expect(await pending).toEqual({ allowed: true, policies: ['inline#0'] })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('keeps the decision cache on where the schema puts no time in the context', async () => {
     const policies = cedarAuthorizer({
       policies: { text: '@id("all") permit (principal, action == Action::"view", resource);' },
