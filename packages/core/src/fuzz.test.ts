@@ -13,14 +13,14 @@ import { fromFetchRequest, fromNodeRequest, originResolver, type RequestLike, re
 const boundMs = 50
 const size = 64 * 1024
 
-/** Runs `run` and checks it took under the bound; a slow run is retried once, so a pause is no failure. */
+/** Runs `run` and checks it took under the bound; a slow run is retried twice, so a pause of a loaded machine is no failure. */
 function expectFast(run: () => void, label: string): void {
   for (let attempt = 0; ; attempt++) {
     const started = performance.now()
     run()
     const took = performance.now() - started
     if (took < boundMs) return
-    if (attempt === 1) expect.fail(`${label}: ${took.toFixed(1)} ms for one input`)
+    if (attempt === 2) expect.fail(`${label}: ${took.toFixed(1)} ms for one input`)
   }
 }
 
@@ -77,7 +77,9 @@ const hostile = fc.oneof(
 )
 const anyInput = fc.oneof({ weight: 3, arbitrary: hostile }, { weight: 1, arbitrary: adversarial })
 
-const runs = { numRuns: 150 }
+// No shrinking: a 64 KiB counterexample does not shrink usefully, and shrinking a slow parser's would
+// hold CI for minutes; the failure names the input and the seed to replay it.
+const runs = { numRuns: 150, endOnFailure: true }
 
 function view(target: string, headers: Record<string, readonly string[]>): RequestLike {
   const q = target.indexOf('?')
