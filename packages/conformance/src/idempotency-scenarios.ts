@@ -70,8 +70,10 @@ export interface IdempotencyStep {
   /** The request: a path under `/payments`, a key (sent as is), and the caller's subject. */
   readonly path: string
   readonly key?: string
-  /** A JSON body, sent as is with `Content-Type: application/json`. */
+  /** A body, sent as is with `Content-Type: application/json` unless `type` says otherwise. */
   readonly body?: string
+  /** The `Content-Type` of `body`. */
+  readonly type?: string
   /** `null` sends no token at all. */
   readonly subject?: string | null
   readonly status: number
@@ -100,8 +102,18 @@ export interface IdempotencyScenario {
   readonly events: readonly string[]
   /** How many times the payments handler ran. */
   readonly runs: number
-  /** `down` sends the steps to the app whose idempotency store fails every call. */
-  readonly store?: 'down'
+  /**
+   * `down` sends the steps to the app whose idempotency store fails every call; `forgetful` to the app
+   * whose store claims keys but fails to store any response.
+   */
+  readonly store?: 'down' | 'forgetful'
+  /** The `status` of each `idempotency` event, in order, where the scenario pins it. */
+  readonly statuses?: readonly (number | undefined)[]
+  /**
+   * The frameworks (by their name in `mounts/index.ts`) the scenario runs on, where it depends on
+   * their defaults (router matching, body parsing); every framework when absent.
+   */
+  readonly frameworks?: readonly string[]
 }
 
 /** The decision events of the `idempotency` layer, as `outcome:code:reason`. */
@@ -118,7 +130,7 @@ export async function stepRequest(
   if (step.subject !== null) headers.push(['Authorization', `Bearer ${await token(step.subject ?? 'alice')}`])
   if (step.key !== undefined) headers.push(['Idempotency-Key', step.key])
   if (step.body === undefined) return { method: 'POST', path: step.path, headers }
-  headers.push(['Content-Type', 'application/json'])
+  headers.push(['Content-Type', step.type ?? 'application/json'])
   return { method: 'POST', path: step.path, headers, body: step.body }
 }
 
@@ -293,5 +305,86 @@ export const idempotencyScenarios: readonly IdempotencyScenario[] = [
     ],
     events: ['error:dependency_unavailable:store_unavailable'],
     runs: 0,
+  },
+  {
+    name: 'a retry to a path the router matches in another case or with a trailing slash replays (issue 12)',
+    // Express's and Koa's routers match /payments/ and /Payments to the /payments route by default;
+    // Fastify's and Hono's answer 404 for them, so there is nothing to scope there.
+    frameworks: ['express', 'koa'],
+    steps: [
+      { path: '/payments?amount=5', key: '"route-1"', status: 201, replayed: false },
+      { path: '/payments/?amount=5', key: '"route-1"', status: 201, replayed: true, sameBodyAs: 0 },
+      { path: '/Payments?amount=5', key: '"route-1"', status: 201, replayed: true, sameBodyAs: 0 },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:replayed', 'allow:ok:replayed'],
+    runs: 1,
+  },
+  {
+    name: 'a body the JSON parser leaves unread for its media type is refused with 415, never 500 (issue 12)',
+    // The JSON body parser of the mount (express.json(), a Koa parser) skips a text/plain body.
+    frameworks: ['express', 'koa'],
+    steps: [
+      {
+        path: '/payments',
+        key: '"text-1"',
+        body: 'transfer 10 EUR to alice',
+        type: 'text/plain',
+        status: 415,
+        code: 'unsupported_media_type',
+      },
+    ],
+    events: ['deny:unsupported_media_type:body_not_parsed'],
+    statuses: [415],
+    runs: 0,
+  },
+  {
+    name: 'a text/plain body the framework reads is fingerprinted as its text (issue 12)',
+    // Fastify parses text/plain into a string; Hono hands the layer the bytes.
+    frameworks: ['fastify', 'hono (node-server)', 'hono (app.request)'],
+    steps: [
+      { path: '/payments', key: '"text-2"', body: 'transfer 10 EUR', type: 'text/plain', status: 201 },
+      {
+        path: '/payments',
+        key: '"text-2"',
+        body: 'transfer 10 EUR',
+        type: 'text/plain',
+        status: 201,
+        replayed: true,
+        sameBodyAs: 0,
+      },
+      {
+        path: '/payments',
+        key: '"text-2"',
+        body: 'transfer 9999 EUR',
+        type: 'text/plain',
+        status: 422,
+        code: 'idempotency_key_reused',
+      },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:replayed', 'deny:idempotency_key_reused:fingerprint_mismatch'],
+    runs: 1,
+  },
+  {
+    name: 'a key far longer than any key is refused with 400 before it is read (issue 12)',
+    // 12 KiB of spaces inside a quote: under Node's 16 KiB header limit, and a backtracking trim's worst case.
+    steps: [
+      {
+        path: '/payments',
+        key: `"${' '.repeat(12 * 1024)}x"`,
+        status: 400,
+        code: 'invalid_idempotency_key',
+      },
+    ],
+    events: ['deny:invalid_idempotency_key:key_too_long'],
+    statuses: [400],
+    runs: 0,
+  },
+  {
+    name: 'a store that fails to keep an answer reports the status the client received, not 503 (issue 12)',
+    store: 'forgetful',
+    steps: [{ path: '/payments?amount=5', key: '"forget-1"', status: 201, replayed: false }],
+    events: ['allow:ok:claimed', 'error:dependency_unavailable:complete_failed'],
+    statuses: [undefined, 201],
+    runs: 1,
   },
 ]

@@ -23,16 +23,23 @@ const down: IdempotencyStore = {
   release: () => Promise.reject(new Error('ECONNREFUSED')),
 }
 
+/** A store that claims keys but fails every write of a response, as a store timing out after the claim. */
+function forgetfulStore(): IdempotencyStore {
+  const memory = memoryIdempotencyStore()
+  return { ...memory, complete: () => Promise.reject(new Error('ETIMEDOUT')) }
+}
+
 let fixtures: Awaited<ReturnType<typeof startFixtures>>
 beforeAll(async () => {
   fixtures = await startFixtures()
 })
 afterAll(() => fixtures.close())
 
-describe.each(Object.entries(frameworks))('idempotency on %s', (_name, mount) => {
+describe.each(Object.entries(frameworks))('idempotency on %s', (name, mount) => {
   const events: DecisionEvent[] = []
   let app: MountedApp
   let downApp: MountedApp
+  let forgetfulApp: MountedApp
 
   beforeAll(async () => {
     const options = {
@@ -44,16 +51,22 @@ describe.each(Object.entries(frameworks))('idempotency on %s', (_name, mount) =>
     const store = memoryIdempotencyStore()
     app = await mount({ ...options, idempotency: idempotency({ store, required: true, maxBodyBytes: 4096 }) })
     downApp = await mount({ ...options, idempotency: idempotency({ store: down, required: true }) })
+    forgetfulApp = await mount({
+      ...options,
+      idempotency: idempotency({ store: forgetfulStore(), required: true }),
+    })
   })
   afterAll(async () => {
     await app.close()
     await downApp.close()
+    await forgetfulApp.close()
   })
 
-  it.each(idempotencyScenarios.map((s) => [s.name, s] as const))('%s', async (_title, scenario) => {
+  const scenarios = idempotencyScenarios.filter((s) => s.frameworks?.includes(name) ?? true)
+  it.each(scenarios.map((s) => [s.name, s] as const))('%s', async (_title, scenario) => {
     events.length = 0
     const runsBefore = paymentRuns()
-    const target = scenario.store === 'down' ? downApp : app
+    const target = scenario.store === 'down' ? downApp : scenario.store === 'forgetful' ? forgetfulApp : app
     const token = (subject: string) => fixtures.token({ sub: subject })
     const answers: TestResponse[] = []
     const background: Promise<TestResponse>[] = []
@@ -102,6 +115,11 @@ describe.each(Object.entries(frameworks))('idempotency on %s', (_name, mount) =>
       }
     })
     expect(idempotencyEvents(events)).toEqual(scenario.events)
+    if (scenario.statuses !== undefined) {
+      // Every event carries the status the client received (issue 12).
+      const layerEvents = events.filter((e) => e.layer === 'idempotency')
+      expect(layerEvents.map((e) => e.status)).toEqual(scenario.statuses)
+    }
     expect(paymentRuns() - runsBefore).toBe(scenario.runs)
   })
 })
