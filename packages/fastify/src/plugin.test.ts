@@ -31,7 +31,7 @@ describe('@zerotrust/fastify decision events of answers the plugin renders', () 
       await app.listen({ port: 0, host: '127.0.0.1' })
       const { port } = app.server.address() as AddressInfo
       const res = await fetch(`http://127.0.0.1:${port}/typo`)
-      expect({ status: res.status, code: (await res.json()).code }).toEqual({
+      expect({ status: res.status, code: ((await res.json()) as { code: string }).code }).toEqual({
         status: 500,
         code: 'internal_error',
       })
