@@ -1,6 +1,9 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { renderError } from '@zerotrust/core'
 import { generateSigningKey, type JwksServer, type SigningKey, startJwksServer } from '@zerotrust/testkit'
-import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { JSONWebKeySet } from 'jose'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { bearer, claims, sign, type TestKey, testKey } from '../test/fixtures.js'
 import { type JwtBearerOptions, jwtBearer } from './index.js'
 
@@ -13,8 +16,32 @@ beforeAll(async () => {
 })
 
 afterEach(async () => {
+  vi.useRealTimers()
   await Promise.all(servers.splice(0).map((s) => s.close()))
 })
+
+/**
+ * Fakes the clocks the key set reads (`performance.now()`, `setTimeout`) and nothing else, so that
+ * loopback HTTP keeps running on real time while cooldowns and backoffs are stepped through.
+ */
+const fakeClock = () => vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] })
+
+/** Settles a promise into its value or its error, without an unhandled rejection meanwhile. */
+const settle = <T>(promise: Promise<T>) =>
+  promise.then(
+    (value) => ({ value, error: undefined }),
+    (error: unknown) => ({ value: undefined, error }),
+  )
+
+/** Real milliseconds, whatever the fake clock does. */
+const sleepReal = (ms: number) => new Promise<void>((resolve) => setImmediate(() => realTimeout(resolve, ms)))
+const realTimeout = globalThis.setTimeout
+
+/** Waits on real time (a few seconds at most) until `condition` holds. */
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 300 && !condition(); i++) await sleepReal(10)
+  expect(condition()).toBe(true)
+}
 
 async function idp(keys: TestKey[], options?: Parameters<typeof startJwksServer>[1]) {
   const server = await startJwksServer({ keys: keys.map((k) => k.publicJwk) }, options)
@@ -24,15 +51,117 @@ async function idp(keys: TestKey[], options?: Parameters<typeof startJwksServer>
 
 const tokenFor = (server: { issuer: string }, key: TestKey) => sign(key, claims({ iss: server.issuer }))
 
+// The fetch timeout runs on the (sometimes fake) clock: long enough that stepping a fake clock through
+// cooldowns never times out a loopback fetch still running on real time.
 const verifier = (server: { issuer: string }, options: Partial<JwtBearerOptions> = {}) =>
   jwtBearer({
     issuer: server.issuer,
     audience: 'api://orders',
     algorithms: ['ES256'],
     ...options,
+    http: { timeout: 120_000, ...options.http },
   } as JwtBearerOptions)
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * A loopback server whose every answer is a 200 streaming JSON-looking bytes, chunked, without
+ * content-length, up to 400 MiB, only as fast as the client reads, until the client goes away.
+ */
+async function floodServer() {
+  let written = 0
+  let disconnected = false
+  const chunk = Buffer.alloc(64 * 1024, 0x20)
+  const server = createServer((_req, res) => {
+    res.on('close', () => {
+      disconnected = true
+    })
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.write('{"keys":[')
+    const pump = () => {
+      while (!res.destroyed && written < 400 * 1024 * 1024) {
+        written += chunk.byteLength
+        if (!res.write(chunk)) return void res.once('drain', pump)
+      }
+      if (!res.destroyed) res.end(']}')
+    }
+    pump()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  floods.push(server)
+  return { origin, written: () => written, disconnected: () => disconnected }
+}
+
+const floods: Server[] = []
+afterEach(async () => {
+  for (const server of floods.splice(0)) {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
+describe('jwtBearer: metadata and JWKS bodies are read at most to their limit (issue 12)', () => {
+  it('stops reading an endless chunked JWKS after about 512 KiB and drops the connection', async () => {
+    const flood = await floodServer()
+    const tokens = jwtBearer({
+      issuer: flood.origin,
+      jwksUri: `${flood.origin}/jwks.json`,
+      audience: 'api://orders',
+      algorithms: ['ES256'],
+    })
+    const before = process.memoryUsage().rss
+    const error = await tokens
+      .authenticate(bearer(await sign(k1, claims({ iss: flood.origin }))))
+      .catch((e) => e)
+    expect(error).toMatchObject({ code: 'dependency_unavailable', status: 503, reason: 'jwks_too_large' })
+    await until(flood.disconnected)
+    // The limit plus what the sockets buffered: a few MiB, never the 400 MiB on offer.
+    expect(flood.written()).toBeLessThan(32 * 1024 * 1024)
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024)
+  })
+
+  it('stops reading an endless chunked discovery document', async () => {
+    const flood = await floodServer()
+    const tokens = jwtBearer({ issuer: flood.origin, audience: 'api://orders', algorithms: ['ES256'] })
+    const error = await tokens
+      .authenticate(bearer(await sign(k1, claims({ iss: flood.origin }))))
+      .catch((e) => e)
+    expect(error).toMatchObject({
+      code: 'dependency_unavailable',
+      status: 503,
+      reason: 'discovery_too_large',
+    })
+    await until(flood.disconnected)
+    expect(flood.written()).toBeLessThan(64 * 1024 * 1024)
+  })
+
+  it('counts the bytes of a JWKS whose content-length lies', async () => {
+    let pulled = 0
+    const lying: typeof fetch = async () =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            pulled += 64 * 1024
+            controller.enqueue(new Uint8Array(64 * 1024).fill(0x20))
+          },
+        }),
+        { status: 200, headers: { 'content-length': '20', 'content-type': 'application/json' } },
+      )
+    const tokens = jwtBearer({
+      issuer: 'https://idp.example.com/',
+      jwksUri: 'https://idp.example.com/jwks.json',
+      audience: 'api://orders',
+      algorithms: ['ES256'],
+      http: { fetch: lying },
+    })
+    await expect(tokens.authenticate(bearer(await sign(k1, claims())))).rejects.toMatchObject({
+      code: 'dependency_unavailable',
+      reason: 'jwks_too_large',
+    })
+    expect(pulled).toBeLessThan(1024 * 1024)
+  })
+})
 
 describe('jwtBearer: keys from the issuer', () => {
   it('discovers the JWKS through OpenID Connect metadata', async () => {
@@ -88,6 +217,7 @@ describe('jwtBearer: keys from the issuer', () => {
   })
 
   it('stops accepting a key the issuer removed, once its keys are refetched', async () => {
+    fakeClock()
     const server = await idp([k1])
     const tokens = verifier(server, { cache: false })
     await tokens.authenticate(bearer(await tokenFor(server, k1)))
@@ -95,10 +225,11 @@ describe('jwtBearer: keys from the issuer', () => {
     server.setJwks({ keys: [k2.publicJwk] })
     // The new kid triggers the refetch; the remembered k1 key must not outlive it.
     await tokens.authenticate(bearer(await tokenFor(server, k2)))
-    await expect(tokens.authenticate(bearer(await tokenFor(server, k1)))).rejects.toMatchObject({
-      code: 'invalid_token',
-      reason: 'unknown_key',
-    })
+    // k1 is now unknown; a fetch that starts after its token arrived (at the end of the cooldown) decides.
+    const k1Again = settle(tokens.authenticate(bearer(await tokenFor(server, k1))))
+    await vi.advanceTimersByTimeAsync(5000)
+    expect((await k1Again).error).toMatchObject({ code: 'invalid_token', reason: 'unknown_key' })
+    expect(server.requests.jwks).toBe(3)
   })
 
   it('coalesces a storm of unknown-kid requests into one fetch', async () => {
@@ -114,32 +245,158 @@ describe('jwtBearer: keys from the issuer', () => {
     expect(server.requests.jwks).toBe(2)
   })
 
-  it('refetches for unknown kids at most once per cooldown', async () => {
+  it('refetches for unknown kids at most once per cooldown, and refuses each after a later fetch (issue 12)', async () => {
+    fakeClock()
     const server = await idp([k1])
     const tokens = verifier(server)
     await tokens.authenticate(bearer(await tokenFor(server, k1)))
-    for (let i = 0; i < 5; i++) {
-      const stranger = await testKey('ES256', `random-${i}`)
-      await expect(tokens.authenticate(bearer(await tokenFor(server, stranger)))).rejects.toMatchObject({
-        code: 'invalid_token',
-        reason: 'unknown_key',
-      })
+    const strangers = await Promise.all(Array.from({ length: 4 }, (_, i) => testKey('ES256', `random-${i}`)))
+    const forged = await Promise.all(strangers.map((stranger) => tokenFor(server, stranger)))
+    // Three cooldowns of random kids, arriving at its start and inside it.
+    const answers: Promise<{ error: unknown }>[] = []
+    for (let round = 0; round < 3; round++) {
+      answers.push(...forged.map((token) => settle(tokens.authenticate(bearer(token)))))
+      await vi.advanceTimersByTimeAsync(1000)
+      answers.push(...forged.map((token) => settle(tokens.authenticate(bearer(token)))))
+      await vi.advanceTimersByTimeAsync(4000)
     }
-    // One fetch at startup, one for the first unknown kid; the rest fall inside the cooldown.
+    for (const answer of await Promise.all(answers)) {
+      expect(answer.error).toMatchObject({ code: 'invalid_token', reason: 'unknown_key' })
+    }
+    // One fetch at startup, then one per cooldown (at 0, 5, 10 and 15 s): never one per token.
+    expect(server.requests.jwks).toBe(1 + 4)
+  })
+
+  it('accepts a key published just after a random kid spent the refetch, within the cooldown (issue 12)', async () => {
+    fakeClock()
+    const server = await idp([k1])
+    const tokens = verifier(server)
+    await tokens.authenticate(bearer(await tokenFor(server, k1)))
+    const stranger = await testKey('ES256', 'random')
+    await expect(tokens.authenticate(bearer(await tokenFor(server, stranger)))).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'unknown_key',
+    })
+    // The issuer rotates right after: the new kid waits for the next permitted refetch, never a 401.
+    server.setJwks({ keys: [k1.publicJwk, k2.publicJwk] })
+    const rotated = settle(tokens.authenticate(bearer(await tokenFor(server, k2))))
+    await vi.advanceTimersByTimeAsync(4900)
     expect(server.requests.jwks).toBe(2)
+    await vi.advanceTimersByTimeAsync(100)
+    expect((await rotated).value).toMatchObject({ issuer: server.issuer })
+    expect(server.requests.jwks).toBe(3)
+  })
+
+  it('answers 503 with Retry-After, not 401, when the next refetch is further than maxKeyWait (issue 12)', async () => {
+    fakeClock()
+    const server = await idp([k1])
+    const tokens = verifier(server, { http: { cooldown: 30_000, maxKeyWait: 1000 } })
+    await tokens.authenticate(bearer(await tokenFor(server, k1)))
+    const stranger = await testKey('ES256', 'random')
+    await expect(tokens.authenticate(bearer(await tokenFor(server, stranger)))).rejects.toMatchObject({
+      reason: 'unknown_key',
+    })
+    server.setJwks({ keys: [k1.publicJwk, k2.publicJwk] })
+    const error = await tokens.authenticate(bearer(await tokenFor(server, k2))).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'dependency_unavailable', status: 503, reason: 'jwks_cooldown' })
+    const { status, headers } = renderError(error)
+    expect({ status, retryAfter: Number(headers['retry-after']) }).toEqual({ status: 503, retryAfter: 30 })
+    expect(headers['www-authenticate']).toBeUndefined()
+    // Once the cooldown is over, the new key verifies.
+    await vi.advanceTimersByTimeAsync(30_000)
+    await expect(tokens.authenticate(bearer(await tokenFor(server, k2)))).resolves.toBeDefined()
+  })
+
+  it.each([
+    ['an empty set', { keys: [] }],
+    ['only keys for another algorithm', { keys: [{ kty: 'RSA', n: 'x'.repeat(400), e: 'AQAB', kid: 'r' }] }],
+    ['only encryption keys', { keys: [{ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', use: 'enc', kid: 'e' }] }],
+    [
+      'only keys pinned to another alg',
+      { keys: [{ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', alg: 'ES384', kid: 'a' }] },
+    ],
+  ])('keeps the last good keys when a refetch brings %s (issue 12)', async (_name, jwks) => {
+    const server = await idp([k1])
+    const tokens = verifier(server, { cache: false })
+    await tokens.authenticate(bearer(await tokenFor(server, k1)))
+    server.setJwks(jwks as JSONWebKeySet)
+    // An unknown kid refetches at once: the set it brings is refused as a failed fetch (503, not 401).
+    const stranger = await testKey('ES256', 'random')
+    await expect(tokens.authenticate(bearer(await tokenFor(server, stranger)))).rejects.toMatchObject({
+      code: 'dependency_unavailable',
+      reason: 'jwks_no_usable_keys',
+    })
+    expect(server.requests.jwks).toBe(2)
+    // Valid tokens keep verifying with the keys fetched before.
+    await expect(tokens.authenticate(bearer(await tokenFor(server, k1)))).resolves.toBeDefined()
+  })
+
+  it('answers 503 when the first set it fetches has no usable key', async () => {
+    const server = await idp([])
+    await expect(verifier(server).authenticate(bearer(await tokenFor(server, k1)))).rejects.toMatchObject({
+      code: 'dependency_unavailable',
+      status: 503,
+      reason: 'jwks_no_usable_keys',
+    })
+  })
+
+  it('starts the failure backoff when a hanging fetch ends, not when it started (issue 12)', async () => {
+    fakeClock()
+    const server = await idp([k1])
+    server.delay(60_000)
+    const tokens = verifier(server, { jwksUri: server.jwksUri, http: { timeout: 3000 } })
+    const token = await tokenFor(server, k1)
+    const first = settle(tokens.authenticate(bearer(token)))
+    await until(() => server.requests.jwks === 1)
+    await vi.advanceTimersByTimeAsync(3000)
+    expect((await first).error).toMatchObject({ code: 'dependency_unavailable', reason: 'jwks_unavailable' })
+    // The issuer answers again, but the backoff runs for a second from the timeout: no new fetch yet.
+    server.delay(0)
+    const error = await tokens.authenticate(bearer(token)).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'dependency_unavailable', reason: 'jwks_unavailable' })
+    expect(Number(renderError(error).headers['retry-after'])).toBe(1)
+    expect(server.requests.jwks).toBe(1)
+    await vi.advanceTimersByTimeAsync(1000)
+    await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+    expect(server.requests.jwks).toBe(2)
+  })
+
+  it('stops verifying a removed key once http.maxAge has passed and the background refresh ended (issue 12)', async () => {
+    fakeClock()
+    const server = await idp([k1, k2])
+    const tokens = verifier(server, { cache: false, http: { maxAge: 60_000 } })
+    await tokens.authenticate(bearer(await tokenFor(server, k1)))
+    server.setJwks({ keys: [k2.publicJwk] })
+    // Within maxAge the cached set still holds k1.
+    await vi.advanceTimersByTimeAsync(59_000)
+    await expect(tokens.authenticate(bearer(await tokenFor(server, k1)))).resolves.toBeDefined()
+    expect(server.requests.jwks).toBe(1)
+    // Past maxAge the next request starts a background refresh (and is served from the old set).
+    await vi.advanceTimersByTimeAsync(1001)
+    await expect(tokens.authenticate(bearer(await tokenFor(server, k2)))).resolves.toBeDefined()
+    await until(() => server.requests.jwks === 2)
+    await sleepReal(20)
+    await expect(tokens.authenticate(bearer(await tokenFor(server, k1)))).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'unknown_key',
+    })
   })
 
   it.each(['status', 'reset'] as const)(
     'keeps verifying with cached keys while the issuer is down (%s)',
     async (mode) => {
       const server = await idp([k1])
-      const tokens = verifier(server, { cache: false, http: { maxAge: 1 } })
+      fakeClock()
+      const tokens = verifier(server, { cache: false, http: { maxAge: 1000 } })
       await tokens.authenticate(bearer(await tokenFor(server, k1)))
       server.down(true, mode)
       for (let i = 0; i < 3; i++) {
-        await sleep(5)
+        await vi.advanceTimersByTimeAsync(1500)
         await expect(tokens.authenticate(bearer(await tokenFor(server, k1)))).resolves.toBeDefined()
+        await sleepReal(10)
       }
+      // Each stale request started a background refresh that failed, and none of them a 401.
+      expect(server.requests.jwks).toBeGreaterThanOrEqual(2)
     },
   )
 
@@ -189,7 +446,7 @@ describe('jwtBearer: keys from the issuer', () => {
   it('ignores private and symmetric members of a JWKS', async () => {
     const leaky: SigningKey = await generateSigningKey('ES256', 'k1')
     const server = await startJwksServer({
-      keys: [leaky.privateJwk, { kty: 'oct', k: 'c2VjcmV0', kid: 'k1' }],
+      keys: [leaky.privateJwk, { kty: 'oct', k: 'c2VjcmV0', kid: 'k1' }, k2.publicJwk],
     })
     servers.push(server)
     const token = await sign({ ...k1, privateKey: leaky.privateKey }, claims({ iss: server.issuer }))

@@ -298,6 +298,72 @@ describe('jwtBearer: every rule has a token that breaks it', () => {
   })
 })
 
+describe('jwtBearer: "iat" in the future and non-canonical encodings (issue 12)', () => {
+  it('refuses a token issued beyond the clock tolerance in the future, without maxTokenAge', async () => {
+    const now = Math.floor(Date.now() / 1000)
+    const future = await sign(es256, claims({ iat: now + 3600, exp: now + 7200 }))
+    expect(await rejection(future)).toEqual(invalidToken('iat_in_future'))
+    // With maxTokenAge jose finds it first; the reason is the same.
+    expect(await rejection(future, { maxTokenAge: 600 })).toEqual(invalidToken('iat_in_future'))
+    // Within the 5 s tolerance a fast issuer clock is fine.
+    await expect(
+      verifier().authenticate(bearer(await sign(es256, claims({ iat: now + 3 })))),
+    ).resolves.toBeDefined()
+    // Without "iat" (typ: false drops it from the required claims) there is nothing to check.
+    const untyped = await sign(es256, claims({ iat: undefined }), { typ: 'JWT' })
+    await expect(verifier({ typ: false }).authenticate(bearer(untyped))).resolves.toBeDefined()
+  })
+
+  it('refuses a signature whose last character is a sibling that decodes to the same bytes', async () => {
+    const tokens = verifier()
+    const token = await sign(es256)
+    const resigned = nonCanonical(token, 2)
+    // The re-encoding carries the very same signature bytes: only its spelling differs.
+    expect(Buffer.from(resigned.split('.')[2] as string, 'base64url')).toEqual(
+      Buffer.from(token.split('.')[2] as string, 'base64url'),
+    )
+    expect(await rejection(resigned)).toEqual(invalidToken('non_canonical_encoding'))
+    // Neither before nor after the canonical token is cached does the other spelling get through.
+    await tokens.authenticate(bearer(token))
+    await expect(tokens.authenticate(bearer(resigned))).rejects.toMatchObject({
+      code: 'invalid_token',
+      reason: 'non_canonical_encoding',
+    })
+    await expect(tokens.verify(resigned)).rejects.toMatchObject({ reason: 'non_canonical_encoding' })
+  })
+
+  it('refuses a header or payload with non-canonical trailing bits', async () => {
+    for (let pad = 0; ; pad++) {
+      // Find claims whose payload segment has unused bits (a length that is not a multiple of 4).
+      const token = await sign(es256, claims({ pad: 'x'.repeat(pad) }))
+      const [header, payload] = token.split('.') as [string, string]
+      if (payload.length % 4 === 0) continue
+      expect(await rejection(nonCanonical(token, 1))).toEqual(invalidToken('non_canonical_encoding'))
+      if (header.length % 4 !== 0) {
+        expect(await rejection(nonCanonical(token, 0))).toEqual(invalidToken('non_canonical_encoding'))
+      }
+      break
+    }
+    const token = await sign(es256)
+    const [h, p, sig] = token.split('.') as [string, string, string]
+    // Padding (which RFC 6750 token syntax allows) is not JWS base64url either (RFC 7515 §2).
+    expect(await rejection(`${h}.${p}.${sig}==`)).toEqual(invalidToken('non_canonical_encoding'))
+  })
+})
+
+/** The token with segment `index` spelt with non-zero unused trailing bits: the same bytes decoded. */
+function nonCanonical(token: string, index: number): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  const parts = token.split('.')
+  const segment = parts[index] as string
+  const unused = segment.length % 4 === 2 ? 0b1111 : segment.length % 4 === 3 ? 0b11 : 0
+  if (unused === 0) throw new Error('this segment has no unused bits')
+  const last = alphabet.indexOf(segment.at(-1) as string)
+  parts[index] = `${segment.slice(0, -1)}${alphabet[last | 1]}`
+  expect(Buffer.from(parts[index] as string, 'base64url')).toEqual(Buffer.from(segment, 'base64url'))
+  return parts.join('.')
+}
+
 describe('jwtBearer: verified-token cache', () => {
   it('serves a repeated token without any signature check', async () => {
     const tokens = verifier()
@@ -497,6 +563,16 @@ describe('jwtBearer: option mistakes fail at construction, naming the option', (
       { ...base, http: { cooldown: 0 } },
       /"http\.cooldown" option must be an integer number of milliseconds, at least 1000/,
     ],
+    [
+      { ...base, http: { maxKeyWait: -1 } },
+      /"http\.maxKeyWait" option must be an integer number of milliseconds/,
+    ],
+    [{ ...base, http: { maxKeyWait: 60_001 } }, /"http\.maxKeyWait" option must be .* from 0 to 60000/],
+    [
+      { ...base, http: { maxAge: 1 } },
+      /"http\.maxAge" option must be an integer number of milliseconds, from 1000/,
+    ],
+    [{ ...base, http: { maxAge: 86_400_001 } }, /"http\.maxAge" option must be .* to 86400000/],
     [{ ...base, issuer: 'http://127.attacker.example/' }, /"issuer" option must be an https URL/],
     [{ ...base, jwksUri: 'http://127.attacker.example/jwks' }, /"jwksUri" option must be an https URL/],
   ])('%#', (options, message) => {

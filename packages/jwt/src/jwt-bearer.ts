@@ -4,6 +4,7 @@ import {
   bearerChallenges,
   checkBinding,
   checkTokenSyntax,
+  isCanonicalBase64url,
   type RequestLike,
   takeCredentials,
   type VerifyOptions,
@@ -104,6 +105,13 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     const keys = keysByIssuer.get(issuer) as KeyInput
     const key = keys instanceof MemoizedKeys ? keys.keyFor(token) : keys
     const { payload } = await jwtVerify(token, key as JWTVerifyGetKey, optionsByIssuer.get(issuer))
+    // RFC 8725 §3.10, RFC 9068 §4: a token issued in the future is refused even without maxTokenAge
+    // (jose checks "iat" only with it); the same tolerance as jose applies to "exp" and "nbf".
+    if (typeof payload.iat === 'number' && payload.iat > Math.floor(Date.now() / 1000) + o.clockTolerance) {
+      throw new ZeroTrustError('invalid_token', 'the access token was issued in the future', {
+        reason: 'iat_in_future',
+      })
+    }
     const auth = toAuth(payload, 'Bearer')
     if (cache !== undefined) {
       const expiresAt = cacheUntil(payload, o)
@@ -138,6 +146,30 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
       : undefined
   }
 
+  /**
+   * RFC 6750 syntax, then the compact JWS form with each segment in its one canonical base64url
+   * spelling: jose decodes a segment whose unused trailing bits are set to the same bytes, so the same
+   * token could be sent as other strings that verify alike and miss anything keyed on the text (the
+   * verified-token cache). The length was bounded before this runs; both checks are linear.
+   */
+  function checkShape(token: string): void {
+    checkTokenSyntax(token, readOptions)
+    const first = token.indexOf('.')
+    const second = first === -1 ? -1 : token.indexOf('.', first + 1)
+    // Another number of segments is not a compact JWS: jose refuses it as malformed.
+    if (second === -1 || token.indexOf('.', second + 1) !== -1) return
+    if (
+      !isCanonicalBase64url(token.slice(0, first)) ||
+      !isCanonicalBase64url(token.slice(first + 1, second)) ||
+      !isCanonicalBase64url(token.slice(second + 1))
+    ) {
+      throw new ZeroTrustError('invalid_token', 'the access token is not in canonical base64url', {
+        reason: 'non_canonical_encoding',
+        challenges,
+      })
+    }
+  }
+
   async function verifyFresh(token: string): Promise<Auth> {
     try {
       return await verifyUncached(token)
@@ -155,7 +187,7 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     }
     let auth = cached(token)
     if (auth === undefined) {
-      checkTokenSyntax(token, readOptions)
+      checkShape(token)
       auth = await verifyFresh(token)
     }
     if (auth.cnf !== undefined && options.binding !== 'checked-by-caller')
@@ -174,8 +206,8 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
       const { token } = credentials
       let auth = cached(token)
       if (auth === undefined) {
-        // A cached token passed this check before it was cached, so only a miss pays for it.
-        checkTokenSyntax(token, readOptions)
+        // A cached token passed these checks before it was cached, so only a miss pays for them.
+        checkShape(token)
         auth = await verifyFresh(token)
       }
       if (auth.cnf !== undefined) checkBinding(auth, req, challenges)
@@ -202,7 +234,7 @@ const jwtShape = /^bearer +[\w-]+\.[\w-]+\.[\w-]+ *$/i
 
 function keySources(o: NormalizedOptions): Map<string, KeyInput> {
   const sources = new Map<string, KeyInput>()
-  const settings = o.http
+  const settings = { ...o.http, algorithms: o.algorithms }
   for (const issuer of o.issuers) {
     if (o.secret !== undefined) {
       sources.set(issuer, secretKey(o.secret))

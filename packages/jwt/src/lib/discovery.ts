@@ -28,7 +28,7 @@ export async function discoverJwksUri(issuer: string, settings: FetchSettings): 
   for (const url of metadataUrls(issuer)) {
     let metadata: Record<string, unknown>
     try {
-      metadata = await fetchJsonObject(url, settings, 'discovery_unavailable')
+      metadata = await fetchJsonObject(url, settings, 'discovery')
     } catch (error) {
       unreachable ??= error
       continue

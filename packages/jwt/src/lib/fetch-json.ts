@@ -1,77 +1,41 @@
-import { ZeroTrustError } from '@zerotrust/core'
+import { fetchJson, isBoundedFetchError, ZeroTrustError } from '@zerotrust/core'
 
 /** How key material and metadata are fetched. */
 export interface FetchSettings {
   readonly fetch: typeof globalThis.fetch
-  /** Milliseconds before a request is abandoned. */
+  /** Milliseconds before a request is abandoned, body included. */
   readonly timeout: number
 }
 
+/** What is fetched, which names the reasons of its failures: `<source>_unavailable`, `<source>_too_large`. */
+export type FetchSource = 'jwks' | 'discovery'
+
 // A JWKS or metadata document is a few KiB; anything this large is not one.
-const maxDocumentBytes = 512 * 1024
+export const maxDocumentBytes = 512 * 1024
 
 /**
- * GETs a JSON object. Every failure (network, timeout, status, size, syntax) becomes a
- * `dependency_unavailable` error carrying a stable reason and never the upstream text.
+ * GETs a JSON object through core's bounded fetch: at most {@link maxDocumentBytes} are read, then the
+ * body is cancelled. Every failure (network, timeout, status, syntax) becomes a `dependency_unavailable`
+ * error with the reason `<source>_unavailable`, or `<source>_too_large` for a body over the limit, and
+ * never carries the upstream text.
  */
 export async function fetchJsonObject(
   url: URL,
   settings: FetchSettings,
-  reason: string,
+  source: FetchSource,
 ): Promise<Record<string, unknown>> {
-  // The timer bounds the whole exchange even when a custom fetch ignores the abort signal.
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(unavailable(reason, new Error('timed out'))), settings.timeout)
-  })
   try {
-    return await Promise.race([fetchOnce(url, settings, reason), deadline])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-async function fetchOnce(
-  url: URL,
-  settings: FetchSettings,
-  reason: string,
-): Promise<Record<string, unknown>> {
-  let response: Response
-  try {
-    response = await settings.fetch(url, {
+    return await fetchJson(url, {
+      fetch: settings.fetch,
+      timeout: settings.timeout,
+      maxBytes: maxDocumentBytes,
       headers: { accept: 'application/json' },
       redirect: 'error',
-      signal: AbortSignal.timeout(settings.timeout),
     })
-  } catch (cause) {
-    throw unavailable(reason, cause)
+  } catch (error) {
+    const tooLarge = isBoundedFetchError(error) && error.code === 'ERR_FETCH_TOO_LARGE'
+    throw unavailable(tooLarge ? `${source}_too_large` : `${source}_unavailable`, error)
   }
-  if (response.status !== 200) {
-    await response.body?.cancel().catch(() => {})
-    throw unavailable(reason, new Error(`unexpected HTTP status ${response.status}`))
-  }
-  const declared = Number(response.headers.get('content-length') ?? 0)
-  if (declared > maxDocumentBytes) {
-    await response.body?.cancel().catch(() => {})
-    throw unavailable(reason, new Error('document too large'))
-  }
-  let text: string
-  try {
-    text = await response.text()
-  } catch (cause) {
-    throw unavailable(reason, cause)
-  }
-  if (text.length > maxDocumentBytes) throw unavailable(reason, new Error('document too large'))
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (cause) {
-    throw unavailable(reason, cause)
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw unavailable(reason, new Error('document is not a JSON object'))
-  }
-  return value as Record<string, unknown>
 }
 
 export function unavailable(reason: string, cause?: unknown, retryAfter?: number): ZeroTrustError {

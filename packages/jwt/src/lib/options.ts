@@ -54,9 +54,22 @@ export interface JwtBearerOptions {
   readonly http?: {
     /** Milliseconds before a fetch is abandoned; 5000 by default. */
     readonly timeout?: number
-    /** Milliseconds between refetches triggered by an unknown `kid`; 30 000 by default, 1000 at least. */
+    /**
+     * Least milliseconds between the starts of two JWKS refetches made for unknown `kid`s; 5000 by
+     * default, 1000 at least. Random `kid`s cost the issuer at most one fetch per cooldown, and a key
+     * the issuer publishes is picked up within it.
+     */
     readonly cooldown?: number
-    /** Milliseconds after which keys are refreshed in the background; 600 000 by default. */
+    /**
+     * Longest milliseconds a token with an unknown `kid` waits for the next permitted refetch to start,
+     * before a 503 with `Retry-After` (never a 401); 5000 by default, 0 to never wait, 60 000 at most.
+     */
+    readonly maxKeyWait?: number
+    /**
+     * Milliseconds after which keys are refreshed in the background; 600 000 by default, between 1000
+     * and 86 400 000. It bounds how long a key removed from the JWKS keeps verifying new tokens (this
+     * long after the last fetch, plus one fetch).
+     */
     readonly maxAge?: number
     /** The fetch implementation, for a proxy or a custom agent; the global `fetch` by default. */
     readonly fetch?: typeof globalThis.fetch
@@ -135,7 +148,19 @@ const schema = z
           .int({ error: 'must be an integer number of milliseconds, at least 1000' })
           .min(1000, { error: 'must be an integer number of milliseconds, at least 1000' })
           .optional(),
-        maxAge: positiveInt('must be a positive integer number of milliseconds').optional(),
+        maxKeyWait: z
+          .number({ error: 'must be an integer number of milliseconds, from 0 to 60000' })
+          .int({ error: 'must be an integer number of milliseconds, from 0 to 60000' })
+          .min(0, { error: 'must be an integer number of milliseconds, from 0 to 60000' })
+          .max(60_000, { error: 'must be an integer number of milliseconds, from 0 to 60000' })
+          .optional(),
+        // Below a second every request could start a refresh; past a day a removed key lives on too long.
+        maxAge: z
+          .number({ error: 'must be an integer number of milliseconds, from 1000 to 86400000' })
+          .int({ error: 'must be an integer number of milliseconds, from 1000 to 86400000' })
+          .min(1000, { error: 'must be an integer number of milliseconds, from 1000 to 86400000' })
+          .max(86_400_000, { error: 'must be an integer number of milliseconds, from 1000 to 86400000' })
+          .optional(),
         fetch: z
           .custom<typeof globalThis.fetch>((v) => typeof v === 'function', {
             error: 'must be a fetch function',
@@ -207,6 +232,7 @@ export interface NormalizedOptions {
   readonly http: {
     readonly timeout: number
     readonly cooldown: number
+    readonly maxKeyWait: number
     readonly maxAge: number
     readonly fetch: typeof globalThis.fetch
   }
@@ -234,7 +260,8 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     cache: o.cache === false ? undefined : { max: o.cache?.max ?? 10_000, maxTtl: o.cache?.maxTtl ?? 600 },
     http: {
       timeout: o.http?.timeout ?? 5000,
-      cooldown: o.http?.cooldown ?? 30_000,
+      cooldown: o.http?.cooldown ?? 5000,
+      maxKeyWait: o.http?.maxKeyWait ?? 5000,
       maxAge: o.http?.maxAge ?? 600_000,
       fetch:
         (o.http?.fetch as typeof globalThis.fetch | undefined) ?? ((...args) => globalThis.fetch(...args)),

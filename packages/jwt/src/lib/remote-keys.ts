@@ -1,24 +1,46 @@
 import { ZeroTrustError } from '@zerotrust/core'
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose'
+import type { JwtAlgorithm } from './algorithms.js'
 import { type FetchSettings, fetchJsonObject, unavailable } from './fetch-json.js'
 
 /** Timing of a remote key set. */
 export interface RemoteKeySettings extends FetchSettings {
-  /** Milliseconds between refetches triggered by an unknown `kid`. */
+  /** Least milliseconds between the starts of two refetches made for unknown `kid`s. */
   readonly cooldown: number
+  /**
+   * Longest milliseconds a token with an unknown `kid` waits for the next permitted refetch to start;
+   * when that is further away, the answer is 503 with `Retry-After`, never 401.
+   */
+  readonly maxKeyWait: number
   /** Milliseconds after which keys are refreshed in the background (they keep serving meanwhile). */
   readonly maxAge: number
+  /** The pinned algorithms: a fetched set with no key usable for one of them counts as a failed fetch. */
+  readonly algorithms: readonly JwtAlgorithm[]
 }
 
-// After a failed fetch, wait this long before the next attempt, so an outage is not a fetch storm.
+// After a failed fetch ends, wait this long before the next attempt, so an outage is not a fetch storm.
 const failureBackoff = 1000
+
+interface Fetch {
+  /** Its place among the fetches started, from 1: a later fetch has a larger one. */
+  readonly seq: number
+  readonly done: Promise<void>
+}
 
 /**
  * The keys of one issuer, fetched from its JWKS URL (found by discovery when not configured):
  * - concurrent requests share one fetch;
- * - an unknown `kid` triggers a refetch at most once per cooldown (key rotation);
- * - after a failed fetch the next waits a second, so an outage is not a fetch storm;
- * - stale keys are refreshed in the background and keep serving while the issuer is down;
+ * - a token with an unknown `kid` waits (with every other such token) for a fetch that started after it
+ *   arrived, and only a `kid` still unknown then is refused as `unknown_key`: a key the issuer has just
+ *   published is never refused; such fetches start at most once per `cooldown`, so random `kid`s cost
+ *   the issuer one fetch per cooldown; when the next permitted fetch is further away than `maxKeyWait`,
+ *   or the issuer is failing, the answer is 503 with `Retry-After`, never 401;
+ * - a fetched set with no key usable for the pinned algorithms (`{"keys":[]}`) is a failed fetch: the
+ *   last good keys keep serving;
+ * - after a failed fetch the next waits a second from its end, so an outage (or a hanging issuer) is not
+ *   a fetch storm;
+ * - keys older than `maxAge` are refreshed in the background and keep serving meanwhile and while the
+ *   issuer is down: a key removed from the JWKS verifies new tokens until that refresh ends;
  * - with no usable key and an unreachable issuer, verification fails as `dependency_unavailable`
  *   (503), never as an invalid token.
  */
@@ -27,11 +49,18 @@ export class RemoteKeySet {
   readonly #settings: RemoteKeySettings
   #url: URL | undefined
   #keys: JWTVerifyGetKey | undefined
+  /** How many fetches have started; a token remembers the count when it arrives. */
+  #started = 0
+  /** The `seq` of the fetch that brought the current keys, and when it ended. */
+  #keysFrom = 0
   #fetchedAt = Number.NEGATIVE_INFINITY
-  #attemptedAt = Number.NEGATIVE_INFINITY
+  /** When the last fetch ended, if it failed; `undefined` after a success. */
+  #failedAt: number | undefined
+  #inFlight: Fetch | undefined
+  /** The refetch that unknown `kid`s wait for while the cooldown runs. */
+  #scheduled: Promise<void> | undefined
+  /** When the last refetch made for an unknown `kid` started. */
   #unknownKidAt = Number.NEGATIVE_INFINITY
-  #failed = false
-  #pending: Promise<void> | undefined
   #generation = 0
 
   constructor(resolveUrl: () => Promise<URL>, settings: RemoteKeySettings) {
@@ -41,24 +70,11 @@ export class RemoteKeySet {
 
   /** A jose key resolver over this set. */
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    if (this.#keys === undefined) await this.#refreshUnlessBackingOff()
+    // Counting fetches, not reading a clock, orders "started after the token arrived" exactly.
+    const arrived = this.#started
+    if (this.#keys === undefined) await this.#firstKeys()
     else this.touch()
-    const keys = this.#keys as JWTVerifyGetKey
-    try {
-      return await keys(header, token)
-    } catch (error) {
-      if ((error as { code?: unknown }).code !== 'ERR_JWKS_NO_MATCHING_KEY') throw error
-      // The key may be new (rotation): look again, at most once per cooldown.
-      if (this.#pending !== undefined || performance.now() - this.#unknownKidAt >= this.#settings.cooldown) {
-        // The cooldown starts when a fetch does: a refusal during the failure backoff must not use it up.
-        if (this.#pending === undefined && !this.#backingOff()) this.#unknownKidAt = performance.now()
-        await this.#refreshUnlessBackingOff()
-        return (this.#keys as JWTVerifyGetKey)(header, token)
-      }
-      // We cannot tell an unknown key from a new one while the issuer is down.
-      if (this.#failed) throw this.#unavailable('jwks_unavailable')
-      throw error
-    }
+    return (await this.#lookup(header, token)) ?? this.#unknownKey(header, token, arrived)
   }
 
   /** Changes after every successful fetch. */
@@ -68,46 +84,146 @@ export class RemoteKeySet {
 
   /** Starts a background refresh when the keys are older than `maxAge`; they keep serving meanwhile. */
   touch(): void {
-    if (performance.now() - this.#fetchedAt > this.#settings.maxAge && !this.#backingOff()) {
-      this.#refresh().catch(() => {})
+    const now = performance.now()
+    if (
+      now - this.#fetchedAt > this.#settings.maxAge &&
+      this.#inFlight === undefined &&
+      !this.#backingOff(now)
+    ) {
+      this.#start().done.catch(() => {})
     }
   }
 
-  #backingOff(): boolean {
-    return this.#failed && performance.now() - this.#attemptedAt < failureBackoff
+  async #firstKeys(): Promise<void> {
+    if (this.#inFlight === undefined && this.#backingOff(performance.now())) {
+      throw this.#unavailable('jwks_unavailable')
+    }
+    await this.#start().done
   }
 
-  async #refreshUnlessBackingOff(): Promise<void> {
-    if (this.#pending === undefined && this.#backingOff()) throw this.#unavailable('jwks_unavailable')
-    await this.#refresh()
+  /** The key for a token, or `undefined` when the current set has none for its `kid`. */
+  async #lookup(...args: Parameters<JWTVerifyGetKey>): Promise<Key | undefined> {
+    try {
+      return await (this.#keys as JWTVerifyGetKey)(...args)
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ERR_JWKS_NO_MATCHING_KEY') return undefined
+      throw error
+    }
   }
 
-  #refresh(): Promise<void> {
-    this.#pending ??= this.#load().finally(() => {
-      this.#pending = undefined
+  /**
+   * A `kid` the current set lacks may be new (rotation): any fetch in flight may bring it, and only a
+   * fetch that started after the token arrived can tell that it does not exist. Ends within
+   * `maxKeyWait` plus one fetch (bounded by `timeout`).
+   */
+  async #unknownKey(header: KeyHeader, token: KeyToken, arrived: number): Promise<Key> {
+    for (;;) {
+      // Keys fetched after the token arrived decide: its key, or jose's "no matching key" (401).
+      if (this.#keysFrom > arrived) return (this.#keys as JWTVerifyGetKey)(header, token)
+      const inFlight = this.#inFlight
+      if (inFlight !== undefined) await inFlight.done.catch(() => {})
+      else await this.#refetch()
+      const found = await this.#lookup(header, token)
+      if (found !== undefined) return found
+    }
+  }
+
+  /** Waits for a refetch that starts now or at the end of the cooldown; 503 when it cannot be had. */
+  #refetch(): Promise<void> {
+    const now = performance.now()
+    if (this.#backingOff(now)) throw this.#unavailable('jwks_unavailable')
+    // A scheduled refetch starts in the future, so after this token arrived.
+    if (this.#scheduled !== undefined) return this.#scheduled
+    const wait = this.#unknownKidAt + this.#settings.cooldown - now
+    if (wait <= 0) {
+      this.#unknownKidAt = now
+      return this.#start().done
+    }
+    // Holding requests for an issuer that just failed would only delay the same 503.
+    if (this.#failedAt !== undefined || wait > this.#settings.maxKeyWait) {
+      throw unavailable(
+        this.#failedAt !== undefined ? 'jwks_unavailable' : 'jwks_cooldown',
+        undefined,
+        Math.max(1, Math.ceil(wait / 1000)),
+      )
+    }
+    this.#scheduled = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
+      this.#scheduled = undefined
+      // A fetch still in flight may have started before some of the waiters arrived: let it end.
+      await this.#inFlight?.done.catch(() => {})
+      if (this.#backingOff(performance.now())) throw this.#unavailable('jwks_unavailable')
+      this.#unknownKidAt = performance.now()
+      return this.#start().done
     })
-    return this.#pending
+    return this.#scheduled
   }
 
-  async #load(): Promise<void> {
-    this.#attemptedAt = performance.now()
+  /** The fetch in flight, or a new one. */
+  #start(): Fetch {
+    if (this.#inFlight !== undefined) return this.#inFlight
+    const seq = ++this.#started
+    const done = this.#load(seq).finally(() => {
+      this.#inFlight = undefined
+    })
+    this.#inFlight = { seq, done }
+    return this.#inFlight
+  }
+
+  async #load(seq: number): Promise<void> {
     try {
       this.#url ??= await this.#resolveUrl()
-      const document = await fetchJsonObject(this.#url, this.#settings, 'jwks_unavailable')
-      this.#keys = createLocalJWKSet(publicSigningKeys(document))
-      this.#generation++
+      const document = await fetchJsonObject(this.#url, this.#settings, 'jwks')
+      const jwks = publicSigningKeys(document)
+      // An empty or unusable set would turn every valid token into a 401: keep the last good keys.
+      if (!jwks.keys.some((key) => usableKey(key, this.#settings.algorithms))) {
+        throw unavailable('jwks_no_usable_keys')
+      }
+      this.#keys = createLocalJWKSet(jwks)
+      this.#keysFrom = seq
       this.#fetchedAt = performance.now()
-      this.#failed = false
+      this.#failedAt = undefined
+      this.#generation++
     } catch (error) {
-      this.#failed = true
+      // The backoff runs from the end of the fetch: a fetch that hung until its timeout has used none of it.
+      this.#failedAt = performance.now()
       throw error instanceof ZeroTrustError ? error : unavailable('jwks_invalid', error)
     }
   }
 
+  #backingOff(now: number): boolean {
+    return this.#failedAt !== undefined && now - this.#failedAt < failureBackoff
+  }
+
   #unavailable(reason: string): ZeroTrustError {
-    const left = failureBackoff - (performance.now() - this.#attemptedAt)
+    const left = failureBackoff - (performance.now() - (this.#failedAt ?? 0))
     return unavailable(reason, undefined, Math.max(1, Math.ceil(left / 1000)))
   }
+}
+
+type Key = Awaited<ReturnType<JWTVerifyGetKey>>
+type KeyHeader = Parameters<JWTVerifyGetKey>[0]
+type KeyToken = Parameters<JWTVerifyGetKey>[1]
+
+// The curve each algorithm requires, as jose matches them (RFC 7518 §3.4, RFC 8037 §3.1).
+const curves: Readonly<Record<string, string>> = {
+  ES256: 'P-256',
+  ES384: 'P-384',
+  ES512: 'P-521',
+  EdDSA: 'Ed25519',
+  Ed25519: 'Ed25519',
+}
+
+/** Whether jose could pick this JWKS member for one of the algorithms (`kid` aside). */
+function usableKey(key: JSONWebKeySet['keys'][number], algorithms: readonly JwtAlgorithm[]): boolean {
+  const { use, key_ops: ops, alg } = key
+  if (use !== undefined && use !== 'sig') return false
+  if (ops !== undefined && !(Array.isArray(ops) && ops.includes('verify'))) return false
+  return algorithms.some((candidate) => {
+    if (alg !== undefined && alg !== candidate) return false
+    if (candidate.startsWith('RS') || candidate.startsWith('PS')) return key.kty === 'RSA'
+    if (candidate.startsWith('ES')) return key.kty === 'EC' && key.crv === curves[candidate]
+    return key.kty === 'OKP' && key.crv === curves[candidate]
+  })
 }
 
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth']

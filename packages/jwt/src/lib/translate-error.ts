@@ -64,7 +64,10 @@ function claimError(
   invalid: (message: string, why: string) => ZeroTrustError,
 ): ZeroTrustError {
   if (claim === 'nbf') return invalid('the access token is not yet valid', 'not_yet_valid')
-  if (claim === 'iat' && reason === 'check_failed') return invalid('the access token is too old', 'too_old')
+  // jose reports an "iat" too old as ERR_JWT_EXPIRED; this one is in the future (with maxTokenAge).
+  if (claim === 'iat' && reason === 'check_failed') {
+    return invalid('the access token was issued in the future', 'iat_in_future')
+  }
   if (claim === 'typ') return invalid('unexpected "typ" header value', 'typ')
   if (reason === 'missing') return invalid(`missing required "${claim}" claim`, `missing_claim:${claim}`)
   return invalid(`unexpected "${claim}" claim value`, `claim:${claim}`)
