@@ -200,6 +200,23 @@ describe('dpop: each RFC 9449 §4.3 check has a proof that breaks it', () => {
     expectProofError(await refused('e30.e30.!!'), 'malformed_proof')
   })
 
+  it('a proof re-spelt with non-canonical base64url, decoding to the same bytes (issue 12)', async () => {
+    const token = await tokenFor(jkt)
+    const proof = await createDpopProof(clientKey, { method: 'GET', url, accessToken: token })
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    // An ES256 signature is 64 bytes: 86 characters, the last carrying 4 unused bits.
+    const at = proof.length - 1
+    const sibling = `${proof.slice(0, at)}${alphabet[alphabet.indexOf(proof[at] as string) | 1]}`
+    const signature = (text: string) => Buffer.from(text.slice(text.lastIndexOf('.') + 1), 'base64url')
+    expect(signature(sibling)).toEqual(signature(proof))
+    expectProofError(await refused(sibling, token), 'malformed_proof')
+    expectProofError(await refused(`${proof}==`, token), 'malformed_proof')
+    // The canonical spelling of the very same proof is accepted.
+    await expect(dpop(inner()).authenticate(await request(token, proof))).resolves.toMatchObject({
+      scheme: 'DPoP',
+    })
+  })
+
   it('typ other than dpop+jwt', async () => {
     const token = await tokenFor(jkt)
     const jwk = publicJwk(clientKey)

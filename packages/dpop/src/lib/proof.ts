@@ -1,3 +1,4 @@
+import { isCanonicalBase64url } from '@zerotrust/core'
 import {
   algorithmFits,
   type DpopAlgorithm,
@@ -31,7 +32,6 @@ export type ProofProblem =
   | 'signature'
   | 'missing_claim'
 
-const segment = /^[A-Za-z0-9_-]+$/
 const typs = new Set(['dpop+jwt', 'application/dpop+jwt'])
 const maxJtiLength = 256
 const maxHtuLength = 4096
@@ -58,9 +58,11 @@ export class ProofVerifier {
     const headerPart = proof.slice(0, first)
     const payloadPart = proof.slice(first + 1, second)
     const signaturePart = proof.slice(second + 1)
-    if (!segment.test(headerPart) || !segment.test(payloadPart) || !segment.test(signaturePart)) {
-      return 'malformed_proof'
-    }
+    // Each segment non-empty and in its one canonical base64url spelling (RFC 7515 §2; RFC 4648 §3.5:
+    // zero unused trailing bits), so one proof cannot be re-spelt into other strings that verify alike.
+    // The caller bounded the proof's length (`maxProofLength`); the check is linear and uses no regex.
+    if (!segment(headerPart) || !segment(payloadPart) || !segment(signaturePart)) return 'malformed_proof'
+
     // A client's proofs all carry the same protected header (same typ, alg and jwk), so the header's
     // checks and its imported key are kept by the header's exact text: a later proof skips decoding,
     // hashing and importing, and pays for its signature only.
@@ -119,6 +121,10 @@ export class ProofVerifier {
     remember(this.#keys, read.thumbprint, key, this.#maxKeys)
     return key
   }
+}
+
+function segment(part: string): boolean {
+  return part.length > 0 && isCanonicalBase64url(part)
 }
 
 /** A protected header that passed its checks, with its imported key. */
