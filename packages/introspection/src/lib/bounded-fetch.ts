@@ -1,3 +1,4 @@
+import { type BoundedResponse, fetchBounded, isBoundedFetchError } from '@zerotrust/core'
 import type { CustomFetchOptions } from 'oauth4webapi'
 import { unavailable } from './translate-error.js'
 
@@ -15,61 +16,46 @@ export const maxResponseBytes = 1024 * 1024
 
 /**
  * Wraps a fetch so that the whole body is read under the request's signal and at most
- * {@link maxResponseBytes} of it, before oauth4webapi parses it. The returned response holds the bytes.
+ * {@link maxResponseBytes} of it (core's {@link fetchBounded}: declared size checked first, bytes
+ * counted as they stream, the body cancelled past the limit), before oauth4webapi parses it. The
+ * returned response holds the bytes.
  */
 export function boundedFetch(fetch: typeof globalThis.fetch): OAuthFetch {
-  return async function fetchBounded(url, options) {
-    const { body, signal, ...rest } = options
-    const init: RequestInit = {
-      ...rest,
-      ...(body === undefined ? {} : { body }),
-      ...(signal === undefined ? {} : { signal }),
-    }
-    let response: Response
+  // A kept-alive connection the server closed as we reused it: introspection has no side effects, so it
+  // is sent once more on a new connection (undici only retries idempotent methods itself).
+  const fetchOnceMore: typeof globalThis.fetch = async (url, init) => {
     try {
-      response = await fetch(url, init)
+      return await fetch(url, init)
     } catch (error) {
-      // A kept-alive connection the server closed as we reused it: introspection has no side effects,
-      // so it is sent once more on a new connection (undici only retries idempotent methods itself).
-      if (signal?.aborted || !isConnectionReset(error)) throw error
-      response = await fetch(url, init)
+      if (init?.signal?.aborted || !isConnectionReset(error)) throw error
+      return fetch(url, init)
     }
-    const declared = Number(response.headers.get('content-length') ?? 0)
-    if (declared > maxResponseBytes) {
-      await response.body?.cancel().catch(() => {})
-      throw unavailable('introspection_too_large')
+  }
+  return async function fetchWithLimit(url, options) {
+    const { body, signal, method, headers, redirect } = options
+    let response: BoundedResponse
+    try {
+      response = await fetchBounded(url, {
+        fetch: fetchOnceMore,
+        maxBytes: maxResponseBytes,
+        method,
+        headers,
+        redirect,
+        ...(body === undefined ? {} : { body }),
+        ...(signal === undefined ? {} : { signal }),
+      })
+    } catch (error) {
+      if (isBoundedFetchError(error) && error.code === 'ERR_FETCH_TOO_LARGE') {
+        throw unavailable('introspection_too_large')
+      }
+      throw error
     }
-    const bytes = await readAtMost(response, maxResponseBytes)
-    return new Response(response.status === 204 || response.status === 304 ? null : bytes, {
+    return new Response(response.status === 204 || response.status === 304 ? null : response.body, {
       status: response.status,
       statusText: response.statusText,
       headers: response.headers,
     })
   }
-}
-
-async function readAtMost(response: Response, limit: number): Promise<Uint8Array> {
-  if (response.body === null) return new Uint8Array(0)
-  const reader = response.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > limit) {
-      await reader.cancel().catch(() => {})
-      throw unavailable('introspection_too_large')
-    }
-    chunks.push(value)
-  }
-  const body = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    body.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return body
 }
 
 // By the codes Node and undici give a socket closed under a request, never by message.
