@@ -1,4 +1,4 @@
-import { isZeroTrustError } from '@zerotrust/core'
+import { isZeroTrustError, readBoundedBody } from '@zerotrust/core'
 import { errorCode, sourceError } from './errors.js'
 import { readSecretFile } from './read-file.js'
 import { backgroundTimeout, renewDelay } from './timers.js'
@@ -21,6 +21,7 @@ type Json = Record<string, unknown>
 
 // A KV document or an auth response is a few KiB; anything this large is not one.
 const maxResponseBytes = 1024 * 1024
+const utf8 = new TextDecoder()
 
 /** A `{ status }` outcome of a request, so callers can react to 403 and 404 without parsing text. */
 class VaultStatus extends Error {
@@ -215,8 +216,8 @@ export class VaultClient {
       await response.body?.cancel().catch(() => {})
       throw new VaultStatus(response.status)
     }
-    const text = await response.text()
-    if (text.length > maxResponseBytes) throw new Error('response too large')
+    // At most the limit is read, then the body is cancelled: a BoundedFetchError (ERR_FETCH_TOO_LARGE).
+    const text = utf8.decode(await readBoundedBody(response, maxResponseBytes))
     const value: unknown = JSON.parse(text)
     const json = object(value)
     if (json === undefined) throw new Error('response is not a JSON object')
