@@ -31,8 +31,8 @@ const proceed: IdempotencyBegin = Object.freeze({ action: 'proceed', handle: und
  * One caller never receives another's response. A body the framework left unparsed for its media type
  * is refused with 415. The store learns the caller too: one over its share of the store gets 429 with
  * `Retry-After`, and other callers' writes still run. 5xx answers and thrown errors are not stored: the
- * key is released and the retry runs. While the handler runs, its claim is renewed every third of `lockTtl` (with a store that has
- * `extend`), so a slow handler is never run twice by a retry.
+ * key is released and the retry runs. While the handler runs, its claim is renewed every third of
+ * `lockTtl` (with a store that has `extend`), so a slow handler is never run twice by a retry.
  *
  * Mount it with an adapter's `idempotent(layer)` after `authenticate()` (and after the body parser).
  *
