@@ -17,6 +17,7 @@ import {
   cedarSettings,
   type ReloadResult,
 } from './lib/options.js'
+import { sanitize } from './lib/sanitize.js'
 import { readSchema, readSchemaSync, readSources, readSourcesSync, watchTargets } from './lib/sources.js'
 import { disableWasmCallInlining } from './lib/v8-remedy.js'
 import { checkRecord, DecisionKey, toEntities, UnrepresentableValue } from './lib/values.js'
@@ -315,14 +316,6 @@ function failed(error: unknown): Decision {
     reason: 'entities_unavailable',
     cause: error,
   })
-}
-
-// Engine messages quote entity ids and values from the request (`Order::"7"`, `` `5` ``): keep the
-// shape of the message for operators, drop the data.
-function sanitize(message: string): string {
-  return message
-    .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
-    .replace(/`([^`]*)`/g, (whole, inner: string) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(inner) ? whole : '`…`'))
 }
 
 function report(settings: CedarSettings, result: ReloadResult): void {
