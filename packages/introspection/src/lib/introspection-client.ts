@@ -148,8 +148,7 @@ async function currentSecret(getter: Exclude<ClientSecret, string>): Promise<str
 function deadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const abort = () => reject(signal.reason)
-    if (signal.aborted) return abort()
-    signal.addEventListener('abort', abort, { once: true })
+    // Subscribe to `work` first: an already aborted signal must not leave its rejection unhandled.
     work.then(
       (value) => {
         signal.removeEventListener('abort', abort)
@@ -160,5 +159,7 @@ function deadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
         reject(error)
       },
     )
+    if (signal.aborted) abort()
+    else signal.addEventListener('abort', abort, { once: true })
   })
 }
