@@ -925,6 +925,18 @@ describe('idempotency() regressions of issue 12', () => {
     expect(none.action).toBe('proceed')
   })
 
+  it("reports a response over the caller's share as caller_quota with the status sent, not a store failure (issue 12)", async () => {
+    const { begin, events } = setup({ store: memoryIdempotencyStore({ maxBytesPerCaller: 64 }) })
+    const handle = handleOf(await begin('"k1"'))
+    await handle.complete({ status: 201, headers: {}, body: new Uint8Array(256) })
+    expect(events.at(-1)).toMatchObject({
+      outcome: 'deny',
+      code: 'rate_limited',
+      reason: 'caller_quota',
+      status: 201,
+    })
+  })
+
   it('reports a store failure after the answer with the status the client received, not 503', async () => {
     const memory = memoryIdempotencyStore()
     let mode: 'complete' | 'release' | 'expired' = 'complete'

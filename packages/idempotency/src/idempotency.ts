@@ -9,6 +9,7 @@ import {
   type IdempotencyHandle,
   type IdempotencyInput,
   type IdempotencyLayer,
+  isZeroTrustError,
   type StoredResponse,
   toZeroTrustError,
   ZeroTrustError,
@@ -287,8 +288,10 @@ function handleFor(
         }
       } catch (cause) {
         // The handler's work is done and its answer goes out (the event says with which status, not
-        // the 503 of the code); the key stays locked until the lock TTL.
-        failed('complete_failed', cause, response.status)
+        // the 503 of the code); the key stays locked until the lock TTL. A response over the caller's
+        // share is reported as that refusal: the caller's quota, not the store's health.
+        if (isZeroTrustError(cause) && cause.code === 'rate_limited') reported(cause, response.status)
+        else failed('complete_failed', cause, response.status)
       }
     },
     async release() {
