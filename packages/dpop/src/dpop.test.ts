@@ -299,6 +299,19 @@ describe('dpop: each RFC 9449 §4.3 check has a proof that breaks it', () => {
     expectProofError(await refused(proof, token), 'weak_key')
   })
 
+  // Regression (issue 12): a coordinate re-spelt with non-zero unused bits decodes to the same point.
+  it('a proof key whose coordinate is not canonical base64url', async () => {
+    const token = await tokenFor(jkt)
+    const jwk = publicJwk(clientKey)
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const x = jwk.x as string
+    const sibling = alphabet[alphabet.indexOf(x.slice(-1)) ^ 1] as string
+    const respelt = { ...jwk, x: x.slice(0, -1) + sibling }
+    expect(Buffer.from(respelt.x, 'base64url')).toEqual(Buffer.from(x, 'base64url'))
+    const proof = await craft({ alg: 'ES256', typ: 'dpop+jwt', jwk: respelt }, claimsFor(token))
+    expectProofError(await refused(proof, token), 'jwk')
+  })
+
   it('a point that is not on the curve', async () => {
     const token = await tokenFor(jkt)
     const jwk = { ...publicJwk(clientKey), y: Buffer.alloc(32, 1).toString('base64url') }

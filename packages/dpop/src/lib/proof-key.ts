@@ -6,6 +6,7 @@ import {
   verify as nodeVerify,
   type VerifyKeyObjectInput,
 } from 'node:crypto'
+import { isCanonicalBase64url } from '@zerotrust/core'
 
 /** The JWS algorithms a DPoP proof may use: asymmetric only (RFC 9449 §4.3 check 5). */
 export const dpopAlgorithms = [
@@ -80,13 +81,14 @@ export function readProofJwk(
     kind = `OKP-${crv}` as ProofKey['kind']
   } else if (kty === 'RSA') {
     const { e, n } = record
-    if (typeof e !== 'string' || typeof n !== 'string' || !base64url.test(e) || !base64url.test(n))
-      return 'jwk'
+    if (typeof e !== 'string' || typeof n !== 'string' || n.length > 1366 || !base64url.test(e)) return 'jwk'
+    // One spelling per key (issue 12): a modulus with non-zero unused bits decodes to the same key.
     // A public exponent of 1 (or any even one) makes "signatures" anyone can compute: only a canonical
     // odd exponent of at least 3, without leading zero bytes, is a key (RFC 8017 §3.1).
     if (!isRsaExponent(e)) return 'weak_key'
     // RFC 7518 §3.3 asks for 2048 bits at least: 256 bytes are 342 base64url characters.
-    if (n.length < 342 || n.length > 1366) return 'weak_key'
+    if (n.length < 342) return 'weak_key'
+    if (!isCanonicalBase64url(n)) return 'jwk'
     canonical = `{"e":"${e}","kty":"RSA","n":"${n}"}`
     members = { kty, e, n }
     kind = 'RSA'
@@ -108,7 +110,14 @@ function isRsaExponent(e: string): boolean {
 }
 
 function isCoordinate(value: unknown, length: number | undefined): value is string {
-  return typeof value === 'string' && length !== undefined && value.length === length && base64url.test(value)
+  // Canonical (issue 12): a coordinate with non-zero unused bits decodes to the same point under another
+  // spelling, and so another thumbprint.
+  return (
+    typeof value === 'string' &&
+    length !== undefined &&
+    value.length === length &&
+    isCanonicalBase64url(value)
+  )
 }
 
 /**
