@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { idempotent } from './index.js'
 
-describe('idempotent() on Express', () => {
+describe('idempotent() on Express: the body a parser read', () => {
   it('fails closed when no body parser read the body, and without authenticate() unless anonymous', async () => {
     let runs = 0
     const app = express()
@@ -50,6 +50,39 @@ describe('idempotent() on Express', () => {
       expect(runs).toBe(1)
     } finally {
       await open.close()
+    }
+  })
+
+  it('answers a text/plain body before express.json() with 415, and a route without a parser with 500 (issue 12)', async () => {
+    let runs = 0
+    const app = express()
+    const layer = idempotency({ store: memoryIdempotencyStore(), anonymous: true })
+    const handler = (_req: express.Request, res: express.Response) => {
+      runs += 1
+      res.status(201).json({ ok: 1 })
+    }
+    app.post('/json', express.json(), idempotent(layer), handler)
+    app.post('/none', idempotent(layer), handler)
+    const server = await startHttpServer(app)
+    const send = (path: string, type: string, body: string) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': type, 'idempotency-key': '"k1"' },
+        body,
+      })
+    try {
+      const text = await send('/json', 'text/plain', 'transfer 10 EUR')
+      expect(text.status).toBe(415)
+      expect(text.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+      expect(await text.json()).toMatchObject({ code: 'unsupported_media_type', status: 415 })
+      // The client's fault is over once it sends a type the route reads.
+      expect((await send('/json', 'application/json', '{"a":1}')).status).toBe(201)
+      const misconfigured = await send('/none', 'application/json', '{"a":1}')
+      expect(misconfigured.status).toBe(500)
+      expect(await misconfigured.json()).toMatchObject({ code: 'internal_error' })
+      expect(runs).toBe(1)
+    } finally {
+      await server.close()
     }
   })
 })
