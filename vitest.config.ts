@@ -1,31 +1,19 @@
-import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url))
-
-// Tests run against the sources, so `pnpm test` needs no build step.
-const published = [
-  'core',
-  'jwt',
-  'introspection',
-  'secrets',
-  'dpop',
-  'cedar',
-  'idempotency',
-  'redis',
-  'express',
-  'fastify',
-  'koa',
-  'hono',
-]
-const alias = Object.fromEntries(published.map((name) => [`@zerotrust/${name}`, src(name)]))
+// Tests run against the sources, so `pnpm test` needs no build step: every workspace package lists
+// `./src/*.ts` under the `@zerotrust/source` export condition (first in each `exports` entry), and this
+// condition resolves `@zerotrust/*` imports to it, as `customConditions` in tsconfig.base.json does for
+// tsc. Vite 6+ and vitest take a Node environment's conditions from `ssr.resolve.conditions`; the rest
+// of the list is vitest's default for it.
+const conditions = ['@zerotrust/source', 'node', 'development|production']
 
 export default defineConfig({
-  resolve: { alias },
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     projects: [
       {
-        resolve: { alias },
+        extends: true,
         test: {
           name: 'packages',
           include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
@@ -34,7 +22,7 @@ export default defineConfig({
         },
       },
       {
-        resolve: { alias },
+        extends: true,
         test: {
           name: 'examples',
           include: ['examples/*/test/**/*.test.ts'],
