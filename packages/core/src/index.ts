@@ -68,7 +68,7 @@ export {
   parsedBody,
   type RequestBody,
 } from './idempotency.js'
-export { parseOptions } from './options.js'
+export { type IntegerBounds, type OptionsSchema, option, type Parsed, parseOptions } from './options.js'
 export {
   type ProblemDetails,
   type RenderErrorOptions,
