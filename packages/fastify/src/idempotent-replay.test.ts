@@ -1,4 +1,5 @@
-// Regressions of idempotent() on Fastify found by review; each test names what it guards.
+// How idempotent() on Fastify stores a response and sends it again: a body an onSend hook encoded, and
+// the statuses that carry no body. Each guards a finding of the security review of idempotent().
 import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gunzipSync, gzipSync } from 'node:zlib'
@@ -34,7 +35,7 @@ function post(app: FastifyInstance, path: string, headers: Record<string, string
   })
 }
 
-describe('idempotent() on Fastify, regressions', () => {
+describe('idempotent() on Fastify: the stored response and its replay', () => {
   it('replays a body an onSend hook compressed once, with its content-encoding and vary', async () => {
     let runs = 0
     const app = Fastify()
