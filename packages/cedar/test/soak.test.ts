@@ -17,7 +17,17 @@ function soak(
   env: Record<string, string>,
 ): Promise<{ code: number | null; signal: string | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...flags, '--import', 'tsx', child, String(sets), String(perSet)], {
+    // The source condition resolves @zerotrust/* to their sources, as vitest does: no build needed.
+    const args = [
+      ...flags,
+      '--conditions=@zerotrust/source',
+      '--import',
+      'tsx',
+      child,
+      String(sets),
+      String(perSet),
+    ]
+    const proc = spawn(process.execPath, args, {
       cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

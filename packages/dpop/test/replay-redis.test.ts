@@ -46,12 +46,16 @@ const root = fileURLToPath(new URL('../../../', import.meta.url))
 const replicaScript = fileURLToPath(new URL('./fixtures/replica.ts', import.meta.url))
 
 function startReplica(env: Record<string, string>): Promise<{ port: number; child: ChildProcess }> {
-  // tsx with the workspace tsconfig resolves @zerotrust/* to their sources, as the tests do.
-  const child = spawn(process.execPath, ['--import', 'tsx', replicaScript], {
-    cwd: root,
-    env: { ...process.env, ...env, TSX_TSCONFIG_PATH: `${root}tsconfig.json` },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  // The source condition resolves @zerotrust/* to their sources, as vitest does: no build needed.
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@zerotrust/source', '--import', 'tsx', replicaScript],
+    {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   return new Promise((resolve, reject) => {
     let output = ''
     const timer = setTimeout(() => reject(new Error(`replica did not start: ${output}`)), 20_000)

@@ -1,10 +1,11 @@
 // The idempotency behaviour every adapter shares runs in the conformance suite (packages/conformance);
 // what is left here is Express's own: the body comes from a body parser mounted before idempotent().
+
+// The adapter depends on core only; the layer is a dev dependency of its tests.
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { startHttpServer } from '@zerotrust/testkit'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
-// The adapter depends on core only; its tests take the layer from the sibling package's sources.
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { idempotent } from './index.js'
 
 describe('idempotent() on Express: the body a parser read', () => {

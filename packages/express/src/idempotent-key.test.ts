@@ -1,10 +1,11 @@
 // The Idempotency-Key on Express: its header read in bounded time, and its scope, the resource the
 // route names (the route pattern and its parameters, not the path as spelled), issue 12.
+
+// The adapter depends on core only; the layer is a dev dependency of its tests.
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { startHttpServer } from '@zerotrust/testkit'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
-// The adapter depends on core only; its tests take the layer from the sibling package's sources.
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { idempotent } from './index.js'
 
 const post = (url: string, key: string) =>

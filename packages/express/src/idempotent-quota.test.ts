@@ -2,12 +2,12 @@
 // every other caller for "minRetention". Each caller now has a share of the store: over HTTP, the caller
 // that floods gets 429 with Retry-After, and another caller's write still runs.
 import type { DecisionEvent } from '@zerotrust/core'
+// The adapter depends on core only; the layer is a dev dependency of its tests.
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { jwtBearer } from '@zerotrust/jwt'
 import { startHttpServer, testIssuer } from '@zerotrust/testkit'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
-// The adapter depends on core only; its tests take the layer from the sibling package's sources.
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { authenticate, idempotent } from './index.js'
 
 const issuer = 'https://idp.example.com/'

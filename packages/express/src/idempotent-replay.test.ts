@@ -2,11 +2,11 @@
 // before the handler threw, an end() Node refuses, and the statuses that carry no body. Each guards a
 // finding of the security review of idempotent() that built the conformance table.
 import type { IdempotencyStore } from '@zerotrust/core'
+// The adapter depends on core only; the layer is a dev dependency of its tests.
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { startHttpServer } from '@zerotrust/testkit'
 import express from 'express'
 import { describe, expect, it } from 'vitest'
-// The adapter depends on core only; its tests take the layer from the sibling package's sources.
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { idempotent } from './index.js'
 
 /** A memory store whose writes of responses take a while, as a remote store's do. */

@@ -1,14 +1,15 @@
 // A payments service of one replica, started as a child process by the Redis-backed tests: Fastify, the
 // zerotrust plugin, and idempotent() on a Redis store shared with the other replica. It prints
-// `{"port":N}` once listening. Workspace packages are imported from their sources (run with tsx).
+// `{"port":N}` once listening. Run with tsx and `--conditions=@zerotrust/source`, so workspace packages are
+// imported from their sources, as the tests import them.
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { idempotent, zeroTrust } from '@zerotrust/fastify'
+import { jwtBearer } from '@zerotrust/jwt'
+import { redisIdempotencyStore } from '@zerotrust/redis'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
-import { idempotent, zeroTrust } from '../../fastify/src/index.js'
-import { jwtBearer } from '../../jwt/src/index.js'
-import { redisIdempotencyStore } from '../../redis/src/index.js'
 import { idempotency } from '../src/index.js'
 
 const env = (name: string): string => {

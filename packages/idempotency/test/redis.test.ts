@@ -3,14 +3,11 @@
 // must run; elsewhere they skip when Redis is not reachable.
 import type { AddressInfo } from 'node:net'
 import type { IdempotencyHandle } from '@zerotrust/core'
+import { idempotent, zeroTrust } from '@zerotrust/fastify'
+import { jwtBearer } from '@zerotrust/jwt'
 import { redisIdempotencyStore } from '@zerotrust/redis'
 import { testIssuer } from '@zerotrust/testkit'
-import Fastify, { type FastifyInstance } from 'fastify'
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { idempotent, zeroTrust } from '../../fastify/src/index.js'
-import { jwtBearer } from '../../jwt/src/index.js'
-// The Redis test helpers of @zerotrust/redis: probe, unique prefixes, MONITOR counter, private server.
+// The Redis test helpers: probe, unique prefixes, MONITOR counter, private server.
 import {
   connect,
   countCommands,
@@ -20,7 +17,10 @@ import {
   skipWithoutRedis,
   startPrivateRedis,
   uniquePrefix,
-} from '../../redis/test/redis.js'
+} from '@zerotrust/testkit/redis'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Redis } from 'ioredis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { idempotency } from '../src/index.js'
 import { type Replica, startReplica } from './replicas.js'
 

@@ -15,11 +15,16 @@ const packageDir = fileURLToPath(new URL('..', import.meta.url))
 
 /** Starts `test/fixture-server.ts` with `env` and waits (at most 30 s) until it listens. */
 export function startReplica(env: Record<string, string>): Promise<Replica> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixture-server.ts'], {
-    cwd: packageDir,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  // The source condition resolves @zerotrust/* to their sources, as vitest does: no build needed.
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@zerotrust/source', '--import', 'tsx', 'test/fixture-server.ts'],
+    {
+      cwd: packageDir,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let errors = ''
   child.stderr?.on('data', (chunk: Buffer) => {
     errors += chunk.toString('utf8')

@@ -1,8 +1,9 @@
 // Redis going away and coming back, on a private redis-server process this test may kill (the shared
 // Redis on 6379 is never touched).
+
+import { type PrivateRedis, redisHost, redisServerBinary, startPrivateRedis } from '@zerotrust/testkit/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type PrivateRedis, redisHost, redisServerBinary, startPrivateRedis } from '../test/redis.js'
 import { redisIdempotencyStore, redisReplayStore } from './index.js'
 
 const binary = redisServerBinary()

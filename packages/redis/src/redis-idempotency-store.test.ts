@@ -1,7 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { StoredResponse } from '@zerotrust/core'
-import { Redis } from 'ioredis'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   type CommandCounter,
   connect,
@@ -11,7 +9,9 @@ import {
   redisPort,
   skipWithoutRedis,
   uniquePrefix,
-} from '../test/redis.js'
+} from '@zerotrust/testkit/redis'
+import { Redis } from 'ioredis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { redisIdempotencyStore } from './index.js'
 import { encodePending, encodeResponse } from './lib/record.js'
 

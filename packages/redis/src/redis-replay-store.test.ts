@@ -1,6 +1,6 @@
+import { connect, countCommands, deleteKeys, skipWithoutRedis, uniquePrefix } from '@zerotrust/testkit/redis'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { connect, countCommands, deleteKeys, skipWithoutRedis, uniquePrefix } from '../test/redis.js'
 import { redisReplayStore } from './index.js'
 
 const skip = await skipWithoutRedis()

@@ -1,5 +1,7 @@
-// Helpers of the Redis-backed tests: a reachability probe of the shared Redis, unique key prefixes,
-// cleanup, a command counter on MONITOR, and a private redis-server process that tests may kill.
+// Helpers of the Redis-backed tests of every package (`@zerotrust/testkit/redis`, apart from the main
+// entry so that only tests that use Redis load ioredis): a reachability probe of the shared Redis,
+// unique key prefixes, cleanup, a command counter on MONITOR, and a private redis-server process that
+// tests may kill.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import net from 'node:net'
