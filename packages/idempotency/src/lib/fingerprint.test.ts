@@ -131,4 +131,63 @@ describe('fingerprint', () => {
       '{"a":{"c":null,"d":1e+21},"b":[1,null,"x"]}',
     )
   })
+
+  // Issue 13: canonicalJson cites RFC 8785, so it answers the RFC's own examples.
+  it('writes the examples of RFC 8785 as the RFC does (JCS, issue 13)', () => {
+    // §3.2.2: whitespace dropped, numbers in ECMAScript form, strings escaped as JSON.stringify does.
+    const input = String.raw`{
+      "numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],
+      "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
+      "literals": [null, true, false]
+    }`
+    expect(canonicalJson(JSON.parse(input), 0)).toBe(
+      String.raw`{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}`,
+    )
+    // §3.2.3: keys sorted by UTF-16 code units, so the emoji's surrogates come before U+FB33.
+    const sorting = JSON.parse(String.raw`{
+      "\u20ac": "Euro Sign",
+      "\r": "Carriage Return",
+      "\ufb33": "Hebrew Letter Dalet With Dagesh",
+      "1": "One",
+      "\ud83d\ude00": "Emoji: Grinning Face",
+      "\u0080": "Control",
+      "\u00f6": "Latin Small Letter O With Diaeresis"
+    }`)
+    expect(canonicalJson(sorting, 0)).toBe(
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",' +
+        '"\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
+    )
+    // Appendix B: IEEE 754 doubles (by their bits) and the text RFC 8785 writes for them.
+    const numbers: [string, string][] = [
+      ['0000000000000000', '0'],
+      ['8000000000000000', '0'],
+      ['0000000000000001', '5e-324'],
+      ['8000000000000001', '-5e-324'],
+      ['7fefffffffffffff', '1.7976931348623157e+308'],
+      ['ffefffffffffffff', '-1.7976931348623157e+308'],
+      ['4340000000000000', '9007199254740992'],
+      ['c340000000000000', '-9007199254740992'],
+      ['4430000000000000', '295147905179352830000'],
+      ['44b52d02c7e14af5', '9.999999999999997e+22'],
+      ['44b52d02c7e14af6', '1e+23'],
+      ['44b52d02c7e14af7', '1.0000000000000001e+23'],
+      ['444b1ae4d6e2ef4e', '999999999999999700000'],
+      ['444b1ae4d6e2ef4f', '999999999999999900000'],
+      ['444b1ae4d6e2ef50', '1e+21'],
+      ['3eb0c6f7a0b5ed8c', '9.999999999999997e-7'],
+      ['3eb0c6f7a0b5ed8d', '0.000001'],
+      ['41b3de4355555553', '333333333.3333332'],
+      ['41b3de4355555554', '333333333.33333325'],
+      ['41b3de4355555555', '333333333.3333333'],
+      ['41b3de4355555556', '333333333.3333334'],
+      ['41b3de4355555557', '333333333.33333343'],
+      ['becbf647612f3696', '-0.0000033333333333333333'],
+      ['43143ff3c1cb0959', '1424953923781206.2'],
+    ]
+    for (const [bits, text] of numbers) {
+      expect(canonicalJson(Buffer.from(bits, 'hex').readDoubleBE(0), 0), bits).toBe(text)
+    }
+    // RFC 8785 refuses NaN and infinities; no JSON text holds them, and a parser's are written as null.
+    expect(canonicalJson([Number.NaN, Number.POSITIVE_INFINITY], 0)).toBe('[null,null]')
+  })
 })

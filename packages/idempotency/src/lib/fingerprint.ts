@@ -102,8 +102,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * JSON with object keys sorted by code unit at every level (RFC 8785 ordering; numbers as
- * `JSON.stringify` writes them, as RFC 8785 does). `undefined` members are left out, as JSON does.
+ * The JSON Canonicalization Scheme of RFC 8785 for every value JSON can carry: object keys sorted by
+ * their UTF-16 code units at every level (§3.2.3), numbers in ECMAScript form and strings escaped as
+ * `JSON.stringify` writes them (§3.2.2), no whitespace. `undefined` members are left out and
+ * `toJSON()` is honoured, as `JSON.stringify` does. Beyond JSON, for what a body parser may leave:
+ * `NaN` and infinities are written as `null` (RFC 8785 refuses them; no JSON text holds them), a
+ * bigint as its digits, and bytes as a base64 string.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8785#section-3.2
  */
 export function canonicalJson(value: unknown, depth: number): string {
   if (depth > maxDepth) {
