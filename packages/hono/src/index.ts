@@ -1,4 +1,4 @@
-export type { Auth, DecisionEvent, DecisionSink } from '@zerotrust/core'
+export type { Auth, DecisionEvent, DecisionSink, RequireScopesOptions } from '@zerotrust/core'
 export { type AuthenticateOptions, authenticate } from './authenticate.js'
 export { authorize, requireScopes } from './authorize.js'
 export { type ErrorHandlerOptions, errorHandler } from './error-handler.js'
