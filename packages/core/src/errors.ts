@@ -180,6 +180,27 @@ export class ZeroTrustError extends Error {
     this.headers = options.headers
     Object.defineProperty(this, brand, { value: true })
   }
+
+  /**
+   * The same error (code, status, message, reason, cause, scope, `Retry-After`, headers) with the given
+   * options in place of its own: for a layer that passes on an inner layer's refusal under its own
+   * challenges. The error itself is left as it is.
+   *
+   * @example
+   * throw error.with({ challenges: [{ scheme: 'DPoP', params: { algs: 'ES256' } }] })
+   */
+  with(changes: ZeroTrustErrorOptions): ZeroTrustError {
+    // The constructor reads an `undefined` member as an absent one.
+    const own = {
+      reason: this.reason,
+      cause: this.cause,
+      challenges: this.challenges,
+      scope: this.scope,
+      retryAfter: this.retryAfter,
+      headers: this.headers,
+    } as ZeroTrustErrorOptions
+    return new ZeroTrustError(this.code, this.message, { ...own, ...changes })
+  }
 }
 
 /**
