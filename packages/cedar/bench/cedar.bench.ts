@@ -5,18 +5,18 @@
 //
 // Run: pnpm --filter @zerotrust/cedar bench. BENCH_TIME (ms per task) overrides the default;
 // BENCH_NO_REMEDY=1 leaves V8's flags alone (`disableWasmCallInlining: false`), to compare.
-import os from 'node:os'
 import {
   type EntityJson,
   isAuthorized,
   preparsePolicySet,
   statefulIsAuthorized,
 } from '@cedar-policy/cedar-wasm/nodejs'
+import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
 import type { Auth, RequestLike } from '@zerotrust/core'
 import { Bench } from 'tinybench'
 import { type CedarEntity, cedarAuthorizer } from '../src/index.js'
 
-const time = Number(process.env.BENCH_TIME ?? 1000)
+const time = envInteger('BENCH_TIME', 1000)
 // A cache hit costs about a microsecond, close to the clock's resolution: time it in batches too.
 const batch = 100
 
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   const key = 'key'
   const floor = async (k: string) => answers.get(k)
 
-  const bench = new Bench({ time, warmupTime: 300, throws: true })
+  const bench = new Bench(benchOptions(time, { warmupTime: 300 }))
   bench
     .add('cedar-wasm isAuthorized, 100 policies as text per call', () => {
       isAuthorized({ ...call, policies: { staticPolicies: text } })
@@ -157,28 +157,13 @@ async function main(): Promise<void> {
   }
   await bench.run()
 
-  const mean = new Map<string, number>()
-  const rows = bench.tasks.map((task) => {
-    const result = task.result
-    if (result === undefined || !('latency' in result)) throw new Error(`${task.name} did not run`)
-    const perCall = task.name.includes('batches') ? batch : 1
-    const us = (ms: number) => (ms * 1000) / perCall
-    mean.set(task.name, us(result.latency.mean))
-    return {
-      task: task.name,
-      'mean µs': us(result.latency.mean).toFixed(2),
-      'p50 µs': us(result.latency.p50 ?? Number.NaN).toFixed(2),
-      'p99 µs': us(result.latency.p99 ?? Number.NaN).toFixed(2),
-      'ops/s': Math.round(1e6 / us(result.latency.mean)),
-      samples: result.latency.samplesCount,
-    }
-  })
-  console.log(`Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}`)
-  console.table(rows)
-  const perText = mean.get('cedar-wasm isAuthorized, 100 policies as text per call') ?? Number.NaN
-  const oursMean = mean.get('cedarAuthorizer, 100 policies, 4 entities') ?? Number.NaN
-  const one = mean.get('cedarAuthorizer, 1 entities') ?? Number.NaN
-  const fifty = mean.get('cedarAuthorizer, 50 entities') ?? Number.NaN
+  const hitBatch = `cedarAuthorizer, decision-cache hit (batches of ${batch})`
+  const summaries = report(bench, { batches: { [hitBatch]: batch } })
+  const mean = (name: string) => summaries.get(name)?.mean ?? Number.NaN
+  const perText = mean('cedar-wasm isAuthorized, 100 policies as text per call')
+  const oursMean = mean('cedarAuthorizer, 100 policies, 4 entities')
+  const one = mean('cedarAuthorizer, 1 entities')
+  const fifty = mean('cedarAuthorizer, 50 entities')
   console.log(`speed-up over policy text per call: ${(perText / oursMean).toFixed(1)}× (goal ≥ 5×)`)
   console.log(`per-entity cost (1 → 50 entities): ${((fifty - one) / 49).toFixed(2)} µs`)
 }

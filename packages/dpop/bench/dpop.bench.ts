@@ -5,7 +5,7 @@
 //
 // Run: pnpm --filter @zerotrust/dpop bench. BENCH_TIME (ms per task) overrides the default.
 import { createHash, createPublicKey, verify } from 'node:crypto'
-import os from 'node:os'
+import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
 import type { RequestLike } from '@zerotrust/core'
 import { jwtBearer } from '@zerotrust/jwt'
 import {
@@ -20,7 +20,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, type JWK, jwt
 import { Bench } from 'tinybench'
 import { dpop, memoryReplayStore } from '../src/index.js'
 
-const time = Number(process.env.BENCH_TIME ?? 1500)
+const time = envInteger('BENCH_TIME', 1500)
 const origin = 'https://api.example.com'
 const url = `${origin}/orders`
 
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
 
     let ours = 0
     let naive = 0
-    const bench = new Bench({ time, warmup: true, warmupTime: 200 })
+    const bench = new Bench(benchOptions(time, { warmupTime: 200 }))
     bench
       .add('raw crypto.verify ES256 (floor)', () => {
         if (!verify('sha256', signingInput, { key: keyObject, dsaEncoding: 'ieee-p1363' }, signature)) {
@@ -94,24 +94,7 @@ async function main(): Promise<void> {
       })
     await bench.run()
 
-    const rows = bench.tasks.map((task) => {
-      const result = task.result as { latency?: { mean: number; p50?: number } } | undefined
-      const mean = result?.latency?.mean ?? Number.NaN
-      return { task: task.name, meanUs: mean * 1000, p50Us: (result?.latency?.p50 ?? Number.NaN) * 1000 }
-    })
-    const floor = rows[0]?.meanUs ?? Number.NaN
-    console.log(
-      `${new Date().toISOString().slice(0, 10)} · ${os.cpus()[0]?.model} × ${os.cpus().length} · Node ${process.version}`,
-    )
-    console.table(
-      rows.map((row) => ({
-        task: row.task,
-        'mean µs': row.meanUs.toFixed(1),
-        'p50 µs': row.p50Us.toFixed(1),
-        'ops/s (1/mean)': Math.round(1e6 / row.meanUs),
-        '× floor': (row.meanUs / floor).toFixed(2),
-      })),
-    )
+    report(bench, { baseline: 'raw crypto.verify ES256 (floor)' })
   } finally {
     await jwks.close()
   }

@@ -4,12 +4,13 @@
 //
 // Run: pnpm --filter @zerotrust/idempotency bench. BENCH_TIME (ms per task) overrides the default.
 import { createHash } from 'node:crypto'
-import os from 'node:os'
-import type { Auth, IdempotencyHandle, RequestLike } from '@zerotrust/core'
+import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
+import type { Auth, RequestLike } from '@zerotrust/core'
+import type { IdempotencyHandle } from '@zerotrust/core/layer'
 import { Bench } from 'tinybench'
 import { idempotency, memoryIdempotencyStore } from '../src/index.js'
 
-const time = Number(process.env.BENCH_TIME ?? 1000)
+const time = envInteger('BENCH_TIME', 1000)
 const auth = { subject: 'alice', clientId: 'web', issuer: 'https://idp.example.com/' } as Auth
 const body = { amount: 42, currency: 'EUR', customer: { id: 'cus_123', email: 'a@example.com' } }
 const response = {
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   const floor = new Map<string, string>()
   let n = 0
 
-  const bench = new Bench({ time })
+  const bench = new Bench(benchOptions(time))
   bench
     .add('floor: SHA-256 of the JSON body + Map set and get', () => {
       const key = `k${n++}`
@@ -55,17 +56,7 @@ async function main(): Promise<void> {
       await layer.begin({ req: replayed, auth, body: { kind: 'parsed', value: body } })
     })
   await bench.run()
-  console.log(`${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}`)
-  console.log('| task | µs per op (1/mean) | p50 µs |')
-  console.log('| --- | --: | --: |')
-  for (const task of bench.tasks) {
-    const result = task.result
-    if (result === undefined || !('latency' in result)) throw new Error(`${task.name} did not run`)
-    const { latency } = result
-    console.log(
-      `| ${task.name} | ${(latency.mean * 1000).toFixed(2)} | ${((latency.p50 ?? 0) * 1000).toFixed(2)} |`,
-    )
-  }
+  report(bench, { baseline: 'floor: SHA-256 of the JSON body + Map set and get' })
 }
 
 main().catch((error: unknown) => {

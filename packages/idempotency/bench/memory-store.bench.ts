@@ -5,11 +5,11 @@
 //
 // Run: pnpm --filter @zerotrust/idempotency bench:store. BENCH_TIME (ms per task) overrides the default,
 // BENCH_SIZES (comma-separated) the sizes.
-import os from 'node:os'
+import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
 import { Bench } from 'tinybench'
 import { memoryIdempotencyStore } from '../src/index.js'
 
-const time = Number(process.env.BENCH_TIME ?? 500)
+const time = envInteger('BENCH_TIME', 500)
 const sizes = (process.env.BENCH_SIZES ?? '10000,100000,1000000').split(',').map(Number)
 const hour = 3_600_000
 const response = {
@@ -22,14 +22,7 @@ const other = { caller: 'other' }
 // Room left beside the filler's share for the claims measured (each is released after it is timed).
 const room = 1000
 
-interface Row {
-  readonly entries: number
-  readonly task: string
-  readonly mean: number
-  readonly p50: number
-}
-
-async function measure(entries: number): Promise<Row[]> {
+async function measure(entries: number): Promise<void> {
   // The filler holds its whole share of `entries` responses, younger than minRetention: none may go.
   const store = memoryIdempotencyStore({
     maxEntries: entries + room,
@@ -51,7 +44,7 @@ async function measure(entries: number): Promise<Row[]> {
   const expect = (state: string, got: { state: string }) => {
     if (got.state !== state) throw new Error(`expected ${state}, got ${got.state}`)
   }
-  const first = new Bench({ time })
+  const first = new Bench(benchOptions(time))
   first
     .add('floor: Map get of a missing key', () => {
       floor.get(`new-${n++}`)
@@ -84,39 +77,20 @@ async function measure(entries: number): Promise<Row[]> {
   // Now the whole store full: other callers' claims fill the room left.
   for (let i = 0; i < room; i++)
     expect('claimed', await store.claim(`room-${i}`, 'fp', hour, { caller: `c${i}` }))
-  const full = new Bench({ time })
+  const full = new Bench(benchOptions(time))
   full.add('refusal: the whole store full (another caller)', async () => {
     expect('refused', await store.claim(`new-${n++}`, 'fp', hour, other))
   })
   await full.run()
 
-  return [...first.tasks, ...full.tasks].map((task) => {
-    const result = task.result
-    if (result === undefined || !('latency' in result)) throw new Error(`${task.name} did not run`)
-    return {
-      entries,
-      task: task.name,
-      mean: result.latency.mean * 1000,
-      p50: (result.latency.p50 ?? 0) * 1000,
-    }
+  report([...first.tasks, ...full.tasks], {
+    title: `${entries.toLocaleString('en')} entries, ${time} ms per task`,
+    baseline: 'claim of a new key (another caller)',
   })
 }
 
 async function main(): Promise<void> {
-  const rows: Row[] = []
-  for (const entries of sizes) rows.push(...(await measure(entries)))
-  console.log(
-    `${os.cpus()[0]?.model}, ${os.cpus().length} cores, Node ${process.version}, ${time} ms per task`,
-  )
-  console.log('| entries | task | µs per op (mean) | p50 µs | ratio to the claim (mean) |')
-  console.log('| --: | --- | --: | --: | --: |')
-  for (const row of rows) {
-    const claim = rows.find((r) => r.entries === row.entries && r.task.startsWith('claim'))
-    const ratio = claim === undefined ? '' : (row.mean / claim.mean).toFixed(2)
-    console.log(
-      `| ${row.entries.toLocaleString('en')} | ${row.task} | ${row.mean.toFixed(2)} | ${row.p50.toFixed(2)} | ${ratio} |`,
-    )
-  }
+  for (const entries of sizes) await measure(entries)
 }
 
 main().catch((error: unknown) => {

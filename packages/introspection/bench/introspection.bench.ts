@@ -3,14 +3,14 @@
 //
 // Run: pnpm --filter @zerotrust/introspection bench. BENCH_TIME (ms per task) overrides the default.
 import { hash } from 'node:crypto'
-import os from 'node:os'
+import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
 import type { RequestLike } from '@zerotrust/core'
 import { startAuthorizationServer } from '@zerotrust/testkit'
 import * as oauth from 'oauth4webapi'
 import { Bench } from 'tinybench'
 import { introspection } from '../src/index.js'
 
-const time = Number(process.env.BENCH_TIME ?? 1000)
+const time = envInteger('BENCH_TIME', 1000)
 // A hit costs about as much as reading the clock, so it is also timed in batches of sequential awaits.
 const batch = 100
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     // server closes connections idle for 5 s, which the cache-hit tasks before this one leave behind).
     const raw = () => once().catch(once)
 
-    const bench = new Bench({ time, warmupTime: 300, throws: true })
+    const bench = new Bench(benchOptions(time, { warmupTime: 300 }))
     bench
       .add('floor: sha-256 of the token + Map.get', () => floor.get(hash('sha256', accessToken, 'base64url')))
       .add('introspection authenticate, cache hit', () => cached.authenticate(req))
@@ -72,21 +72,10 @@ async function main(): Promise<void> {
       .add('introspection authenticate, cache off, loopback oidc-provider', () => uncached.authenticate(req))
     await bench.run()
 
-    const rows = bench.tasks.map((task) => {
-      const result = task.result
-      if (result === undefined || !('latency' in result)) throw new Error(`${task.name} did not run`)
-      const perCall = task.name.includes('batches') ? batch : 1
-      const us = (ms: number) => ((ms * 1000) / perCall).toFixed(2)
-      return {
-        task: task.name,
-        'mean µs': us(result.latency.mean),
-        'p50 µs': us(result.latency.p50 ?? Number.NaN),
-        'p99 µs': us(result.latency.p99 ?? Number.NaN),
-        samples: result.latency.samplesCount,
-      }
+    report(bench, {
+      baseline: 'floor: sha-256 of the token + Map.get',
+      batches: { [`introspection authenticate, cache hit (batches of ${batch})`]: batch },
     })
-    console.log(`Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}`)
-    console.table(rows)
   } finally {
     await as.close()
   }

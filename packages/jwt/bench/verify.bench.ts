@@ -8,13 +8,22 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import {
+  benchOptions,
+  envInteger,
+  machineLine,
+  markdownTable,
+  type Summary,
+  samplesOf,
+  summarize,
+} from '@zerotrust/benchkit'
 import type { RequestLike } from '@zerotrust/core'
 import { exportJWK, generateKeyPair, importJWK, type JWTVerifyOptions, jwtVerify, SignJWT } from 'jose'
-import { Bench, type Task } from 'tinybench'
+import { Bench } from 'tinybench'
 import { jwtBearer, rfc9068Claims } from '../src/index.js'
 
-const time = positiveIntEnv('BENCH_TIME', 400)
-const rounds = positiveIntEnv('BENCH_ROUNDS', 8)
+const time = envInteger('BENCH_TIME', 400)
+const rounds = envInteger('BENCH_ROUNDS', 8)
 const out =
   process.env.BENCH_OUT ?? fileURLToPath(new URL('../../../benchmarks/latest/jwt-verify.md', import.meta.url))
 // A cache hit is close to the cost of reading the clock, so it is also timed in batches of sequential
@@ -53,12 +62,6 @@ interface Subject {
   readonly fns: Readonly<Record<PathId, () => unknown>>
 }
 
-interface Summary {
-  readonly mean: number
-  readonly p50: number
-  readonly p99: number
-}
-
 async function main(): Promise<void> {
   const subjects: Subject[] = []
   for (const algorithm of algorithms) subjects.push(await prepare(algorithm))
@@ -70,7 +73,7 @@ async function main(): Promise<void> {
     // Paths alternate within a round, rounds repeat, and every other round runs in reverse order
     // (A B … B A), so slow drift of the machine (heat, other processes) and the after-effects of one task
     // on the next (garbage left to collect) spread over every path instead of landing on one.
-    const bench = new Bench({ time, warmup: round === 1, warmupTime: 250, throws: true, retainSamples: true })
+    const bench = new Bench(benchOptions(time, { warmup: round === 1 }))
     const order = subjects.flatMap(({ algorithm, fns }) =>
       paths.map((path) => ({ name: key(algorithm, path.id), fn: fns[path.id] })),
     )
@@ -183,35 +186,6 @@ function key(algorithm: Algorithm, path: PathId): string {
   return `${algorithm.alg} ${path}`
 }
 
-function samplesOf(task: Task): readonly number[] {
-  const result = task.result
-  if (result.state !== 'completed') throw new Error(`${task.name}: ${result.state}`)
-  const samples = result.latency.samples
-  if (samples === undefined) throw new Error(`${task.name}: no samples retained`)
-  return samples
-}
-
-// Latencies in milliseconds in, microseconds out. ops/s is 1 / mean latency: tinybench's
-// throughput.mean averages per-sample rates, which overstates a skewed distribution.
-function summarize(samples: number[]): Summary {
-  samples.sort((x, y) => x - y)
-  let sum = 0
-  for (const sample of samples) sum += sample
-  return {
-    mean: (sum / samples.length) * 1000,
-    p50: quantile(samples, 0.5) * 1000,
-    p99: quantile(samples, 0.99) * 1000,
-  }
-}
-
-function quantile(sorted: readonly number[], q: number): number {
-  const at = (sorted.length - 1) * q
-  const low = Math.floor(at)
-  const lower = sorted[low] as number
-  const upper = sorted[Math.min(low + 1, sorted.length - 1)] as number
-  return lower + (upper - lower) * (at - low)
-}
-
 function render(
   summaries: ReadonlyMap<string, Summary>,
   load: { before: number[]; after: number[] },
@@ -221,12 +195,10 @@ function render(
     if (summary === undefined) throw new Error(`no result for ${key(algorithm, path)}`)
     return summary
   }
-  const cpus = os.cpus()
   const loadText = (values: number[]) => values.map((v) => v.toFixed(2)).join(' ')
   const header = [
-    `- Date: ${new Date().toISOString().slice(0, 10)}`,
-    `- Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()} ${os.arch()}`,
-    `- Node ${process.version}, jose ${versionOf('jose')}, tinybench ${versionOf('tinybench')}`,
+    `- ${machineLine()}, ${os.type()} ${os.release()} ${os.arch()}`,
+    `- jose ${versionOf('jose')}, tinybench ${versionOf('tinybench')}`,
     `- ${rounds} rounds of ${time} ms per task, paths interleaved (order reversed every other round), samples pooled (250 ms warmup per task first)`,
     `- Load average (1, 5, 15 min): ${loadText(load.before)} before, ${loadText(load.after)} after`,
   ]
@@ -272,7 +244,7 @@ function render(
   return [
     ...header,
     '',
-    table(
+    markdownTable(
       [
         ['Algorithm', 'left'],
         ['Path', 'left'],
@@ -285,7 +257,7 @@ function render(
       results,
     ),
     '',
-    table(
+    markdownTable(
       [
         ['Algorithm', 'left'],
         ['jose ÷ raw', 'right'],
@@ -299,24 +271,6 @@ function render(
       goals,
     ),
   ].join('\n')
-}
-
-// A markdown table padded the way the repository's formatter (Biome) writes one, so that it can be
-// pasted into RESULTS.md as it is.
-function table(columns: readonly (readonly [string, 'left' | 'right'])[], rows: readonly string[][]): string {
-  const widths = columns.map(([title], i) =>
-    Math.max(title.length, 3, ...rows.map((row) => (row[i] ?? '').length)),
-  )
-  const cell = (text: string, i: number) => {
-    const width = widths[i] ?? 0
-    return columns[i]?.[1] === 'right' ? text.padStart(width) : text.padEnd(width)
-  }
-  const line = (cells: readonly string[]) => `| ${cells.map(cell).join(' | ')} |`
-  const rule = columns.map(([, align], i) => {
-    const width = widths[i] ?? 3
-    return align === 'right' ? `${'-'.repeat(width - 1)}:` : '-'.repeat(width)
-  })
-  return [line(columns.map(([title]) => title)), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n')
 }
 
 function signed(value: number): string {
@@ -334,14 +288,6 @@ function versionOf(name: string): string {
 
 function fixed(value: number, digits: number): string {
   return value.toFixed(digits)
-}
-
-function positiveIntEnv(name: string, fallback: number): number {
-  const value = process.env[name]
-  if (value === undefined || value === '') return fallback
-  const parsed = Number(value)
-  if (!Number.isInteger(parsed) || parsed <= 0) throw new TypeError(`"${name}" must be a positive integer`)
-  return parsed
 }
 
 main().catch((error: unknown) => {

@@ -5,14 +5,14 @@
 // Run: pnpm --filter @zerotrust/redis bench. BENCH_TIME (ms per task) overrides the default; REDIS_URL
 // another Redis. Keys go under a unique prefix and are deleted afterwards.
 import { randomUUID } from 'node:crypto'
-import os from 'node:os'
+import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
 import { Redis } from 'ioredis'
 import { Bench } from 'tinybench'
 import { redisIdempotencyStore, redisReplayStore } from '../src/index.js'
 import { encodePending, encodeResponse, pendingPrefix } from '../src/lib/record.js'
 import { completeScript } from '../src/lib/scripts.js'
 
-const time = Number(process.env.BENCH_TIME ?? 1000)
+const time = envInteger('BENCH_TIME', 1000)
 
 async function main(): Promise<void> {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: 1 })
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     if (done.state !== 'claimed') throw new Error('expected a claim')
     await idempotency.complete('replayed', done.owner, response, 600_000)
 
-    const bench = new Bench({ time, warmupTime: 300, throws: true })
+    const bench = new Bench(benchOptions(time, { warmupTime: 300 }))
     bench
       .add('floor: ioredis SET NX PX', () => redis.set(`${prefix}raw:${n++}`, '1', 'PX', 60_000, 'NX'))
       .add('redisReplayStore claim (first use)', () => replay.claim(`jti:${n++}`, 60_000))
@@ -58,26 +58,10 @@ async function main(): Promise<void> {
       )
     await bench.run()
 
-    const rows = bench.tasks.map((task) => {
-      const result = task.result
-      if (result === undefined || !('latency' in result)) throw new Error(`${task.name} did not run`)
-      const mean = result.latency.mean
-      return {
-        task: task.name,
-        // tinybench's throughput.mean overstates skewed async tasks: ops/s is 1 / mean latency.
-        'ops/s': Math.round(1000 / mean),
-        'mean µs': (mean * 1000).toFixed(1),
-        'p50 µs': ((result.latency.p50 ?? Number.NaN) * 1000).toFixed(1),
-        'p99 µs': ((result.latency.p99 ?? Number.NaN) * 1000).toFixed(1),
-        samples: result.latency.samplesCount,
-      }
-    })
     const info = await redis.info('server')
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown'
-    console.log(
-      `Node ${process.version}, Redis ${version} on loopback, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.cpus().length}`,
-    )
-    console.table(rows)
+    // Each store operation follows its floor: the same commands sent with ioredis alone.
+    report(bench, { title: `Redis ${version} on loopback` })
   } finally {
     await deleteKeys(redis, prefix)
     redis.disconnect()

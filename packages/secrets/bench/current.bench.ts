@@ -2,11 +2,12 @@
 // closure returning a captured string (what a hand-rolled "current value" holder costs).
 //
 // Run: pnpm --filter @zerotrust/secrets bench. BENCH_TIME (ms per task) overrides the default.
+import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
 import { Bench } from 'tinybench'
 import { z } from 'zod'
 import { env, loadSecrets } from '../src/index.js'
 
-const time = Number(process.env.BENCH_TIME ?? 500)
+const time = envInteger('BENCH_TIME', 500)
 const password = 'bench-password-0123456789-abcdefghijkl'
 async function main(): Promise<void> {
   const secrets = await loadSecrets({
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const batch = 1000
   let sink = 0
 
-  const bench = new Bench({ time, warmupTime: 200 })
+  const bench = new Bench(benchOptions(time, { warmupTime: 200 }))
   bench
     .add(`plain property read ×${batch}`, () => {
       for (let i = 0; i < batch; i += 1) sink += plain.DB_PASSWORD.length
@@ -39,12 +40,12 @@ async function main(): Promise<void> {
   await secrets.close()
   captured = ''
 
-  const rows = bench.tasks.map((task) => {
-    const result = task.result
-    const mean = result !== undefined && 'latency' in result ? result.latency.mean : Number.NaN
-    return { task: task.name, 'ns per read': ((mean * 1e6) / batch).toFixed(2) }
+  const tasks = bench.tasks.map((task) => task.name)
+  report(bench, {
+    title: `µs per read: each sample is ${batch} sequential reads`,
+    baseline: tasks[0] as string,
+    batches: Object.fromEntries(tasks.map((name) => [name, batch])),
   })
-  console.table(rows)
   if (sink === 0) console.log('unreachable')
 }
 
