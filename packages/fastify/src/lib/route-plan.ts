@@ -27,7 +27,7 @@ export type ZeroTrustRouteConfig = ZeroTrustRouteOptions | false
 export type RoutePlan = false | readonly Authorizer[]
 
 /** The plan of a route without `config.zeroTrust`: authenticated, with no authorizer of its own. */
-export const authenticatedOnly: RoutePlan = Object.freeze([])
+const authenticatedOnly: RoutePlan = Object.freeze([])
 
 const knownOptions = new Set(['scopes', 'match', 'authorize'])
 

@@ -13,7 +13,7 @@ import { corruptRecord } from './deadline.js'
 // prefix comparison and copy the fingerprint without parsing anything else.
 
 /** The first bytes of a pending record. */
-export const pendingMagic = 'zt1p'
+const pendingMagic = 'zt1p'
 /** The first bytes of a completed record. */
 export const completedMagic = 'zt1c'
 

@@ -1,7 +1,0 @@
-export { startFixtures } from './fixtures.js'
-export * from './harness.js'
-export { mountExpress } from './mounts/express.js'
-export { mountFastify } from './mounts/fastify.js'
-export { mountHonoFetch, mountHonoNode } from './mounts/hono.js'
-export { mountKoa } from './mounts/koa.js'
-export * from './scenarios.js'
