@@ -12,8 +12,8 @@ import {
 } from '@zerotrust/testkit/redis'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { redisIdempotencyStore } from './index.js'
-import { encodePending, encodeResponse } from './lib/record.js'
+import { redisIdempotencyStore } from '../src/index.js'
+import { encodePending, encodeResponse } from '../src/lib/record.js'
 
 const skip = await skipWithoutRedis()
 

@@ -1,7 +1,7 @@
 import { connect, countCommands, deleteKeys, skipWithoutRedis, uniquePrefix } from '@zerotrust/testkit/redis'
 import { Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { redisReplayStore } from './index.js'
+import { redisReplayStore } from '../src/index.js'
 
 const skip = await skipWithoutRedis()
 

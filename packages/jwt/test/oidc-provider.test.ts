@@ -2,8 +2,8 @@
 // RFC 9068 tokens as a production identity provider serves them.
 import { createDpopProof, generateSigningKey, startAuthorizationServer } from '@zerotrust/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bearer } from '../test/fixtures.js'
-import { jwtBearer } from './index.js'
+import { jwtBearer } from '../src/index.js'
+import { bearer } from './fixtures.js'
 
 let as: Awaited<ReturnType<typeof startAuthorizationServer>>
 

@@ -9,8 +9,8 @@ import {
   startAuthorizationServer,
 } from '@zerotrust/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bearer, rejection } from '../test/fixtures.js'
-import { type IntrospectionOptions, introspection } from './index.js'
+import { type IntrospectionOptions, introspection } from '../src/index.js'
+import { bearer, rejection } from './fixtures.js'
 
 let as: AuthorizationServer
 let revocationEndpoint: string

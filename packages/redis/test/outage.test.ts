@@ -4,7 +4,7 @@
 import { type PrivateRedis, redisHost, redisServerBinary, startPrivateRedis } from '@zerotrust/testkit/redis'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { redisIdempotencyStore, redisReplayStore } from './index.js'
+import { redisIdempotencyStore, redisReplayStore } from '../src/index.js'
 
 const binary = redisServerBinary()
 if (binary === undefined) console.warn('redis-server is not installed: skipping the redis outage tests')
