@@ -1,6 +1,7 @@
 // The long soak, in its own process so a V8 abort cannot take the test runner with it. It re-preparses
 // `sets` policy sets through reload() and makes `perSet` decisions on each, checking every answer.
-// Usage: [SOAK_NO_REMEDY=1] node [--no-turbo-inline-js-wasm-calls] --import tsx test/soak-child.ts <sets> <perSet>
+// Usage: [SOAK_NO_REMEDY=1] node [--no-turbo-inline-js-wasm-calls] --conditions=@zerotrust/source --import tsx
+//   test/soak-child.ts <sets> <perSet>
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

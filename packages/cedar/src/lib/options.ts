@@ -1,6 +1,7 @@
 import type { Auth, RequestLike } from '@zerotrust/core'
 import { parseOptions } from '@zerotrust/core'
 import { z } from 'zod'
+import { wasmCallInliningAborts } from './v8-remedy.js'
 
 /** A Cedar entity reference: its type (with namespace, such as `Orders::User`) and id. */
 export interface EntityRef {
@@ -146,8 +147,9 @@ export interface CedarAuthorizerOptions {
   readonly onReload?: (result: ReloadResult) => void
   /**
    * Turn off V8's inlining of JavaScript-to-wasm calls for the process (`--no-turbo-inline-js-wasm-calls`),
-   * the remedy for a V8 abort on Node 20 (see the README); `true` by default. `false` leaves the process's
-   * V8 flags alone, for services that set the flag on the command line or accept the risk.
+   * the remedy for a V8 abort on Node 20 (see the README), and say so once in a process warning. By
+   * default only on Node 20, where the abort reproduces; `true` sets it on any Node, `false` leaves the
+   * process's V8 flags alone, for services that set the flag on the command line or accept the risk.
    */
   readonly disableWasmCallInlining?: boolean
 }
@@ -317,6 +319,6 @@ export function cedarSettings(input: CedarAuthorizerOptions): CedarSettings {
     debounceMs:
       watch === undefined || watch === false ? undefined : watch === true ? 200 : (watch.debounceMs ?? 200),
     onReload: options.onReload,
-    disableWasmCallInlining: options.disableWasmCallInlining ?? true,
+    disableWasmCallInlining: options.disableWasmCallInlining ?? wasmCallInliningAborts(),
   })
 }
