@@ -1,10 +1,11 @@
 // The idempotency behaviour every adapter shares runs in the conformance suite (packages/conformance);
 // what is left here is Hono's own: the middleware reads the body itself, and the handler can still read it.
 // Reading it only when the request takes part guards a finding of the security review of idempotent().
+
+// The adapter depends on core only; the layer is a dev dependency of its tests.
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-// The adapter depends on core only; its tests take the layer from the sibling package's sources.
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { serveApp } from '../test/serve.js'
 import { idempotent } from './index.js'
 

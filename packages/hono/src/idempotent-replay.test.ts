@@ -1,9 +1,10 @@
 // How idempotent() on Hono sends a stored response again: the statuses that carry no body, a finding of
 // the security review of idempotent().
+
+// The adapter depends on core only; the layer is a dev dependency of its tests.
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-// The adapter depends on core only; its tests take the layer from the sibling package's sources.
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { serveApp } from '../test/serve.js'
 import { idempotent } from './index.js'
 

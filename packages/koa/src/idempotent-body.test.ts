@@ -2,11 +2,11 @@
 // what is left here is Koa's own: the body comes from `ctx.request.body`, which only a body parser sets.
 // The 415 and the fingerprint of parsed text guard findings of the security review of idempotent().
 import Router from '@koa/router'
+// The adapter depends on core only; the layer is a dev dependency of its tests.
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { startHttpServer } from '@zerotrust/testkit'
 import Koa, { type Middleware } from 'koa'
 import { describe, expect, it } from 'vitest'
-// The adapter depends on core only; its tests take the layer from the sibling package's sources.
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { appWith, bodyParserLike, post } from '../test/idempotent-app.js'
 import { idempotent } from './index.js'
 

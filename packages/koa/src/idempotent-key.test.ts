@@ -1,11 +1,11 @@
 // The Idempotency-Key on Koa is scoped by the resource the route names, not by the path as spelled
 // (issue 12).
 import Router from '@koa/router'
+// The adapter depends on core only; the layer is a dev dependency of its tests.
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { startHttpServer } from '@zerotrust/testkit'
 import Koa, { type Middleware } from 'koa'
 import { describe, expect, it } from 'vitest'
-// The adapter depends on core only; its tests take the layer from the sibling package's sources.
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { bodyParserLike } from '../test/idempotent-app.js'
 import { idempotent } from './index.js'
 

@@ -2,11 +2,11 @@
 // and the statuses that carry no body. Each guards a finding of the security review of idempotent().
 import { request as httpRequest } from 'node:http'
 import { gunzipSync, gzipSync } from 'node:zlib'
+// The adapter depends on core only; the layer is a dev dependency of its tests.
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { startHttpServer } from '@zerotrust/testkit'
 import Koa, { type Middleware } from 'koa'
 import { describe, expect, it } from 'vitest'
-// The adapter depends on core only; its tests take the layer from the sibling package's sources.
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { appWith, bodyParserLike } from '../test/idempotent-app.js'
 import { idempotent } from './index.js'
 

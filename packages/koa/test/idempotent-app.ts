@@ -1,7 +1,8 @@
 // The Koa apps the idempotent() tests share: a stand-in for a body parser, and an app around idempotent().
+
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import type { TestHttpServer } from '@zerotrust/testkit'
 import Koa, { type Middleware } from 'koa'
-import { idempotency, memoryIdempotencyStore } from '../../idempotency/src/index.js'
 import { idempotent } from '../src/index.js'
 
 /**

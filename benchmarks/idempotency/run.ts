@@ -1,22 +1,24 @@
-// Idempotent POSTs on Fastify, over HTTP with autocannon (server in a child process), in one run: the same authenticated route bare,
-// behind idempotent() on the memory store and on the Redis store (127.0.0.1:6379); first requests (a
-// new key each) and replays (one key). Reports req/s and the ratio to the bare route.
+// Idempotent POSTs on Fastify, over HTTP with autocannon (server in a child process), in one run: the
+// same authenticated route bare, behind idempotent() on the memory store and on the Redis store
+// (127.0.0.1:6379); first requests (a new key each) and replays (one key). Reports req/s and the ratio to
+// the bare route.
 //
-// Run: pnpm --filter @zerotrust/idempotency bench:http. BENCH_SECONDS (per run, default 5) and
-// BENCH_CONNECTIONS (default 50) and
-// BENCH_ROUNDS (interleaved rounds, best kept; default 2) override the defaults.
+// Run, after `pnpm build` (the packages load from their dist, as users get them):
+// pnpm --filter @zerotrust-benchmarks/http bench:idempotency. BENCH_SECONDS (per run, default 5),
+// BENCH_CONNECTIONS (default 50) and BENCH_ROUNDS (interleaved rounds, best kept; default 2) override the
+// defaults. It lives here, not in packages/idempotency, because it starts the Fastify adapter's server.
 import { spawn } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { idempotent, zeroTrust } from '@zerotrust/fastify'
+import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
+import { jwtBearer } from '@zerotrust/jwt'
 import { redisIdempotencyStore } from '@zerotrust/redis'
 import { testIssuer } from '@zerotrust/testkit'
 import autocannon from 'autocannon'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
-import { idempotent, zeroTrust } from '../../fastify/src/index.js'
-import { jwtBearer } from '../../jwt/src/index.js'
-import { idempotency, memoryIdempotencyStore } from '../src/index.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -52,7 +54,8 @@ async function serve(): Promise<void> {
 async function main(): Promise<void> {
   const idp = await testIssuer({ issuer, audience })
   const token = await idp.sign({ scope: 'payments:write' })
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+  // The server runs as this process does (tsx, and any --conditions): the same build of every package.
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url)], {
     env: { ...process.env, BENCH_ROLE: 'server', BENCH_JWKS: JSON.stringify(idp.jwks) },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
