@@ -290,11 +290,11 @@ describe('jwtBearer: every rule has a token that breaks it', () => {
     expect(await rejection(otherCert)).toEqual(invalidToken('certificate_mismatch'))
   })
 
-  it('rejects a token older than maxTokenAge', async () => {
+  it('rejects a token older than maxTokenAgeSeconds, or its deprecated name maxTokenAge (issue 13)', async () => {
     const now = Math.floor(Date.now() / 1000)
-    expect(await rejection(await sign(es256, claims({ iat: now - 120 })), { maxTokenAge: 60 })).toEqual(
-      invalidToken('too_old'),
-    )
+    const old = await sign(es256, claims({ iat: now - 120 }))
+    expect(await rejection(old, { maxTokenAgeSeconds: 60 })).toEqual(invalidToken('too_old'))
+    expect(await rejection(old, { maxTokenAge: 60 })).toEqual(invalidToken('too_old'))
   })
 })
 
@@ -554,20 +554,34 @@ describe('jwtBearer: option mistakes fail at construction, naming the option', (
       { ...base, issuer: [issuer, 'https://b/'], jwksUri: 'https://a/jwks' },
       /"issuer" option must be a single issuer/,
     ],
+    [{ ...base, clockToleranceSeconds: -1 }, /"clockToleranceSeconds" option must be a non-negative number/],
     [{ ...base, clockTolerance: -1 }, /"clockTolerance" option must be a non-negative number/],
+    [
+      { ...base, clockTolerance: 5, clockToleranceSeconds: 5 },
+      /^jwtBearer: "clockTolerance" option is the deprecated name of "clockToleranceSeconds"/,
+    ],
+    [{ ...base, maxTokenAgeSeconds: -1 }, /"maxTokenAgeSeconds" option must be a non-negative number/],
+    [{ ...base, cache: { maxTtlSeconds: 0 } }, /"cache\.maxTtlSeconds" option must be a positive integer/],
+    [
+      { ...base, cache: { maxTtl: 60, maxTtlSeconds: 60 } },
+      /"cache\.maxTtl" option is the deprecated name of "maxTtlSeconds"/,
+    ],
     [{ ...base, cache: { max: 0 } }, /"cache\.max" option must be a positive integer/],
     [{ ...base, audiance: 'x' }, /"audiance" option is not recognized/],
     [{ ...base, typ: 3 }, /"typ" option must be a non-empty string or false/],
-    [{ ...base, clockTolerance: 5000 }, /"clockTolerance" option must be at most 300 seconds/],
+    [
+      { ...base, clockToleranceSeconds: 5000 },
+      /"clockToleranceSeconds" option must be .* seconds, at most 300/,
+    ],
     [
       { ...base, http: { cooldown: 0 } },
       /"http\.cooldown" option must be an integer number of milliseconds, at least 1000/,
     ],
     [
       { ...base, http: { maxKeyWait: -1 } },
-      /"http\.maxKeyWait" option must be an integer number of milliseconds/,
+      /^jwtBearer: "http\.maxKeyWait" option must be a non-negative integer number of milliseconds/,
     ],
-    [{ ...base, http: { maxKeyWait: 60_001 } }, /"http\.maxKeyWait" option must be .* from 0 to 60000/],
+    [{ ...base, http: { maxKeyWait: 60_001 } }, /"http\.maxKeyWait" option must be .* at most 60000/],
     [
       { ...base, http: { maxAge: 1 } },
       /"http\.maxAge" option must be an integer number of milliseconds, from 1000/,

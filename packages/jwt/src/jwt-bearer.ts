@@ -24,8 +24,8 @@ import { discoverJwksUri } from './lib/discovery.js'
 import { MemoizedKeys } from './lib/memoized-keys.js'
 import {
   type JwtBearerOptions,
-  type NormalizedOptions,
-  normalizeOptions,
+  type JwtBearerSettings,
+  jwtBearerSettings,
   type SecretInput,
 } from './lib/options.js'
 import { publicSigningKeys, RemoteKeySet } from './lib/remote-keys.js'
@@ -78,7 +78,7 @@ interface CacheEntry {
  * @see https://www.rfc-editor.org/rfc/rfc8725
  */
 export function jwtBearer(options: JwtBearerOptions): JwtBearer {
-  const o = normalizeOptions(options)
+  const o = jwtBearerSettings(options)
   const challenges = bearerChallenges(o.realm)
   const readOptions = { schemes: ['Bearer'] as const, maxTokenLength: o.maxTokenLength, challenges }
   const keysByIssuer = keySources(o)
@@ -232,7 +232,7 @@ function cacheKey(token: string): string {
 // A compact JWS after the Bearer scheme (the one `authenticate` reads): three base64url segments.
 const jwtShape = /^bearer +[\w-]+\.[\w-]+\.[\w-]+ *$/i
 
-function keySources(o: NormalizedOptions): Map<string, KeyInput> {
+function keySources(o: JwtBearerSettings): Map<string, KeyInput> {
   const sources = new Map<string, KeyInput>()
   const settings = { ...o.http, algorithms: o.algorithms }
   for (const issuer of o.issuers) {
@@ -292,7 +292,7 @@ function toBytes(value: string | Uint8Array): Uint8Array {
 }
 
 // A cached token serves until the earliest of its `exp`, the end of its `maxTokenAge` and `cache.maxTtl`.
-function cacheUntil(payload: JWTPayload, o: NormalizedOptions): number {
+function cacheUntil(payload: JWTPayload, o: JwtBearerSettings): number {
   let until = Date.now() + (o.cache?.maxTtl ?? 0) * 1000
   if (typeof payload.exp === 'number') until = Math.min(until, payload.exp * 1000)
   if (o.maxTokenAge !== undefined && typeof payload.iat === 'number') {

@@ -1,4 +1,4 @@
-import { checkEndpoint, parseOptions } from '@zerotrust/core'
+import { type OptionsSchema, option, parseOptions } from '@zerotrust/core/layer'
 import type { JSONWebKeySet } from 'jose'
 import { z } from 'zod'
 import {
@@ -29,8 +29,12 @@ export interface JwtBearerOptions {
   /** The required `typ` header; `at+jwt` (RFC 9068) by default; `false` to accept any. */
   readonly typ?: string | false
   /** Seconds of clock skew tolerated on `exp`, `nbf` and `iat`; 5 by default, 300 at most. */
+  readonly clockToleranceSeconds?: number
+  /** @deprecated The old name of `clockToleranceSeconds`, still accepted. */
   readonly clockTolerance?: number
   /** Reject tokens whose `iat` is older than this many seconds. */
+  readonly maxTokenAgeSeconds?: number
+  /** @deprecated The old name of `maxTokenAgeSeconds`, still accepted. */
   readonly maxTokenAge?: number
   /**
    * Claims that must be present, on top of the baseline: the RFC 9068 set when `typ` is `at+jwt`, else
@@ -48,6 +52,8 @@ export interface JwtBearerOptions {
         /** Most tokens kept; 10 000 by default. */
         readonly max?: number
         /** Longest time in seconds a token stays cached (never past its `exp`); 600 by default. */
+        readonly maxTtlSeconds?: number
+        /** @deprecated The old name of `maxTtlSeconds`, still accepted. */
         readonly maxTtl?: number
       }
   /** Fetching of discovery metadata and JWKS. */
@@ -82,93 +88,87 @@ const baselineClaims = Object.freeze(['iss', 'exp', 'aud'])
 /** RFC 9068 §2.2: the claims every JWT access token carries. */
 export const rfc9068Claims = Object.freeze(['iss', 'exp', 'aud', 'sub', 'client_id', 'iat', 'jti'])
 
-const nonEmpty = 'must be a non-empty string'
-const issuerUrl = z
-  .string({ error: nonEmpty })
-  .min(1, { error: nonEmpty })
-  .refine((value) => checkEndpoint(value) !== undefined, {
-    error: 'must be an https URL (plain http only on loopback)',
-  })
 const oneOrMany = <T extends z.ZodType>(item: T, message: string) =>
   z.union([item, z.array(item).min(1)], { error: message })
-const positiveInt = (message: string) =>
-  z.number({ error: message }).int({ error: message }).positive({ error: message })
-const nonNegative = (message: string) => z.number({ error: message }).nonnegative({ error: message }).finite()
 
-const isFunction = z.custom<() => unknown>((v) => typeof v === 'function')
+const clockTolerance = option.fractionalSeconds(300)
+const maxTokenAge = option.fractionalSeconds()
+const maxTtl = option.seconds({ min: 1 })
 
 const schema = z
-  .strictObject({
-    issuer: oneOrMany(issuerUrl, 'must be an https URL or a non-empty array of them'),
-    audience: oneOrMany(z.string().min(1), 'must be a non-empty string or a non-empty array of them'),
-    algorithms: z
-      .array(
-        z.enum([...asymmetricAlgorithms, ...hmacAlgorithms], {
-          error: 'must only name supported algorithms (never "none")',
-        }),
-        {
-          error: 'must be a non-empty array of algorithm names',
-        },
-      )
-      .min(1, { error: 'must be a non-empty array of algorithm names' }),
-    jwksUri: issuerUrl.optional(),
-    jwks: z
-      .object({ keys: z.array(z.record(z.string(), z.unknown())) }, { error: 'must be a JSON Web Key Set' })
-      .optional(),
-    secret: z
-      .union([z.string().min(1), z.instanceof(Uint8Array), isFunction], {
-        error: 'must be a string, a Uint8Array or a function returning one',
-      })
-      .optional(),
-    typ: z
-      .union([z.string().min(1), z.literal(false)], { error: 'must be a non-empty string or false' })
-      .optional(),
-    clockTolerance: nonNegative('must be a non-negative number of seconds')
-      .max(300, { error: 'must be at most 300 seconds' })
-      .optional(),
-    maxTokenAge: nonNegative('must be a non-negative number of seconds').optional(),
-    requiredClaims: z.array(z.string().min(1), { error: 'must be an array of claim names' }).optional(),
-    maxTokenLength: positiveInt('must be a positive integer').optional(),
-    realm: z.string({ error: 'must be a string' }).optional(),
-    cache: z
-      .union([
-        z.literal(false),
-        z.strictObject({
-          max: positiveInt('must be a positive integer').optional(),
-          maxTtl: positiveInt('must be a positive integer number of seconds').optional(),
-        }),
-      ])
-      .optional(),
-    http: z
-      .strictObject({
-        timeout: positiveInt('must be a positive integer number of milliseconds').optional(),
-        // Below a second, random `kid`s could drive back-to-back JWKS fetches.
-        cooldown: z
-          .number({ error: 'must be an integer number of milliseconds, at least 1000' })
-          .int({ error: 'must be an integer number of milliseconds, at least 1000' })
-          .min(1000, { error: 'must be an integer number of milliseconds, at least 1000' })
-          .optional(),
-        maxKeyWait: z
-          .number({ error: 'must be an integer number of milliseconds, from 0 to 60000' })
-          .int({ error: 'must be an integer number of milliseconds, from 0 to 60000' })
-          .min(0, { error: 'must be an integer number of milliseconds, from 0 to 60000' })
-          .max(60_000, { error: 'must be an integer number of milliseconds, from 0 to 60000' })
-          .optional(),
-        // Below a second every request could start a refresh; past a day a removed key lives on too long.
-        maxAge: z
-          .number({ error: 'must be an integer number of milliseconds, from 1000 to 86400000' })
-          .int({ error: 'must be an integer number of milliseconds, from 1000 to 86400000' })
-          .min(1000, { error: 'must be an integer number of milliseconds, from 1000 to 86400000' })
-          .max(86_400_000, { error: 'must be an integer number of milliseconds, from 1000 to 86400000' })
-          .optional(),
-        fetch: z
-          .custom<typeof globalThis.fetch>((v) => typeof v === 'function', {
-            error: 'must be a fetch function',
-          })
-          .optional(),
-      })
-      .optional(),
-  })
+  .strictObject(
+    {
+      issuer: oneOrMany(option.url(), 'must be an https URL or a non-empty array of them'),
+      audience: oneOrMany(z.string().min(1), 'must be a non-empty string or a non-empty array of them'),
+      algorithms: z
+        .array(
+          z.enum([...asymmetricAlgorithms, ...hmacAlgorithms], {
+            error: 'must only name supported algorithms (never "none")',
+          }),
+          { error: 'must be a non-empty array of algorithm names' },
+        )
+        .min(1, { error: 'must be a non-empty array of algorithm names' }),
+      jwksUri: option.url().optional(),
+      // Not strict: a JWKS is data and may carry members of its own. jose checks each key on import.
+      jwks: z
+        .object({ keys: z.array(z.record(z.string(), z.unknown())) }, { error: 'must be a JSON Web Key Set' })
+        .transform((jwks) => jwks as JSONWebKeySet)
+        .optional(),
+      secret: z
+        .union(
+          [
+            z.string().min(1),
+            z.instanceof(Uint8Array),
+            option.callable<Exclude<SecretInput, string | Uint8Array>>(),
+          ],
+          {
+            error: 'must be a string, a Uint8Array or a function returning one',
+          },
+        )
+        .optional(),
+      typ: z
+        .union([z.string().min(1), z.literal(false)], { error: 'must be a non-empty string or false' })
+        .optional(),
+      clockToleranceSeconds: clockTolerance.optional(),
+      clockTolerance: clockTolerance.optional(),
+      maxTokenAgeSeconds: maxTokenAge.optional(),
+      maxTokenAge: maxTokenAge.optional(),
+      requiredClaims: z.array(z.string().min(1), { error: 'must be an array of claim names' }).optional(),
+      maxTokenLength: option.positiveInteger().optional(),
+      realm: z.string({ error: 'must be a string' }).optional(),
+      cache: z
+        .union(
+          [
+            z.literal(false),
+            z
+              .strictObject({
+                max: option.positiveInteger().optional(),
+                maxTtlSeconds: maxTtl.optional(),
+                maxTtl: maxTtl.optional(),
+              })
+              .superRefine(option.renamed({ maxTtl: 'maxTtlSeconds' })),
+          ],
+          { error: 'must be false or { max, maxTtlSeconds }' },
+        )
+        .optional(),
+      http: z
+        .strictObject(
+          {
+            timeout: option.milliseconds({ min: 1 }).optional(),
+            // Below a second, random `kid`s could drive back-to-back JWKS fetches.
+            cooldown: option.milliseconds({ min: 1000 }).optional(),
+            maxKeyWait: option.milliseconds({ min: 0, max: 60_000 }).optional(),
+            // Below a second every request could start a refresh; past a day a removed key lives on too long.
+            maxAge: option.milliseconds({ min: 1000, max: 86_400_000 }).optional(),
+            fetch: option.callable<typeof globalThis.fetch>('must be a fetch function').optional(),
+          },
+          { error: 'must be an object' },
+        )
+        .optional(),
+    },
+    { error: 'must be an object' },
+  )
+  .superRefine(option.renamed({ clockTolerance: 'clockToleranceSeconds', maxTokenAge: 'maxTokenAgeSeconds' }))
   .superRefine((o, ctx) => {
     const issuers = typeof o.issuer === 'string' ? [o.issuer] : o.issuer
     const hmac = o.algorithms.filter(isHmac)
@@ -212,10 +212,10 @@ const schema = z
         ctx.addIssue({ code: 'custom', path: ['secret'], message: `must be at least ${needed} bytes long` })
       }
     }
-  })
+  }) satisfies OptionsSchema<JwtBearerOptions>
 
-/** The options after validation, with every default filled in. */
-export interface NormalizedOptions {
+/** The options of `jwtBearer` after checking, with every default filled in. */
+export interface JwtBearerSettings {
   readonly issuers: readonly string[]
   readonly audience: readonly string[]
   readonly algorithms: readonly JwtAlgorithm[]
@@ -238,7 +238,12 @@ export interface NormalizedOptions {
   }
 }
 
-export function normalizeOptions(input: unknown): NormalizedOptions {
+/**
+ * Checks `jwtBearer` options once, at construction.
+ *
+ * @throws TypeError naming the option
+ */
+export function jwtBearerSettings(input: unknown): JwtBearerSettings {
   const o = parseOptions('jwtBearer', schema, input)
   const typ = o.typ === undefined ? 'at+jwt' : o.typ === false ? undefined : o.typ
   const atJwt = typ !== undefined && typ.replace(/^application\//i, '').toLowerCase() === 'at+jwt'
@@ -247,24 +252,26 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
     audience: Object.freeze(typeof o.audience === 'string' ? [o.audience] : [...o.audience]),
     algorithms: Object.freeze([...o.algorithms]),
     jwksUri: o.jwksUri,
-    jwks: o.jwks as JSONWebKeySet | undefined,
-    secret: o.secret as SecretInput | undefined,
+    jwks: o.jwks,
+    secret: o.secret,
     typ,
-    clockTolerance: o.clockTolerance ?? 5,
-    maxTokenAge: o.maxTokenAge,
+    clockTolerance: o.clockToleranceSeconds ?? o.clockTolerance ?? 5,
+    maxTokenAge: o.maxTokenAgeSeconds ?? o.maxTokenAge,
     requiredClaims: Object.freeze([
       ...new Set([...(atJwt ? rfc9068Claims : baselineClaims), ...(o.requiredClaims ?? [])]),
     ]),
     maxTokenLength: o.maxTokenLength ?? 8192,
     realm: o.realm,
-    cache: o.cache === false ? undefined : { max: o.cache?.max ?? 10_000, maxTtl: o.cache?.maxTtl ?? 600 },
+    cache:
+      o.cache === false
+        ? undefined
+        : { max: o.cache?.max ?? 10_000, maxTtl: o.cache?.maxTtlSeconds ?? o.cache?.maxTtl ?? 600 },
     http: {
       timeout: o.http?.timeout ?? 5000,
       cooldown: o.http?.cooldown ?? 5000,
       maxKeyWait: o.http?.maxKeyWait ?? 5000,
       maxAge: o.http?.maxAge ?? 600_000,
-      fetch:
-        (o.http?.fetch as typeof globalThis.fetch | undefined) ?? ((...args) => globalThis.fetch(...args)),
+      fetch: o.http?.fetch ?? ((...args) => globalThis.fetch(...args)),
     },
   })
 }
