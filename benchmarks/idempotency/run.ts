@@ -4,7 +4,7 @@
 // the bare route.
 //
 // Run, after `pnpm build` (the packages load from their dist, as users get them):
-// pnpm --filter @zerotrust-benchmarks/http bench:idempotency. BENCH_SECONDS (per run, default 5),
+// pnpm --filter @zerotrust/benchmarks bench:idempotency. BENCH_SECONDS (per run, default 5),
 // BENCH_CONNECTIONS (default 50) and BENCH_ROUNDS (interleaved rounds, best kept; default 2) override the
 // defaults. It lives here, not in packages/idempotency, because it starts the Fastify adapter's server.
 import { spawn } from 'node:child_process'

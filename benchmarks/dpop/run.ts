@@ -3,10 +3,13 @@
 // WebCrypto). Ours is the whole dpop(jwtBearer).authenticate: proof checks, htu, iat, ath, the token
 // (served from jwtBearer's cache) and the replay check on the memory store.
 //
-// Run: pnpm --filter @zerotrust/dpop bench. BENCH_TIME (ms per task) overrides the default.
+// Run, after `pnpm build`: pnpm --filter @zerotrust/benchmarks bench:dpop. BENCH_TIME (ms per task)
+// overrides the default. It lives here, not in packages/dpop, because it starts the testkit's JWKS server
+// for the JWT layer it wraps.
 import { createHash, createPublicKey, verify } from 'node:crypto'
 import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
 import type { RequestLike } from '@zerotrust/core'
+import { dpop, memoryReplayStore } from '@zerotrust/dpop'
 import { jwtBearer } from '@zerotrust/jwt'
 import {
   createDpopProof,
@@ -18,7 +21,6 @@ import {
 } from '@zerotrust/testkit'
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, type JWK, jwtVerify } from 'jose'
 import { Bench } from 'tinybench'
-import { dpop, memoryReplayStore } from '../src/index.js'
 
 const time = envInteger('BENCH_TIME', 1500)
 const origin = 'https://api.example.com'

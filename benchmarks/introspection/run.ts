@@ -1,14 +1,16 @@
 // Cost of one opaque-token authentication: a cache hit next to its floor (the SHA-256 of the token and a
 // map lookup), and an uncached round trip to oidc-provider on loopback next to oauth4webapi alone.
 //
-// Run: pnpm --filter @zerotrust/introspection bench. BENCH_TIME (ms per task) overrides the default.
+// Run, after `pnpm build`: pnpm --filter @zerotrust/benchmarks bench:introspection. BENCH_TIME (ms per
+// task) overrides the default. It lives here, not in packages/introspection, because it starts the
+// testkit's authorization server.
 import { hash } from 'node:crypto'
 import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
 import type { RequestLike } from '@zerotrust/core'
+import { introspection } from '@zerotrust/introspection'
 import { startAuthorizationServer } from '@zerotrust/testkit'
 import * as oauth from 'oauth4webapi'
 import { Bench } from 'tinybench'
-import { introspection } from '../src/index.js'
 
 const time = envInteger('BENCH_TIME', 1000)
 // A hit costs about as much as reading the clock, so it is also timed in batches of sequential awaits.
