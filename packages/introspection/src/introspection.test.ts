@@ -482,7 +482,7 @@ describe('introspection: cache and coalescing', () => {
   it('never serves an active answer past its exp', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     answer(activeAnswer({ exp: now() + 30 }))
-    const tokens = introspection(options({ clockTolerance: 0 }))
+    const tokens = introspection(options({ clockToleranceSeconds: 0 }))
     const token = opaque()
     await tokens.authenticate(bearer(token))
     vi.setSystemTime(Date.now() + 31_000)
@@ -490,32 +490,38 @@ describe('introspection: cache and coalescing', () => {
     expect(await rejection(tokens.authenticate(bearer(token)))).toEqual(invalidToken('inactive'))
   })
 
-  it('keeps an active answer at most cache.maxTtl', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    answer(activeAnswer({ exp: now() + 3600 }))
-    const tokens = introspection(options({ cache: { maxTtl: 60 } }))
-    const token = opaque()
-    await tokens.authenticate(bearer(token))
-    vi.setSystemTime(Date.now() + 59_000)
-    answer({ active: false })
-    await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
-    vi.setSystemTime(Date.now() + 2_000)
-    expect(await rejection(tokens.authenticate(bearer(token)))).toEqual(invalidToken('inactive'))
-  })
+  it.each([{ maxTtlSeconds: 60 }, { maxTtl: 60 }])(
+    'keeps an active answer at most cache.maxTtlSeconds, or its deprecated name maxTtl: %o (issue 13)',
+    async (cache) => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      answer(activeAnswer({ exp: now() + 3600 }))
+      const tokens = introspection(options({ cache }))
+      const token = opaque()
+      await tokens.authenticate(bearer(token))
+      vi.setSystemTime(Date.now() + 59_000)
+      answer({ active: false })
+      await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+      vi.setSystemTime(Date.now() + 2_000)
+      expect(await rejection(tokens.authenticate(bearer(token)))).toEqual(invalidToken('inactive'))
+    },
+  )
 
-  it('keeps an inactive answer cache.inactiveTtl', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] })
-    answer({ active: false })
-    const tokens = introspection(options({ cache: { inactiveTtl: 10 } }))
-    const token = opaque()
-    await rejection(tokens.authenticate(bearer(token)))
-    const before = idp.count
-    answer(activeAnswer())
-    expect(await rejection(tokens.authenticate(bearer(token)))).toEqual(invalidToken('inactive'))
-    expect(idp.count).toBe(before)
-    vi.setSystemTime(Date.now() + 11_000)
-    await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
-  })
+  it.each([{ inactiveTtlSeconds: 10 }, { inactiveTtl: 10 }])(
+    'keeps an inactive answer cache.inactiveTtlSeconds, or its deprecated name inactiveTtl: %o (issue 13)',
+    async (cache) => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      answer({ active: false })
+      const tokens = introspection(options({ cache }))
+      const token = opaque()
+      await rejection(tokens.authenticate(bearer(token)))
+      const before = idp.count
+      answer(activeAnswer())
+      expect(await rejection(tokens.authenticate(bearer(token)))).toEqual(invalidToken('inactive'))
+      expect(idp.count).toBe(before)
+      vi.setSystemTime(Date.now() + 11_000)
+      await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+    },
+  )
 
   it('keeps an answer that failed our checks cache.inactiveTtl too', async () => {
     answer(activeAnswer({ aud: 'api://billing' }))
@@ -725,7 +731,19 @@ describe('introspection: option mistakes', () => {
     [{ introspectionEndpoint: 'http://127.evil.example.com/introspect' }, '"introspectionEndpoint" option'],
     [{ timeout: 0 }, '"timeout" option must be a positive integer'],
     [{ cache: { maxTtl: -1 } }, '"cache.maxTtl" option must be a positive integer'],
+    [
+      { cache: { maxTtlSeconds: -1 } },
+      '"cache.maxTtlSeconds" option must be a positive integer number of seconds',
+    ],
     [{ cache: { inactiveTtl: 1.5 } }, '"cache.inactiveTtl" option must be a non-negative integer'],
+    [
+      { cache: { inactiveTtlSeconds: 1.5 } },
+      '"cache.inactiveTtlSeconds" option must be a non-negative integer',
+    ],
+    [
+      { cache: { maxTtl: 60, maxTtlSeconds: 60 } },
+      '"cache.maxTtl" option is the deprecated name of "maxTtlSeconds": set only one',
+    ],
     [{ cache: { ttl: 5 } }, '"cache.ttl" option is not recognized'],
     [{ cache: { inactiveMax: 0 } }, '"cache.inactiveMax" option must be a positive integer'],
     [{ maxConcurrent: 0 }, '"maxConcurrent" option must be a positive integer'],
@@ -733,6 +751,14 @@ describe('introspection: option mistakes', () => {
     [{ maxQueued: -1 }, '"maxQueued" option must be a non-negative integer'],
     [{ maxQueued: Number.POSITIVE_INFINITY }, '"maxQueued" option must be a non-negative integer'],
     [{ clockTolerance: -1 }, '"clockTolerance" option must be a non-negative number'],
+    [
+      { clockToleranceSeconds: -1 },
+      '"clockToleranceSeconds" option must be a non-negative number of seconds',
+    ],
+    [
+      { clockTolerance: 1, clockToleranceSeconds: 1 },
+      '"clockTolerance" option is the deprecated name of "clockToleranceSeconds": set only one',
+    ],
     [{ acceptJwtShaped: 'yes' }, '"acceptJwtShaped" option must be a boolean'],
     [{ fetch: 'fetch' }, '"fetch" option must be a fetch function'],
     [{ jwks_uri: 'https://idp.example.com/jwks' }, '"jwks_uri" option is not recognized'],

@@ -15,7 +15,7 @@ import {
 import { IntrospectionCache, type Outcome, tokenKey } from './lib/introspection-cache.js'
 import { introspectionClient } from './lib/introspection-client.js'
 import { Limiter } from './lib/limiter.js'
-import { type IntrospectionOptions, normalizeOptions } from './lib/options.js'
+import { type IntrospectionOptions, introspectionSettings } from './lib/options.js'
 import { toAuth } from './lib/to-auth.js'
 
 /** An authenticator of opaque access tokens; {@link Introspection.verify} checks a bare token. */
@@ -57,7 +57,7 @@ export interface Introspection extends Authenticator {
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-6.2
  */
 export function introspection(options: IntrospectionOptions): Introspection {
-  const o = normalizeOptions(options)
+  const o = introspectionSettings(options)
   const challenges = bearerChallenges(o.realm)
   const readOptions = { schemes: ['Bearer'] as const, maxTokenLength: o.maxTokenLength, challenges }
   const introspect = introspectionClient(o)

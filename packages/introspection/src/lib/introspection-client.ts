@@ -1,7 +1,7 @@
 import { checkEndpoint } from '@zerotrust/core'
 import * as oauth from 'oauth4webapi'
 import { boundedFetch, type OAuthFetch } from './bounded-fetch.js'
-import type { ClientAuthentication, ClientSecret, NormalizedOptions } from './options.js'
+import type { ClientAuthentication, ClientSecret, IntrospectionSettings } from './options.js'
 import { translateError, unavailable } from './translate-error.js'
 
 /** Sends one token to the introspection endpoint and returns the parsed answer (`active` is a boolean). */
@@ -20,7 +20,7 @@ interface Transport {
  *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */
-export function introspectionClient(o: NormalizedOptions): Introspect {
+export function introspectionClient(o: IntrospectionSettings): Introspect {
   const client: oauth.Client = { client_id: o.clientId }
   const fetch = boundedFetch(o.fetch)
   const authenticate = clientAuth(o.clientAuthentication)

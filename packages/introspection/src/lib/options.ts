@@ -1,4 +1,4 @@
-import { checkEndpoint, parseOptions } from '@zerotrust/core'
+import { checkEndpoint, type OptionsSchema, option, parseOptions } from '@zerotrust/core/layer'
 import type { CryptoKey } from 'oauth4webapi'
 import { z } from 'zod'
 
@@ -48,8 +48,12 @@ export interface IntrospectionOptions {
         /** Most tokens kept; 10 000 by default. */
         readonly max?: number
         /** Longest time in seconds an active token stays cached (never past its `exp`); 300 by default. */
+        readonly maxTtlSeconds?: number
+        /** @deprecated The old name of `maxTtlSeconds`, still accepted. */
         readonly maxTtl?: number
         /** Seconds an inactive answer stays cached; 10 by default; 0 turns it off. */
+        readonly inactiveTtlSeconds?: number
+        /** @deprecated The old name of `inactiveTtlSeconds`, still accepted. */
         readonly inactiveTtl?: number
         /**
          * Most inactive answers kept, apart from the active ones so that a flood of bad tokens cannot
@@ -68,6 +72,8 @@ export interface IntrospectionOptions {
    */
   readonly maxQueued?: number
   /** Seconds of clock skew tolerated on `exp` and `nbf`; 5 by default. */
+  readonly clockToleranceSeconds?: number
+  /** @deprecated The old name of `clockToleranceSeconds`, still accepted. */
   readonly clockTolerance?: number
   /** The `realm` of the `WWW-Authenticate` challenge. */
   readonly realm?: string
@@ -90,19 +96,6 @@ export interface IntrospectionOptions {
   readonly fetch?: typeof globalThis.fetch
 }
 
-const nonEmpty = 'must be a non-empty string'
-const endpointUrl = z
-  .string({ error: nonEmpty })
-  .min(1, { error: nonEmpty })
-  .refine((value) => checkEndpoint(value) !== undefined, {
-    error: 'must be an https URL (plain http only on loopback)',
-  })
-// Refinements rather than `.int()`, which aborts and would leave the `cache` union without a branch to
-// report on.
-const positiveInt = (message: string) =>
-  z.number({ error: message }).refine((v) => Number.isSafeInteger(v) && v > 0, { error: message })
-const nonNegativeInt = (message: string) =>
-  z.number({ error: message }).refine((v) => Number.isSafeInteger(v) && v >= 0, { error: message })
 const privateKey = z.custom<CryptoKey>((v) => isPrivateKey(v), {
   error: 'must be a private CryptoKey or { key, kid }',
 })
@@ -117,70 +110,84 @@ function isPrivateKey(value: unknown): boolean {
 }
 const audienceMessage = 'must be a non-empty string or a non-empty array of them'
 const secretMessage = 'must be a non-empty string or a function returning one'
+const maxTtl = option.seconds({ min: 1 })
+const inactiveTtl = option.seconds()
+const clockTolerance = option.fractionalSeconds()
 
-const schema = z.strictObject({
-  issuer: endpointUrl,
-  audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1, { error: audienceMessage })], {
-    error: audienceMessage,
-  }),
-  introspectionEndpoint: endpointUrl.optional(),
-  clientId: z.string({ error: nonEmpty }).min(1, { error: nonEmpty }),
-  clientAuthentication: z.discriminatedUnion(
-    'method',
-    [
-      z.strictObject({
-        method: z.enum(['client_secret_basic', 'client_secret_post']),
-        secret: z.union([z.string().min(1), z.custom<() => string>((v) => typeof v === 'function')], {
-          error: secretMessage,
-        }),
-      }),
-      z.strictObject({
-        method: z.literal('private_key_jwt'),
-        key: z.union([
-          privateKey,
-          z.strictObject({
-            key: privateKey,
-            kid: z.string({ error: nonEmpty }).min(1, { error: nonEmpty }).optional(),
-          }),
-        ]),
-      }),
-    ],
+const schema = z
+  .strictObject(
     {
-      error:
-        'must be { method: "client_secret_basic" | "client_secret_post", secret } or { method: "private_key_jwt", key }',
-    },
-  ),
-  timeout: positiveInt('must be a positive integer number of milliseconds').optional(),
-  cache: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        max: positiveInt('must be a positive integer').optional(),
-        maxTtl: positiveInt('must be a positive integer number of seconds').optional(),
-        inactiveTtl: nonNegativeInt('must be a non-negative integer number of seconds').optional(),
-        inactiveMax: positiveInt('must be a positive integer').optional(),
+      issuer: option.url(),
+      audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1, { error: audienceMessage })], {
+        error: audienceMessage,
       }),
-    ])
-    .optional(),
-  maxConcurrent: positiveInt('must be a positive integer').optional(),
-  maxQueued: nonNegativeInt('must be a non-negative integer').optional(),
-  clockTolerance: z
-    .number({ error: 'must be a non-negative number of seconds' })
-    .nonnegative({ error: 'must be a non-negative number of seconds' })
-    .finite()
-    .optional(),
-  realm: z.string({ error: 'must be a string' }).optional(),
-  maxTokenLength: positiveInt('must be a positive integer').optional(),
-  acceptJwtShaped: z.boolean({ error: 'must be a boolean' }).optional(),
-  signedResponses: z.boolean({ error: 'must be a boolean' }).optional(),
-  jwksUri: endpointUrl.optional(),
-  fetch: z
-    .custom<typeof globalThis.fetch>((v) => typeof v === 'function', { error: 'must be a fetch function' })
-    .optional(),
-})
+      introspectionEndpoint: option.url().optional(),
+      clientId: option.nonEmptyString(),
+      clientAuthentication: z.discriminatedUnion(
+        'method',
+        [
+          z.strictObject({
+            method: z.enum(['client_secret_basic', 'client_secret_post']),
+            secret: z.union([z.string().min(1), option.callable<Exclude<ClientSecret, string>>()], {
+              error: secretMessage,
+            }),
+          }),
+          z.strictObject({
+            method: z.literal('private_key_jwt'),
+            key: z.union([
+              privateKey,
+              z.strictObject({ key: privateKey, kid: option.nonEmptyString().optional() }),
+            ]),
+          }),
+        ],
+        {
+          error:
+            'must be { method: "client_secret_basic" | "client_secret_post", secret } or { method: "private_key_jwt", key }',
+        },
+      ),
+      timeout: option.milliseconds({ min: 1 }).optional(),
+      cache: z
+        .union([
+          z.literal(false),
+          z
+            .strictObject({
+              max: option.positiveInteger().optional(),
+              maxTtlSeconds: maxTtl.optional(),
+              maxTtl: maxTtl.optional(),
+              inactiveTtlSeconds: inactiveTtl.optional(),
+              inactiveTtl: inactiveTtl.optional(),
+              inactiveMax: option.positiveInteger().optional(),
+            })
+            .superRefine(option.renamed({ maxTtl: 'maxTtlSeconds', inactiveTtl: 'inactiveTtlSeconds' })),
+        ])
+        .optional(),
+      maxConcurrent: option.positiveInteger().optional(),
+      maxQueued: option.integer().optional(),
+      clockToleranceSeconds: clockTolerance.optional(),
+      clockTolerance: clockTolerance.optional(),
+      realm: z.string({ error: 'must be a string' }).optional(),
+      maxTokenLength: option.positiveInteger().optional(),
+      acceptJwtShaped: option.boolean().optional(),
+      signedResponses: option.boolean().optional(),
+      jwksUri: option.url().optional(),
+      fetch: option.callable<typeof globalThis.fetch>('must be a fetch function').optional(),
+    },
+    { error: 'must be an object' },
+  )
+  .superRefine(option.renamed({ clockTolerance: 'clockToleranceSeconds' }))
+  .superRefine((o, ctx) => {
+    // Without discovery, nothing else names the keys that sign the answers.
+    if (o.signedResponses === true && o.introspectionEndpoint !== undefined && o.jwksUri === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwksUri'],
+        message: 'is required for "signedResponses" with "introspectionEndpoint"',
+      })
+    }
+  }) satisfies OptionsSchema<IntrospectionOptions>
 
-/** The options after validation, with every default filled in. */
-export interface NormalizedOptions {
+/** The options of `introspection` after checking, with every default filled in. */
+export interface IntrospectionSettings {
   readonly issuer: string
   readonly audience: readonly string[]
   readonly introspectionEndpoint: URL | undefined
@@ -206,15 +213,13 @@ export interface NormalizedOptions {
   readonly fetch: typeof globalThis.fetch
 }
 
-/** Validates the options once, at construction, and fills in the defaults. */
-export function normalizeOptions(input: unknown): NormalizedOptions {
+/**
+ * Checks `introspection` options once, at construction, and fills in the defaults.
+ *
+ * @throws TypeError naming the option
+ */
+export function introspectionSettings(input: unknown): IntrospectionSettings {
   const o = parseOptions('introspection', schema, input)
-  if (o.signedResponses === true && o.introspectionEndpoint !== undefined && o.jwksUri === undefined) {
-    // Without discovery, nothing else names the keys that sign the answers.
-    throw new TypeError(
-      'introspection: "jwksUri" option is required for "signedResponses" with "introspectionEndpoint"',
-    )
-  }
   return Object.freeze({
     issuer: o.issuer,
     audience: Object.freeze(typeof o.audience === 'string' ? [o.audience] : [...o.audience]),
@@ -228,19 +233,19 @@ export function normalizeOptions(input: unknown): NormalizedOptions {
         ? undefined
         : Object.freeze({
             max: o.cache?.max ?? 10_000,
-            maxTtl: o.cache?.maxTtl ?? 300,
-            inactiveTtl: o.cache?.inactiveTtl ?? 10,
+            maxTtl: o.cache?.maxTtlSeconds ?? o.cache?.maxTtl ?? 300,
+            inactiveTtl: o.cache?.inactiveTtlSeconds ?? o.cache?.inactiveTtl ?? 10,
             inactiveMax: o.cache?.inactiveMax ?? 10_000,
           }),
     maxConcurrent: o.maxConcurrent ?? 16,
     maxQueued: o.maxQueued ?? 128,
-    clockTolerance: o.clockTolerance ?? 5,
+    clockTolerance: o.clockToleranceSeconds ?? o.clockTolerance ?? 5,
     realm: o.realm,
     maxTokenLength: o.maxTokenLength ?? 8192,
     acceptJwtShaped: o.acceptJwtShaped ?? false,
     signedResponses: o.signedResponses ?? false,
     jwksUri: o.jwksUri === undefined ? undefined : checkEndpoint(o.jwksUri),
-    fetch: (o.fetch as typeof globalThis.fetch | undefined) ?? defaultFetch,
+    fetch: o.fetch ?? defaultFetch,
   })
 }
 
