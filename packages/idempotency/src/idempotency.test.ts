@@ -149,16 +149,19 @@ describe('idempotency()', () => {
     })
   })
 
-  it('answers a concurrent duplicate with 409 and Retry-After', async () => {
-    const { begin } = setup({ retryAfter: 2 })
-    handleOf(await begin('"k"'))
-    expect(await failure(begin('"k"'))).toEqual({
-      code: 'idempotency_conflict',
-      status: 409,
-      reason: 'in_flight',
-      retryAfter: 2,
-    })
-  })
+  it.each([{ retryAfterSeconds: 2 }, { retryAfter: 2 }])(
+    'answers a concurrent duplicate with 409 and Retry-After, set by %o (issue 13: the deprecated name works too)',
+    async (retry) => {
+      const { begin } = setup(retry)
+      handleOf(await begin('"k"'))
+      expect(await failure(begin('"k"'))).toEqual({
+        code: 'idempotency_conflict',
+        status: 409,
+        reason: 'in_flight',
+        retryAfter: 2,
+      })
+    },
+  )
 
   it('with "wait", replays the first response once it completes', async () => {
     const { begin } = setup({ wait: { timeout: 2000, interval: 10 } })
@@ -339,6 +342,12 @@ describe('idempotency()', () => {
     )
     expect(() => idempotency({ store, requried: true } as never)).toThrow(
       /"requried" option is not recognized/,
+    )
+    expect(() => idempotency({ store, retryAfterSeconds: 0 })).toThrow(
+      'idempotency: "retryAfterSeconds" option must be a positive integer number of seconds, at most 3600',
+    )
+    expect(() => idempotency({ store, retryAfter: 1, retryAfterSeconds: 1 })).toThrow(
+      'idempotency: "retryAfter" option is the deprecated name of "retryAfterSeconds": set only one',
     )
   })
 })

@@ -3,10 +3,10 @@ import {
   type IdempotencyClaim,
   type IdempotencyClaimOptions,
   type IdempotencyStore,
-  parseOptions,
   type StoredResponse,
   ZeroTrustError,
 } from '@zerotrust/core'
+import { type OptionsSchema, option, parseOptions } from '@zerotrust/core/layer'
 import { z } from 'zod'
 
 /** Options of {@link memoryIdempotencyStore}. */
@@ -83,27 +83,17 @@ const maxCallerLength = 512
 
 const defaultMaxBytes = 64 * 1024 * 1024
 
-const positiveInteger = z
-  .number({ error: 'must be a positive integer' })
-  .int({ error: 'must be a positive integer' })
-  .min(1, { error: 'must be a positive integer' })
-
 const schema = z
-  .object(
+  .strictObject(
     {
-      maxEntries: positiveInteger.optional(),
-      maxBytes: positiveInteger.optional(),
-      minRetention: z
-        .number({ error: 'must be a non-negative integer' })
-        .int({ error: 'must be a non-negative integer' })
-        .min(0, { error: 'must be a non-negative integer' })
-        .optional(),
-      maxEntriesPerCaller: positiveInteger.optional(),
-      maxBytesPerCaller: positiveInteger.optional(),
+      maxEntries: option.positiveInteger().optional(),
+      maxBytes: option.positiveInteger().optional(),
+      minRetention: option.milliseconds().optional(),
+      maxEntriesPerCaller: option.positiveInteger().optional(),
+      maxBytesPerCaller: option.positiveInteger().optional(),
     },
     { error: 'must be an object' },
   )
-  .strict()
   .superRefine((options, context) => {
     const bounds = [
       ['maxEntriesPerCaller', 'maxEntries', options.maxEntriesPerCaller, options.maxEntries ?? 10_000],
@@ -114,7 +104,7 @@ const schema = z
         context.addIssue({ code: 'custom', path: [name], message: `must be at most "${total}" (${limit})` })
       }
     }
-  })
+  }) satisfies OptionsSchema<MemoryIdempotencyStoreOptions>
 
 /**
  * A bounded in-memory {@link IdempotencyStore} for one process (a fleet of replicas needs

@@ -1,4 +1,5 @@
-import { type IdempotencyStore, parseOptions } from '@zerotrust/core'
+import type { IdempotencyStore } from '@zerotrust/core'
+import { type OptionsSchema, option, parseOptions } from '@zerotrust/core/layer'
 import { z } from 'zod'
 
 /** Options of `idempotency`. */
@@ -45,7 +46,9 @@ export interface IdempotencyOptions {
   readonly replayHeaders?: readonly string[]
   /** Which statuses are stored; by default every status but 5xx, 408 and 429 (transient answers). */
   readonly storeResponse?: (status: number) => boolean
-  /** Seconds sent in `Retry-After` with a 409; 1 by default. */
+  /** Seconds sent in `Retry-After` with a 409; 1 by default, at most 3600. */
+  readonly retryAfterSeconds?: number
+  /** @deprecated The old name of `retryAfterSeconds`, still accepted. */
   readonly retryAfter?: number
   /**
    * Wait for a concurrent request with the same key to finish (and replay its response) for at most
@@ -105,13 +108,6 @@ const neverReplayed = new Set([
 const token = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i
 const hour = 3_600_000
 
-const positiveInteger = (max: number) =>
-  z
-    .number({ error: 'must be a positive integer' })
-    .int({ error: 'must be a positive integer' })
-    .min(1, { error: 'must be a positive integer' })
-    .max(max, { error: `must be at most ${max}` })
-
 const isStore = (value: unknown): value is IdempotencyStore => {
   const store = value as Partial<IdempotencyStore> | null | undefined
   return (
@@ -122,8 +118,10 @@ const isStore = (value: unknown): value is IdempotencyStore => {
   )
 }
 
+const retryAfter = option.seconds({ min: 1, max: 3600 })
+
 const schema = z
-  .object(
+  .strictObject(
     {
       store: z.custom<IdempotencyStore>(isStore, {
         error: 'must be an idempotency store, such as memoryIdempotencyStore()',
@@ -134,23 +132,19 @@ const schema = z
         })
         .min(1, { error: 'must name at least one method' })
         .optional(),
-      required: z.boolean({ error: 'must be a boolean' }).optional(),
-      anonymous: z.boolean({ error: 'must be a boolean' }).optional(),
+      required: option.boolean().optional(),
+      anonymous: option.boolean().optional(),
       fields: z
         .array(z.string().min(1, { error: 'must be an array of member names' }), {
           error: 'must be an array of member names',
         })
         .min(1, { error: 'must name at least one member' })
         .optional(),
-      lockTtl: positiveInteger(24 * hour).optional(),
-      maxLockHold: positiveInteger(30 * 24 * hour).optional(),
-      retention: positiveInteger(30 * 24 * hour).optional(),
-      maxKeyLength: positiveInteger(8192).optional(),
-      maxBodyBytes: z
-        .number({ error: 'must be a non-negative integer' })
-        .int({ error: 'must be a non-negative integer' })
-        .min(0, { error: 'must be a non-negative integer' })
-        .optional(),
+      lockTtl: option.milliseconds({ min: 1, max: 24 * hour }).optional(),
+      maxLockHold: option.milliseconds({ min: 1, max: 30 * 24 * hour }).optional(),
+      retention: option.milliseconds({ min: 1, max: 30 * 24 * hour }).optional(),
+      maxKeyLength: option.positiveInteger(8192).optional(),
+      maxBodyBytes: option.integer().optional(),
       replayHeaders: z
         .array(
           z
@@ -163,21 +157,17 @@ const schema = z
           { error: 'must be an array of header names' },
         )
         .optional(),
-      storeResponse: z
-        .custom<(status: number) => boolean>((v) => typeof v === 'function', {
-          error: 'must be a function',
-        })
-        .optional(),
-      retryAfter: positiveInteger(3600).optional(),
+      storeResponse: option.callable<(status: number) => boolean>().optional(),
+      retryAfterSeconds: retryAfter.optional(),
+      retryAfter: retryAfter.optional(),
       wait: z
-        .object(
+        .strictObject(
           {
-            timeout: positiveInteger(10 * 60_000),
-            interval: positiveInteger(60_000).optional(),
+            timeout: option.milliseconds({ min: 1, max: 10 * 60_000 }),
+            interval: option.milliseconds({ min: 1, max: 60_000 }).optional(),
           },
           { error: 'must be an object with "timeout" in milliseconds' },
         )
-        .strict()
         .optional(),
       onStoreError: z
         .enum(['fail', 'pass-through'], { error: 'must be "fail" or "pass-through"' })
@@ -185,7 +175,9 @@ const schema = z
     },
     { error: 'must be an object' },
   )
-  .strict()
+  .superRefine(
+    option.renamed({ retryAfter: 'retryAfterSeconds' }),
+  ) satisfies OptionsSchema<IdempotencyOptions>
 
 /**
  * Checks the options of `idempotency()` once, at construction.
@@ -207,7 +199,7 @@ export function idempotencySettings(options: IdempotencyOptions): IdempotencySet
     maxBodyBytes: parsed.maxBodyBytes ?? 1024 * 1024,
     replayHeaders: new Set((parsed.replayHeaders ?? defaultReplayHeaders).map((name) => name.toLowerCase())),
     storeResponse: parsed.storeResponse ?? storedByDefault,
-    retryAfter: parsed.retryAfter ?? 1,
+    retryAfter: parsed.retryAfterSeconds ?? parsed.retryAfter ?? 1,
     wait:
       parsed.wait === undefined
         ? undefined
