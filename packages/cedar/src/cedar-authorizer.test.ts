@@ -370,7 +370,15 @@ describe('construction', () => {
     [{ policies: { dir: '' } }, '"policies.dir" option must be a non-empty string'],
     [{ policies: { text: '' }, cache: { max: 0 } }, '"cache.max" option must be a positive integer'],
     [{ policies: { text: '' }, cache: true }, '"cache" option must be false or { max, timeVarying }'],
-    [{ policies: { text: '' }, watch: 'yes' }, '"watch" option must be a boolean or { debounceMs }'],
+    [{ policies: { text: '' }, watch: 'yes' }, '"watch" option must be a boolean or { debounce }'],
+    [
+      { policies: { text: '' }, watch: { debounce: -1 } },
+      '"watch.debounce" option must be a non-negative integer number of milliseconds',
+    ],
+    [
+      { policies: { text: '' }, watch: { debounce: 5, debounceMs: 5 } },
+      '"watch.debounceMs" option is the deprecated name of "debounce": set only one',
+    ],
     [
       { policies: { text: '' }, watch: { debounceMs: -1 } },
       '"watch.debounceMs" option must be a non-negative integer',
@@ -486,7 +494,7 @@ when { principal.roles.contains("admin") };\n`
     let wake: () => void = () => {}
     const policies = seeded({
       policies: { dir },
-      watch: { debounceMs: 30 },
+      watch: { debounce: 30 },
       onReload: (result) => {
         results.push(result)
         wake()

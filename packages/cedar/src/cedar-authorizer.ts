@@ -13,8 +13,8 @@ import { type ContextPlans, contextPlans } from './lib/context-plan.js'
 import { replan, toCedarRequest, UnmappableRequest } from './lib/mapping.js'
 import {
   type CedarAuthorizerOptions,
-  type CedarSettings,
-  cedarSettings,
+  type CedarAuthorizerSettings,
+  cedarAuthorizerSettings,
   type ReloadResult,
 } from './lib/options.js'
 import { sanitize } from './lib/sanitize.js'
@@ -77,7 +77,7 @@ interface CachedDecision {
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-9.3.2 (HEAD)
  */
 export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorizer {
-  const settings = cedarSettings(options)
+  const settings = cedarAuthorizerSettings(options)
   // Before any decision makes the engine's glue hot: see lib/v8-remedy.ts.
   if (settings.disableWasmCallInlining) disableWasmCallInlining()
   const prefix = `zerotrust-cedar-${randomUUID()}`
@@ -213,7 +213,7 @@ function activate(
   slot: string,
   compiled: CompiledPolicies,
   plans: ContextPlans,
-  settings: CedarSettings,
+  settings: CedarAuthorizerSettings,
 ): ActiveSet {
   preparse(slot, compiled)
   // The key holds the time (in seconds) where the context carries it: entries would serve one second.
@@ -231,7 +231,7 @@ function activate(
 /** The plans of the compiled set's schema; those of `previous` (the same object) when it is the same. */
 function planContexts(
   compiled: CompiledPolicies,
-  settings: CedarSettings,
+  settings: CedarAuthorizerSettings,
   previous: ContextPlans | undefined,
 ): ContextPlans {
   const plans = contextPlans(compiled.schema, settings)
@@ -318,7 +318,7 @@ function failed(error: unknown): Decision {
   })
 }
 
-function report(settings: CedarSettings, result: ReloadResult): void {
+function report(settings: CedarAuthorizerSettings, result: ReloadResult): void {
   if (settings.onReload !== undefined) {
     const threw = () =>
       process.emitWarning('zerotrust: the cedar "onReload" callback threw', 'ZeroTrustWarning')

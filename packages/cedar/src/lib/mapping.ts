@@ -1,6 +1,6 @@
 import type { Auth, RequestLike } from '@zerotrust/core'
 import type { ContextPlan, ContextPlans } from './context-plan.js'
-import type { CedarSettings, CedarValue, EntityRef } from './options.js'
+import type { CedarAuthorizerSettings, CedarValue, EntityRef } from './options.js'
 import { checkRef, UnrepresentableValue } from './values.js'
 
 /** The Cedar request of one HTTP request. */
@@ -31,7 +31,7 @@ export class UnmappableRequest extends Error {
  * The default principal: the user (`sub`) when the token speaks for one, else the OAuth client of a
  * client-credentials token (no `sub`, or `sub` equal to the client id, as RFC 9068 §2.2 has it).
  */
-export function defaultPrincipal(settings: CedarSettings, auth: Auth): EntityRef {
+export function defaultPrincipal(settings: CedarAuthorizerSettings, auth: Auth): EntityRef {
   const { subject, clientId } = auth
   if (subject !== undefined && subject !== '' && subject !== clientId)
     return { type: settings.types.user, id: subject }
@@ -45,7 +45,7 @@ export function defaultPrincipal(settings: CedarSettings, auth: Auth): EntityRef
  * which would make one action per order and let `/orders/7/` or `/Orders/7` slip past a policy. With
  * `headAsGet`, a `HEAD` request is the `GET` of its route.
  */
-export function defaultAction(settings: CedarSettings, req: RequestLike): EntityRef {
+export function defaultAction(settings: CedarAuthorizerSettings, req: RequestLike): EntityRef {
   if (req.route === undefined) {
     throw new UnmappableRequest(
       'the matched route is unknown: mount the cedar authorizer on routes, not before routing',
@@ -58,7 +58,7 @@ export function defaultAction(settings: CedarSettings, req: RequestLike): Entity
 }
 
 /** The default resource: the value of the route's last parameter, or the route pattern without one. */
-export function defaultResource(settings: CedarSettings, req: RequestLike): EntityRef {
+export function defaultResource(settings: CedarAuthorizerSettings, req: RequestLike): EntityRef {
   const params = req.params
   let last: string | undefined
   if (params !== undefined) for (const key in params) last = params[key]
@@ -79,7 +79,7 @@ export function defaultResource(settings: CedarSettings, req: RequestLike): Enti
  * @throws UnmappableRequest when the scopes carried are past the bounds
  */
 export function buildContext(
-  settings: CedarSettings,
+  settings: CedarAuthorizerSettings,
   plan: ContextPlan,
   req: RequestLike,
   auth: Auth,
@@ -122,7 +122,7 @@ export function buildContext(
  * The token's scopes, within the bounds. Each scope costs the engine on every decision (a token of
  * 5,000 scopes took tens of milliseconds), and a token past the bounds is refused before any is copied.
  */
-function boundedScopes(settings: CedarSettings, scopes: readonly string[]): readonly string[] {
+function boundedScopes(settings: CedarAuthorizerSettings, scopes: readonly string[]): readonly string[] {
   if (scopes.length > settings.maxScopes) {
     throw new UnmappableRequest(
       `the token carries ${scopes.length} scopes, more than "maxScopes" (${settings.maxScopes})`,
@@ -141,7 +141,7 @@ function boundedScopes(settings: CedarSettings, scopes: readonly string[]): read
 }
 
 function contextOption(
-  settings: CedarSettings,
+  settings: CedarAuthorizerSettings,
   req: RequestLike,
   auth: Auth,
 ): Readonly<Record<string, CedarValue>> | undefined {
@@ -160,7 +160,7 @@ function contextOption(
  * @throws UnmappableRequest or UnrepresentableValue
  */
 export function toCedarRequest(
-  settings: CedarSettings,
+  settings: CedarAuthorizerSettings,
   plans: ContextPlans,
   req: RequestLike,
   auth: Auth,
@@ -184,7 +184,7 @@ export function toCedarRequest(
 
 /** The request with its context built again under `plans` (a reload changed the schema meanwhile). */
 export function replan(
-  settings: CedarSettings,
+  settings: CedarAuthorizerSettings,
   plans: ContextPlans,
   request: CedarRequest,
   req: RequestLike,

@@ -1,5 +1,5 @@
 import type { Auth, RequestLike } from '@zerotrust/core'
-import { parseOptions } from '@zerotrust/core'
+import { type OptionsSchema, option, parseOptions } from '@zerotrust/core/layer'
 import { z } from 'zod'
 import { wasmCallInliningAborts } from './v8-remedy.js'
 
@@ -139,10 +139,17 @@ export interface CedarAuthorizerOptions {
         readonly timeVarying?: boolean
       }
   /**
-   * Watch the policy directories and files, reloading (debounced) when they change; off by default. A set
-   * that fails to parse or validate is rejected and the old one keeps serving.
+   * Watch the policy directories and files, reloading when they change, `debounce` milliseconds (200 by
+   * default) after the last change; off by default. A set that fails to parse or validate is rejected and
+   * the old one keeps serving.
    */
-  readonly watch?: boolean | { readonly debounceMs?: number }
+  readonly watch?:
+    | boolean
+    | {
+        readonly debounce?: number
+        /** @deprecated The old name of `debounce`, still accepted. */
+        readonly debounceMs?: number
+      }
   /** Told about every reload the watcher runs; by default a failed one is a process warning. */
   readonly onReload?: (result: ReloadResult) => void
   /**
@@ -154,8 +161,8 @@ export interface CedarAuthorizerOptions {
   readonly disableWasmCallInlining?: boolean
 }
 
-/** The checked options. */
-export interface CedarSettings {
+/** The options of `cedarAuthorizer` after checking, with every default filled in. */
+export interface CedarAuthorizerSettings {
   readonly sources: readonly PolicySource[]
   readonly schema: SchemaSource | undefined
   readonly validateRequest: boolean
@@ -185,23 +192,19 @@ export interface CedarSettings {
   readonly disableWasmCallInlining: boolean
 }
 
-const nonEmpty = 'must be a non-empty string'
-const text = z.string({ error: nonEmpty }).min(1, { error: nonEmpty })
+const text = option.nonEmptyString()
 // A Cedar identifier, optionally with namespaces: `Orders::User`.
 const typeName = z
   .string({ error: 'must be a Cedar type name such as "User"' })
   .regex(/^[_a-zA-Z][_a-zA-Z0-9]*(?:::[_a-zA-Z][_a-zA-Z0-9]*)*$/, {
     error: 'must be a Cedar type name such as "User"',
   })
-const fn = (what: string) =>
-  z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', {
-    error: `must be a function ${what}`,
-  })
-
-const positiveInteger = z
-  .number({ error: 'must be a positive integer' })
-  .int({ error: 'must be a positive integer' })
-  .positive({ error: 'must be a positive integer' })
+const fn = <K extends keyof CedarAuthorizerOptions>(what: string) =>
+  option.callable<NonNullable<CedarAuthorizerOptions[K]> & ((...args: never) => unknown)>(
+    `must be a function ${what}`,
+  )
+const positiveInteger = option.positiveInteger()
+const debounce = option.milliseconds()
 
 const policySource = z.union(
   [
@@ -221,72 +224,71 @@ const schemaSource = z.union(
   { error: 'must be { text }, { json } or { file }' },
 )
 
-const schema = z.strictObject({
-  policies: z.union(
-    [policySource, z.array(policySource).min(1, { error: 'must name at least one source' })],
-    {
-      error: 'must be { text }, { file } or { dir }, or an array of them',
-    },
-  ),
-  schema: schemaSource.optional(),
-  validateRequest: z.boolean({ error: 'must be a boolean' }).optional(),
-  namespace: typeName.optional(),
-  entityTypes: z
-    .strictObject({
-      user: typeName.optional(),
-      client: typeName.optional(),
-      resource: typeName.optional(),
-      action: typeName.optional(),
-    })
-    .optional(),
-  principal: fn('(auth, req) => ({ type, id })').optional(),
-  action: fn('(req, auth) => ({ type, id })').optional(),
-  resource: fn('(req, auth) => ({ type, id })').optional(),
-  context: fn('(req, auth) => record').optional(),
-  defaultContext: z.boolean({ error: 'must be a boolean' }).optional(),
-  headAsGet: z.boolean({ error: 'must be a boolean' }).optional(),
-  maxScopes: positiveInteger.optional(),
-  maxScopeLength: positiveInteger.optional(),
-  entities: fn('(req, auth) => entities').optional(),
-  time: z.boolean({ error: 'must be a boolean' }).optional(),
-  now: fn('returning milliseconds').optional(),
-  cache: z
-    .union(
-      [
-        z.literal(false),
-        z.strictObject({
-          max: positiveInteger.optional(),
-          timeVarying: z.boolean({ error: 'must be a boolean' }).optional(),
-        }),
-      ],
-      { error: 'must be false or { max, timeVarying }' },
-    )
-    .optional(),
-  watch: z
-    .union(
-      [
-        z.boolean(),
-        z.strictObject({
-          debounceMs: z
-            .number({ error: 'must be a non-negative integer' })
-            .int({ error: 'must be a non-negative integer' })
-            .min(0, { error: 'must be a non-negative integer' })
-            .optional(),
-        }),
-      ],
-      { error: 'must be a boolean or { debounceMs }' },
-    )
-    .optional(),
-  onReload: fn('(result) => void').optional(),
-  disableWasmCallInlining: z.boolean({ error: 'must be a boolean' }).optional(),
-})
+const schema = z.strictObject(
+  {
+    policies: z.union(
+      [policySource, z.array(policySource).min(1, { error: 'must name at least one source' })],
+      {
+        error: 'must be { text }, { file } or { dir }, or an array of them',
+      },
+    ),
+    schema: schemaSource.optional(),
+    validateRequest: option.boolean().optional(),
+    namespace: typeName.optional(),
+    entityTypes: z
+      .strictObject({
+        user: typeName.optional(),
+        client: typeName.optional(),
+        resource: typeName.optional(),
+        action: typeName.optional(),
+      })
+      .optional(),
+    principal: fn<'principal'>('(auth, req) => ({ type, id })').optional(),
+    action: fn<'action'>('(req, auth) => ({ type, id })').optional(),
+    resource: fn<'resource'>('(req, auth) => ({ type, id })').optional(),
+    context: fn<'context'>('(req, auth) => record').optional(),
+    defaultContext: option.boolean().optional(),
+    headAsGet: option.boolean().optional(),
+    maxScopes: positiveInteger.optional(),
+    maxScopeLength: positiveInteger.optional(),
+    entities: fn<'entities'>('(req, auth) => entities').optional(),
+    time: option.boolean().optional(),
+    now: fn<'now'>('returning milliseconds').optional(),
+    cache: z
+      .union(
+        [
+          z.literal(false),
+          z.strictObject({
+            max: positiveInteger.optional(),
+            timeVarying: option.boolean().optional(),
+          }),
+        ],
+        { error: 'must be false or { max, timeVarying }' },
+      )
+      .optional(),
+    watch: z
+      .union(
+        [
+          z.boolean(),
+          z
+            .strictObject({ debounce: debounce.optional(), debounceMs: debounce.optional() })
+            .superRefine(option.renamed({ debounceMs: 'debounce' })),
+        ],
+        { error: 'must be a boolean or { debounce }' },
+      )
+      .optional(),
+    onReload: fn<'onReload'>('(result) => void').optional(),
+    disableWasmCallInlining: option.boolean().optional(),
+  },
+  { error: 'must be an object' },
+) satisfies OptionsSchema<CedarAuthorizerOptions>
 
 /**
  * Checks `cedarAuthorizer` options once.
  *
  * @throws TypeError naming the option
  */
-export function cedarSettings(input: CedarAuthorizerOptions): CedarSettings {
+export function cedarAuthorizerSettings(input: CedarAuthorizerOptions): CedarAuthorizerSettings {
   const options = parseOptions('cedarAuthorizer', schema, input) as CedarAuthorizerOptions
   const prefix = options.namespace === undefined ? '' : `${options.namespace}::`
   const types = options.entityTypes ?? {}
@@ -317,7 +319,11 @@ export function cedarSettings(input: CedarAuthorizerOptions): CedarSettings {
     cacheMax: cache === undefined ? undefined : (cache.max ?? 10_000),
     cacheTimeVarying: cache?.timeVarying === true,
     debounceMs:
-      watch === undefined || watch === false ? undefined : watch === true ? 200 : (watch.debounceMs ?? 200),
+      watch === undefined || watch === false
+        ? undefined
+        : watch === true
+          ? 200
+          : (watch.debounce ?? watch.debounceMs ?? 200),
     onReload: options.onReload,
     disableWasmCallInlining: options.disableWasmCallInlining ?? wasmCallInliningAborts(),
   })
