@@ -8,9 +8,9 @@ import type {
 import { checkFingerprint, checkKey, pxMilliseconds } from './lib/arguments.js'
 import { corruptRecord, send } from './lib/deadline.js'
 import {
-  idempotencyStoreSettings,
   type RedisClient,
   type RedisIdempotencyStoreOptions,
+  redisIdempotencyStoreSettings,
 } from './lib/options.js'
 import { callerKeys, callerTag, ownerToken, parseOwner, quotaRefusal, refusedFor } from './lib/quota.js'
 import { decodeRecord, encodePending, encodeResponse, pendingPrefix } from './lib/record.js'
@@ -61,7 +61,7 @@ export function redisIdempotencyStore(
     maxEntriesPerCaller,
     maxBytesPerCaller,
     minRetention,
-  } = idempotencyStoreSettings('redisIdempotencyStore', client, options, 'zt:idem:')
+  } = redisIdempotencyStoreSettings(client, options)
 
   return Object.freeze({
     async claim(

@@ -1,7 +1,7 @@
 import type { ReplayStore } from '@zerotrust/core'
 import { checkKey, pxMilliseconds } from './lib/arguments.js'
 import { send } from './lib/deadline.js'
-import { type RedisClient, type RedisStoreOptions, storeSettings } from './lib/options.js'
+import { type RedisClient, type RedisStoreOptions, redisReplayStoreSettings } from './lib/options.js'
 
 /**
  * A DPoP replay store on Redis, shared by every replica that uses the same Redis: a proof `jti` used
@@ -20,11 +20,7 @@ import { type RedisClient, type RedisStoreOptions, storeSettings } from './lib/o
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-11.1
  */
 export function redisReplayStore(client: RedisClient, options?: RedisStoreOptions): ReplayStore {
-  const {
-    client: redis,
-    prefix,
-    operationTimeout,
-  } = storeSettings('redisReplayStore', client, options, 'zt:dpop:')
+  const { client: redis, prefix, operationTimeout } = redisReplayStoreSettings(client, options)
 
   return Object.freeze({
     async claim(key: string, ttlMs: number): Promise<boolean> {

@@ -62,7 +62,7 @@ describe('redisIdempotencyStore: options', () => {
       new TypeError('redisIdempotencyStore: "maxBytesPerCaller" option must be a positive integer'),
     )
     expect(() => redisIdempotencyStore(client, { minRetention: -1 })).toThrow(
-      /^redisIdempotencyStore: "minRetention" option must be a non-negative integer of milliseconds/,
+      /^redisIdempotencyStore: "minRetention" option must be a non-negative integer number of milliseconds/,
     )
   })
 })

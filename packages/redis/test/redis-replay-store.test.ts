@@ -44,7 +44,7 @@ describe('redisReplayStore: options', () => {
     for (const operationTimeout of [0, -1, 1.5, '1000', Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31]) {
       expect(() => redisReplayStore(client, { operationTimeout } as never)).toThrow(
         new TypeError(
-          'redisReplayStore: "operationTimeout" option must be a positive integer of milliseconds, at most 2147483647',
+          'redisReplayStore: "operationTimeout" option must be a positive integer number of milliseconds, at most 2147483647',
         ),
       )
     }

@@ -1,4 +1,4 @@
-import { parseOptions } from '@zerotrust/core'
+import { type OptionsSchema, option, type Parsed, parseOptions } from '@zerotrust/core/layer'
 import type { Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
 
@@ -76,65 +76,38 @@ export const defaultOperationTimeout = 1000
 
 // setTimeout's delay is a signed 32-bit integer: anything larger fires at once.
 const maxTimeout = 2_147_483_647
-const nonEmpty = 'must be a non-empty string'
-const timeout = `must be a positive integer of milliseconds, at most ${maxTimeout}`
 
 const shape = {
-  prefix: z.string({ error: nonEmpty }).min(1, { error: nonEmpty }).optional(),
-  operationTimeout: z
-    .number({ error: timeout })
-    .int({ error: timeout })
-    .positive({ error: timeout })
-    .max(maxTimeout, { error: timeout })
-    .optional(),
+  prefix: option.nonEmptyString().optional(),
+  operationTimeout: option.milliseconds({ min: 1, max: maxTimeout }).optional(),
 }
-const schema = z.strictObject(shape, { error: 'must be an object' }).optional()
+const schema = z.strictObject(shape, { error: 'must be an object' }).optional() satisfies OptionsSchema<
+  RedisStoreOptions | undefined
+>
 
 // Counts and sizes stay exact in Lua's doubles and in sorted-set scores.
-const positive = 'must be a positive integer'
-const count = z
-  .number({ error: positive })
-  .int({ error: positive })
-  .positive({ error: positive })
-  .max(Number.MAX_SAFE_INTEGER, { error: positive })
+const count = option.positiveInteger()
 const idempotencySchema = z
   .strictObject(
     {
       ...shape,
       maxEntriesPerCaller: count.optional(),
       maxBytesPerCaller: count.optional(),
-      minRetention: z
-        .number({ error: 'must be a non-negative integer of milliseconds' })
-        .int({ error: 'must be a non-negative integer of milliseconds' })
-        .min(0, { error: 'must be a non-negative integer of milliseconds' })
-        .max(30 * 24 * 3_600_000, { error: 'must be at most 30 days' })
-        .optional(),
+      minRetention: option.milliseconds({ max: 30 * 24 * 3_600_000 }).optional(),
     },
     { error: 'must be an object' },
   )
-  .optional()
+  .optional() satisfies OptionsSchema<RedisIdempotencyStoreOptions | undefined>
 
 /**
- * Checks a store factory's arguments once, at construction: the client must look like an ioredis
- * client, and the options must be valid.
+ * Checks the arguments of `redisReplayStore` once, at construction: the client must look like an
+ * ioredis client, and the options must be valid.
  *
  * @throws TypeError naming the argument or option at fault
  */
-export function storeSettings(
-  factory: string,
-  client: unknown,
-  options: unknown,
-  defaultPrefix: string,
-): StoreSettings {
-  if (!isStoreClient(client)) {
-    throw new TypeError(`${factory}: "client" argument must be an ioredis Redis or Cluster client`)
-  }
-  const parsed = parseOptions(factory, schema, options) ?? {}
-  return Object.freeze({
-    client,
-    prefix: parsed.prefix ?? defaultPrefix,
-    operationTimeout: parsed.operationTimeout ?? defaultOperationTimeout,
-  })
+export function redisReplayStoreSettings(client: unknown, options: unknown): StoreSettings {
+  const checked = checkClient('redisReplayStore', client)
+  return common(checked, parseOptions('redisReplayStore', schema, options) ?? {}, 'zt:dpop:')
 }
 
 /**
@@ -143,20 +116,32 @@ export function storeSettings(
  *
  * @throws TypeError naming the argument or option at fault
  */
-export function idempotencyStoreSettings(
-  factory: string,
-  client: unknown,
-  options: unknown,
-  defaultPrefix: string,
-): IdempotencyStoreSettings {
-  const parsed = parseOptions(factory, idempotencySchema, options) ?? {}
-  const { prefix, operationTimeout } = parsed
-  const common = storeSettings(factory, client, { prefix, operationTimeout }, defaultPrefix)
+export function redisIdempotencyStoreSettings(client: unknown, options: unknown): IdempotencyStoreSettings {
+  const parsed = parseOptions('redisIdempotencyStore', idempotencySchema, options) ?? {}
   return Object.freeze({
-    ...common,
+    ...common(checkClient('redisIdempotencyStore', client), parsed, 'zt:idem:'),
     maxEntriesPerCaller: parsed.maxEntriesPerCaller ?? 10_000,
     maxBytesPerCaller: parsed.maxBytesPerCaller ?? 64 * 1024 * 1024,
     minRetention: parsed.minRetention ?? 10 * 60_000,
+  })
+}
+
+function checkClient(factory: string, client: unknown): StoreClient {
+  if (!isStoreClient(client)) {
+    throw new TypeError(`${factory}: "client" argument must be an ioredis Redis or Cluster client`)
+  }
+  return client
+}
+
+function common(
+  client: StoreClient,
+  parsed: Parsed<RedisStoreOptions>,
+  defaultPrefix: string,
+): StoreSettings {
+  return Object.freeze({
+    client,
+    prefix: parsed.prefix ?? defaultPrefix,
+    operationTimeout: parsed.operationTimeout ?? defaultOperationTimeout,
   })
 }
 
