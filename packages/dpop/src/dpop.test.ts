@@ -611,7 +611,7 @@ describe('dpop: server nonces (§8, §9)', () => {
   it('refuses a forged nonce and a stale one, and offers a fresh nonce after rotation', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     vi.setSystemTime(new Date('2026-11-23T10:00:00Z'))
-    const tokens = dpop(inner(), { nonce: { secret, lifetime: 60 } })
+    const tokens = dpop(inner(), { nonce: { secret, lifetimeSeconds: 60 } })
     const token = await tokenFor(jkt, { exp: Math.floor(Date.now() / 1000) + 3600 })
     const nonce = tokens.currentNonce() as string
 
@@ -699,12 +699,23 @@ describe('dpop: option mistakes fail at construction, naming the option', () => 
   it.each([
     [{ algorithms: ['HS256'] }, /"algorithms\.0" option must list algorithms/],
     [{ algorithms: [] }, /"algorithms" option must not be empty/],
-    [{ maxProofAge: 0 }, /"maxProofAge" option must be a positive integer/],
-    [{ maxProofAge: 3600 }, /"maxProofAge" option must be at most 300/],
+    [
+      { maxProofAgeSeconds: 0 },
+      /^dpop: "maxProofAgeSeconds" option must be a positive integer number of seconds, at most 300$/,
+    ],
+    [{ maxProofAge: 3600 }, /"maxProofAge" option must be .*at most 300/],
+    [{ clockToleranceSeconds: -1 }, /"clockToleranceSeconds" option must be a non-negative integer/],
     [{ clockTolerance: -1 }, /"clockTolerance" option must be a non-negative integer/],
     [{ replayStore: {} }, /"replayStore" option must be a replay store/],
     [{ nonce: { secret: 'short' } }, /"nonce\.secret" option must be at least 32 bytes/],
-    [{ nonce: { secret: 'n'.repeat(32), lifetime: 1 } }, /"nonce\.lifetime" option must be at least 10/],
+    [
+      { nonce: { secret: 'n'.repeat(32), lifetimeSeconds: 1 } },
+      /"nonce\.lifetimeSeconds" option must be .*from 10 to 3600/,
+    ],
+    [
+      { nonce: { secret: 'n'.repeat(32), lifetime: 1 } },
+      /"nonce\.lifetime" option must be .*from 10 to 3600/,
+    ],
     [{ required: 'yes' }, /"required" option must be a boolean/],
     [{ replaystore: {} }, /"replaystore" option is not recognized/],
   ])('%j', (options, message) => {

@@ -14,7 +14,7 @@ import {
 } from '@zerotrust/core'
 import { normalizeHtu, requestHtu } from './lib/htu.js'
 import { StatelessNonces } from './lib/nonces.js'
-import { type DpopOptions, parseDpopOptions } from './lib/options.js'
+import { type DpopOptions, dpopSettings } from './lib/options.js'
 import { type ProofProblem, ProofVerifier } from './lib/proof.js'
 import { memoryReplayStore } from './memory-replay-store.js'
 
@@ -61,7 +61,7 @@ export function dpop(inner: TokenAuthenticator, options: DpopOptions = {}): Dpop
       'dpop() needs a token authenticator with a "verify" method, such as jwtBearer(...) or introspection(...)',
     )
   }
-  const o = parseDpopOptions(options)
+  const o = dpopSettings(options)
   const proofs = new ProofVerifier(o.algorithms, o.keyCacheSize)
   const replayStore = o.replayStore ?? memoryReplayStore()
   const nonces = o.nonce === undefined ? undefined : new StatelessNonces(o.nonce.secret, o.nonce.lifetime)

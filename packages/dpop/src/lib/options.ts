@@ -1,4 +1,5 @@
-import { parseOptions, type ReplayStore } from '@zerotrust/core'
+import type { ReplayStore } from '@zerotrust/core'
+import { type OptionsSchema, option, parseOptions } from '@zerotrust/core/layer'
 import { z } from 'zod'
 import type { NonceSecret } from './nonces.js'
 import { type DpopAlgorithm, dpopAlgorithms } from './proof-key.js'
@@ -10,7 +11,9 @@ export interface DpopNonceOptions {
    * current one (a `Secret` from `@zerotrust/secrets`: `() => secret.current()`).
    */
   readonly secret: NonceSecret
-  /** Seconds a nonce is current; it is still accepted for one more period. 300 by default. */
+  /** Seconds a nonce is current; it is still accepted for one more period. 300 by default, 10 to 3600. */
+  readonly lifetimeSeconds?: number
+  /** @deprecated The old name of `lifetimeSeconds`, still accepted. */
   readonly lifetime?: number
 }
 
@@ -24,8 +27,12 @@ export interface DpopOptions {
    */
   readonly required?: boolean
   /** Seconds a proof stays acceptable after its `iat`; 60 by default, at most 300. */
+  readonly maxProofAgeSeconds?: number
+  /** @deprecated The old name of `maxProofAgeSeconds`, still accepted. */
   readonly maxProofAge?: number
   /** Seconds a proof's `iat` may lie in the future (clock skew); 5 by default, at most 60. */
+  readonly clockToleranceSeconds?: number
+  /** @deprecated The old name of `clockToleranceSeconds`, still accepted. */
   readonly clockTolerance?: number
   /** Where proof `jti`s are remembered; a bounded memory store by default. */
   readonly replayStore?: ReplayStore
@@ -39,60 +46,56 @@ export interface DpopOptions {
   readonly realm?: string
 }
 
-const positiveInteger = z.number({ error: 'must be a positive integer' }).int('must be a positive integer')
+const maxProofAge = option.seconds({ min: 1, max: 300 })
+const clockTolerance = option.seconds({ max: 60 })
+const lifetime = option.seconds({ min: 10, max: 3600 })
 
 const schema = z
-  .object({
-    algorithms: z
-      .array(z.enum(dpopAlgorithms, { error: `must list algorithms among ${dpopAlgorithms.join(', ')}` }), {
-        error: 'must be an array of algorithms',
-      })
-      .min(1, 'must not be empty')
-      .optional(),
-    required: z.boolean({ error: 'must be a boolean' }).optional(),
-    maxProofAge: positiveInteger
-      .min(1, 'must be a positive integer')
-      .max(300, 'must be at most 300')
-      .optional(),
-    clockTolerance: z
-      .number({ error: 'must be a non-negative integer' })
-      .int('must be a non-negative integer')
-      .min(0, 'must be a non-negative integer')
-      .max(60, 'must be at most 60')
-      .optional(),
-    replayStore: z
-      .custom<ReplayStore>((value) => typeof (value as ReplayStore | undefined)?.claim === 'function', {
-        error: 'must be a replay store, with a "claim" method',
-      })
-      .optional(),
-    nonce: z
-      .object(
-        {
-          secret: z.custom<NonceSecret>(
-            (value) =>
-              typeof value === 'string' || value instanceof Uint8Array || typeof value === 'function',
-            { error: 'must be a string, a Uint8Array or a getter' },
-          ),
-          lifetime: positiveInteger
-            .min(10, 'must be at least 10')
-            .max(3600, 'must be at most 3600')
-            .optional(),
-        },
-        { error: 'must be an object with a "secret"' },
-      )
-      .strict()
-      .optional(),
-    maxProofLength: positiveInteger
-      .min(256, 'must be at least 256')
-      .max(65_536, 'must be at most 65536')
-      .optional(),
-    keyCacheSize: positiveInteger.min(1, 'must be a positive integer').optional(),
-    realm: z.string({ error: 'must be a string' }).optional(),
-  })
-  .strict()
+  .strictObject(
+    {
+      algorithms: z
+        .array(z.enum(dpopAlgorithms, { error: `must list algorithms among ${dpopAlgorithms.join(', ')}` }), {
+          error: 'must be an array of algorithms',
+        })
+        .min(1, { error: 'must not be empty' })
+        .optional(),
+      required: option.boolean().optional(),
+      maxProofAgeSeconds: maxProofAge.optional(),
+      maxProofAge: maxProofAge.optional(),
+      clockToleranceSeconds: clockTolerance.optional(),
+      clockTolerance: clockTolerance.optional(),
+      replayStore: z
+        .custom<ReplayStore>((value) => typeof (value as ReplayStore | undefined)?.claim === 'function', {
+          error: 'must be a replay store, with a "claim" method',
+        })
+        .optional(),
+      nonce: z
+        .strictObject(
+          {
+            secret: z.custom<NonceSecret>(
+              (value) =>
+                typeof value === 'string' || value instanceof Uint8Array || typeof value === 'function',
+              { error: 'must be a string, a Uint8Array or a getter' },
+            ),
+            lifetimeSeconds: lifetime.optional(),
+            lifetime: lifetime.optional(),
+          },
+          { error: 'must be an object with a "secret"' },
+        )
+        .superRefine(option.renamed({ lifetime: 'lifetimeSeconds' }))
+        .optional(),
+      maxProofLength: option.integer({ min: 256, max: 65_536 }).optional(),
+      keyCacheSize: option.positiveInteger().optional(),
+      realm: z.string({ error: 'must be a string' }).optional(),
+    },
+    { error: 'must be an object' },
+  )
+  .superRefine(
+    option.renamed({ maxProofAge: 'maxProofAgeSeconds', clockTolerance: 'clockToleranceSeconds' }),
+  ) satisfies OptionsSchema<DpopOptions>
 
-/** {@link DpopOptions} with defaults, checked once. */
-export interface ParsedDpopOptions {
+/** The options of `dpop` after checking, with every default filled in. */
+export interface DpopSettings {
   readonly algorithms: ReadonlySet<DpopAlgorithm>
   readonly algorithmList: string
   readonly required: boolean
@@ -110,18 +113,20 @@ export interface ParsedDpopOptions {
  *
  * @throws TypeError naming the option
  */
-export function parseDpopOptions(input: unknown): ParsedDpopOptions {
-  if (input === null || typeof input !== 'object') throw new TypeError('dpop: options must be an object')
+export function dpopSettings(input: unknown): DpopSettings {
   const o = parseOptions('dpop', schema, input)
   const algorithms = o.algorithms ?? ['ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'PS256', 'RS256']
   return Object.freeze({
     algorithms: new Set(algorithms),
     algorithmList: [...new Set(algorithms)].join(' '),
     required: o.required ?? false,
-    maxProofAge: o.maxProofAge ?? 60,
-    clockTolerance: o.clockTolerance ?? 5,
+    maxProofAge: o.maxProofAgeSeconds ?? o.maxProofAge ?? 60,
+    clockTolerance: o.clockToleranceSeconds ?? o.clockTolerance ?? 5,
     replayStore: o.replayStore,
-    nonce: o.nonce === undefined ? undefined : { secret: o.nonce.secret, lifetime: o.nonce.lifetime ?? 300 },
+    nonce:
+      o.nonce === undefined
+        ? undefined
+        : { secret: o.nonce.secret, lifetime: o.nonce.lifetimeSeconds ?? o.nonce.lifetime ?? 300 },
     maxProofLength: o.maxProofLength ?? 8192,
     keyCacheSize: o.keyCacheSize ?? 1000,
     realm: o.realm,
