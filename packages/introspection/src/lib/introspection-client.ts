@@ -1,6 +1,7 @@
 import { checkEndpoint } from '@zerotrust/core'
 import * as oauth from 'oauth4webapi'
 import { boundedFetch, type OAuthFetch } from './bounded-fetch.js'
+import { deadline } from './deadline.js'
 import type { ClientAuthentication, ClientSecret, IntrospectionSettings } from './options.js'
 import { translateError, unavailable } from './translate-error.js'
 
@@ -142,24 +143,4 @@ async function currentSecret(getter: Exclude<ClientSecret, string>): Promise<str
   }
   if (typeof value !== 'string' || value === '') throw unavailable('client_secret_unavailable')
   return value
-}
-
-/** Settles with `work`, or rejects when `signal` aborts first (a secret getter may ignore signals). */
-function deadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(signal.reason)
-    // Subscribe to `work` first: an already aborted signal must not leave its rejection unhandled.
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', abort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', abort)
-        reject(error)
-      },
-    )
-    if (signal.aborted) abort()
-    else signal.addEventListener('abort', abort, { once: true })
-  })
 }

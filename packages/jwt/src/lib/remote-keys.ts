@@ -147,7 +147,8 @@ export class RemoteKeySet {
         Math.max(1, Math.ceil(wait / 1000)),
       )
     }
-    this.#scheduled = new Promise<void>((resolve) => setTimeout(resolve, wait)).then(async () => {
+    // Unref'd: a scheduled refetch must not hold a shutting-down process open.
+    this.#scheduled = new Promise<void>((resolve) => setTimeout(resolve, wait).unref()).then(async () => {
       this.#scheduled = undefined
       // A fetch still in flight may have started before some of the waiters arrived: let it end.
       await this.#inFlight?.done.catch(() => {})
