@@ -585,6 +585,25 @@ describe('dpop: binding (invalid_token)', () => {
   })
 })
 
+describe('dpop: the credential bound comes from the inner layer (issue 13)', () => {
+  it("refuses a DPoP credential over the inner layer's maxTokenLength before reading the proof", async () => {
+    const tokens = dpop(
+      jwtBearer({ issuer: jwks.issuer, audience, algorithms: ['ES256'], maxTokenLength: 256 }),
+    )
+    const token = await tokenFor(jkt, { padding: 'p'.repeat(300) })
+    expect(token.length).toBeGreaterThan(256)
+    // No proof at all: without the inner bound this would be refused as a missing proof.
+    const error = await rejection(tokens.authenticate(await request(token, undefined)))
+    expect(error).toMatchObject({ code: 'invalid_token', status: 401, reason: 'token_too_large' })
+    expect(renderError(error).headers['www-authenticate']).toMatch(/^DPoP /)
+  })
+
+  it('refuses an inner layer that states a bound that is not a positive integer', () => {
+    const broken = { ...inner(), verify: inner().verify, maxTokenLength: 0 }
+    expect(() => dpop(broken)).toThrow(/"maxTokenLength"/)
+  })
+})
+
 describe('dpop: server nonces (§8, §9)', () => {
   const secret = 'n'.repeat(32)
 

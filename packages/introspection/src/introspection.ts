@@ -27,6 +27,8 @@ export interface Introspection extends Authenticator {
    * itself (`{ binding: 'checked-by-caller' }`, as `dpop()` will).
    */
   verify(token: string, options?: VerifyOptions): Promise<Auth>
+  /** The longest token accepted, in characters (`maxTokenLength`): `dpop()` bounds its credential by it. */
+  readonly maxTokenLength: number
 }
 
 /**
@@ -78,7 +80,7 @@ export function introspection(options: IntrospectionOptions): Introspection {
       return { auth, bound: auth.cnf !== undefined || isDpopBound(auth) }
     } catch (error) {
       if (isZeroTrustError(error) && error.code === 'invalid_token') {
-        return { error: withChallenges(error, challenges) }
+        return { error: error.with({ challenges }) }
       }
       throw error
     }
@@ -114,6 +116,7 @@ export function introspection(options: IntrospectionOptions): Introspection {
 
   return {
     layer: 'introspection',
+    maxTokenLength: o.maxTokenLength,
     verify,
     async authenticate(req: RequestLike): Promise<Auth> {
       const credentials = takeCredentials(req, readOptions)
@@ -142,11 +145,4 @@ const jwtToken = /^[\w-]+\.[\w-]+\.[\w-]+$/
 
 function rejection(message: string, reason: string, challenges: readonly Challenge[]): ZeroTrustError {
   return new ZeroTrustError('invalid_token', message, { reason, challenges })
-}
-
-function withChallenges(error: ZeroTrustError, challenges: readonly Challenge[]): ZeroTrustError {
-  return new ZeroTrustError(error.code, error.message, {
-    ...(error.reason === undefined ? {} : { reason: error.reason }),
-    challenges,
-  })
 }

@@ -43,6 +43,8 @@ export interface JwtBearer extends Authenticator {
    * Served from the cache when it holds the token.
    */
   verify(token: string, options?: VerifyOptions): Promise<Auth>
+  /** The longest token accepted, in characters (`maxTokenLength`): `dpop()` bounds its credential by it. */
+  readonly maxTokenLength: number
 }
 
 type SecretKey = (header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array>
@@ -197,6 +199,7 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
 
   return {
     layer: 'jwt',
+    maxTokenLength: o.maxTokenLength,
     verify,
     async authenticate(req: RequestLike): Promise<Auth> {
       const credentials = takeCredentials(req, readOptions)

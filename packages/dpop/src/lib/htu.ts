@@ -45,24 +45,28 @@ const dotSegment = /^(?:\.|%2e){1,2}$/i
  * `/transfer`. A path a router could read differently from its normalized form (a backslash, a dot
  * segment, literal or encoded) has no `htu` at all and is refused.
  *
- * @returns `undefined` when the path is ambiguous
+ * One per layer: the configured origin is the same on every request, so it is normalized once, not once
+ * per proof.
  */
-export function requestHtu(origin: string, path: string): string | undefined {
-  if (!path.startsWith('/') || path.includes('\\')) return undefined
-  for (const segment of path.split('/')) if (dotSegment.test(segment)) return undefined
-  const base = originBase(origin)
-  if (base === undefined) return undefined
-  return `${base}${path.includes('%') ? normalizeEncoding(path) : path}`
-}
+export class RequestHtu {
+  #origin: string | undefined
+  #base: string | undefined
 
-// The configured origin is the same on every request: normalize it once, not once per proof.
-let lastOrigin: string | undefined
-let lastBase: string | undefined
-function originBase(origin: string): string | undefined {
-  if (origin !== lastOrigin) {
-    // `normalizeHtu` of a bare origin ends with the `/` of its empty path.
-    lastBase = normalizeHtu(origin)?.slice(0, -1)
-    lastOrigin = origin
+  /** @returns `undefined` when the path is ambiguous or the origin is not an http(s) origin */
+  of(origin: string, path: string): string | undefined {
+    if (!path.startsWith('/') || path.includes('\\')) return undefined
+    for (const segment of path.split('/')) if (dotSegment.test(segment)) return undefined
+    const base = this.#originBase(origin)
+    if (base === undefined) return undefined
+    return `${base}${path.includes('%') ? normalizeEncoding(path) : path}`
   }
-  return lastBase
+
+  #originBase(origin: string): string | undefined {
+    if (origin !== this.#origin) {
+      // `normalizeHtu` of a bare origin ends with the `/` of its empty path.
+      this.#base = normalizeHtu(origin)?.slice(0, -1)
+      this.#origin = origin
+    }
+    return this.#base
+  }
 }

@@ -19,6 +19,7 @@ export class StatelessNonces {
   readonly #secret: () => Uint8Array
   readonly #lifetimeMs: number
   #cache: { step: number; secret: Uint8Array; nonce: string } | undefined
+  #headers: Readonly<Record<string, string>> = Object.freeze({ 'DPoP-Nonce': '' })
 
   constructor(secret: NonceSecret, lifetimeSeconds: number) {
     this.#secret = secretGetter(secret)
@@ -36,6 +37,17 @@ export class StatelessNonces {
     const nonce = make(secret, step)
     this.#cache = { step, secret, nonce }
     return nonce
+  }
+
+  /**
+   * The `DPoP-Nonce` header of the current nonce: one frozen object per nonce period, not one per request.
+   * Browser clients read it across origins only when a CORS layer lists it in
+   * `Access-Control-Expose-Headers`, which the adapters merge.
+   */
+  headers(now = Date.now()): Readonly<Record<string, string>> {
+    const nonce = this.current(now)
+    if (this.#headers['DPoP-Nonce'] !== nonce) this.#headers = Object.freeze({ 'DPoP-Nonce': nonce })
+    return this.#headers
   }
 
   /** Checks a nonce a proof carries. */

@@ -1,4 +1,5 @@
 import { isCanonicalBase64url } from '@zerotrust/core'
+import { LRUCache } from 'lru-cache'
 import {
   algorithmFits,
   type DpopAlgorithm,
@@ -42,13 +43,14 @@ const maxHtuLength = 4096
  */
 export class ProofVerifier {
   readonly #algorithms: ReadonlySet<DpopAlgorithm>
-  readonly #keys = new Map<string, ProofKey>()
-  readonly #headers = new Map<string, CheckedHeader>()
-  readonly #maxKeys: number
+  // Bounded: forgetting a key or a header only costs its client one more import.
+  readonly #keys: LRUCache<string, ProofKey>
+  readonly #headers: LRUCache<string, CheckedHeader>
 
   constructor(algorithms: ReadonlySet<DpopAlgorithm>, maxKeys: number) {
     this.#algorithms = algorithms
-    this.#maxKeys = maxKeys
+    this.#keys = new LRUCache({ max: maxKeys })
+    this.#headers = new LRUCache({ max: maxKeys })
   }
 
   verify(proof: string): VerifiedProof | ProofProblem {
@@ -71,7 +73,7 @@ export class ProofVerifier {
       const fresh = this.#checkHeader(headerPart)
       if (typeof fresh === 'string') return fresh
       checked = fresh
-      remember(this.#headers, headerPart, checked, this.#maxKeys)
+      this.#headers.set(headerPart, checked)
     }
     const signingInput = Buffer.from(proof.slice(0, second), 'latin1')
     const signature = Buffer.from(signaturePart, 'base64url')
@@ -118,7 +120,7 @@ export class ProofVerifier {
     if (cached !== undefined) return cached
     const key = importProofKey(read.thumbprint, read.members, read.kind)
     if (key === undefined) return 'jwk'
-    remember(this.#keys, read.thumbprint, key, this.#maxKeys)
+    this.#keys.set(read.thumbprint, key)
     return key
   }
 }
@@ -131,15 +133,6 @@ function segment(part: string): boolean {
 interface CheckedHeader {
   readonly alg: DpopAlgorithm
   readonly key: ProofKey
-}
-
-/** Adds an entry to a bounded map, forgetting the oldest: that only costs its client one more import. */
-function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
-  if (map.size >= max) {
-    const oldest = map.keys().next().value
-    if (oldest !== undefined) map.delete(oldest)
-  }
-  map.set(key, value)
 }
 
 function decodeObject(part: string): Record<string, unknown> | undefined {

@@ -12,8 +12,9 @@ interface JoseErrorLike {
  */
 export function translateError(error: unknown, challenges: readonly Challenge[]): ZeroTrustError {
   if (isZeroTrustError(error)) {
-    if (error.code !== 'invalid_token' || error.challenges !== undefined) return error
-    return new ZeroTrustError(error.code, error.message, { ...fields(error), challenges })
+    return error.code !== 'invalid_token' || error.challenges !== undefined
+      ? error
+      : error.with({ challenges })
   }
   const { code, claim, reason } = (typeof error === 'object' && error !== null ? error : {}) as JoseErrorLike
   const invalid = (message: string, why: string) =>
@@ -71,11 +72,4 @@ function claimError(
   if (claim === 'typ') return invalid('unexpected "typ" header value', 'typ')
   if (reason === 'missing') return invalid(`missing required "${claim}" claim`, `missing_claim:${claim}`)
   return invalid(`unexpected "${claim}" claim value`, `claim:${claim}`)
-}
-
-function fields(error: ZeroTrustError) {
-  return {
-    ...(error.reason === undefined ? {} : { reason: error.reason }),
-    cause: error.cause,
-  }
 }
