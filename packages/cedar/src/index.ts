@@ -9,3 +9,4 @@ export type {
   SchemaSource,
 } from './lib/options.js'
 export { CedarPolicyError, type PolicyProblem } from './lib/sources.js'
+export { type CedarReason, cedarReasons } from './reasons.js'

@@ -69,6 +69,7 @@ export {
   type RequestBody,
 } from './idempotency.js'
 export { type IntegerBounds, type OptionsSchema, option, type Parsed, parseOptions } from './options.js'
+export { type CoreReason, coreReasons } from './reasons.js'
 export {
   type ProblemDetails,
   type RenderErrorOptions,

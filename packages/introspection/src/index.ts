@@ -5,3 +5,4 @@ export type {
   ClientSecret,
   IntrospectionOptions,
 } from './lib/options.js'
+export { type IntrospectionReason, introspectionReasons } from './reasons.js'

@@ -8,6 +8,7 @@ export {
   type Secrets,
   type SecretsControl,
 } from './load-secrets.js'
+export { type SecretsReason, secretsReasons } from './reasons.js'
 export { Secret } from './secret.js'
 export {
   type InvalidSecret,

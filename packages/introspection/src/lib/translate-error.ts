@@ -3,16 +3,20 @@ import { isZeroTrustError, ZeroTrustError } from '@zerotrust/core'
 /** Seconds a client is told to wait after the introspection endpoint failed. */
 export const retryAfterSeconds = 5
 
-/** Why the introspection endpoint could not give an answer; the `reason` of the 503. */
-export type UnavailableReason =
-  | 'introspection_unavailable'
-  | 'introspection_timeout'
-  | 'introspection_malformed'
-  | 'introspection_too_large'
-  | 'introspection_rejected'
-  | 'introspection_overloaded'
-  | 'discovery_unavailable'
-  | 'client_secret_unavailable'
+/** Why the introspection endpoint could not give an answer: the `reason`s of the 503. */
+export const unavailableReasons = Object.freeze([
+  'introspection_unavailable',
+  'introspection_timeout',
+  'introspection_malformed',
+  'introspection_too_large',
+  'introspection_rejected',
+  'introspection_overloaded',
+  'discovery_unavailable',
+  'client_secret_unavailable',
+] as const)
+
+/** One of {@link unavailableReasons}. */
+export type UnavailableReason = (typeof unavailableReasons)[number]
 
 const messages: Readonly<Record<UnavailableReason, string>> = {
   introspection_unavailable: 'the token introspection endpoint is unavailable',
