@@ -36,8 +36,8 @@ export interface Introspection extends Authenticator {
  * endpoint, on oauth4webapi. The answer must say `active: true`; `iss` must equal the configured issuer
  * and `aud` contain this resource server's identifier when present; `exp` and `nbf` hold with a small
  * tolerance. Answers are cached by the SHA-256 of the token (active ones never past `exp`, at most
- * `cache.maxTtl`; inactive ones `cache.inactiveTtl`, in an LRU of their own), and concurrent requests with
- * one token share one introspection. At most `maxConcurrent` introspections run at once, `maxQueued` more
+ * `cache.maxTtlSeconds`; inactive ones `cache.inactiveTtlSeconds`, in an LRU of their own), and
+ * concurrent requests with one token share one introspection. At most `maxConcurrent` introspections run at once, `maxQueued` more
  * wait at most `timeout` for a slot, and anything beyond is refused with 503 `introspection_overloaded`:
  * a flood of random tokens cannot reach the authorization server unbounded.
  *
