@@ -37,9 +37,9 @@ export interface Introspection extends Authenticator {
  * and `aud` contain this resource server's identifier when present; `exp` and `nbf` hold with a small
  * tolerance. Answers are cached by the SHA-256 of the token (active ones never past `exp`, at most
  * `cache.maxTtlSeconds`; inactive ones `cache.inactiveTtlSeconds`, in an LRU of their own), and
- * concurrent requests with one token share one introspection. At most `maxConcurrent` introspections run at once, `maxQueued` more
- * wait at most `timeout` for a slot, and anything beyond is refused with 503 `introspection_overloaded`:
- * a flood of random tokens cannot reach the authorization server unbounded.
+ * concurrent requests with one token share one introspection. At most `maxConcurrent` introspections
+ * run at once, `maxQueued` more wait at most `timeout` for a slot, and anything beyond is refused with 503
+ * `introspection_overloaded`: a flood of random tokens cannot reach the authorization server unbounded.
  *
  * An endpoint that is down, slow, failing or answering nonsense is a 503 with `Retry-After`, never a 401
  * and never an allow. A token bound to a DPoP key (`cnf.jkt` or `token_type: "DPoP"`) is refused as a
