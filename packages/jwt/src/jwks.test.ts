@@ -477,3 +477,88 @@ describe('jwtBearer: keys from the issuer', () => {
     ).rejects.toMatchObject({ reason: 'claim:iss' })
   })
 })
+
+describe('jwtBearer: keys older than http.maxStale stop verifying (issue 12)', () => {
+  const outages: [string, (server: JwksServer) => void, (server: JwksServer) => void][] = [
+    ['answers 503', (s) => s.down(true, 'status'), (s) => s.down(false)],
+    ['drops connections', (s) => s.down(true, 'reset'), (s) => s.down(false)],
+    ['answers {"keys":[]}', (s) => s.setJwks({ keys: [] }), (s) => s.setJwks({ keys: [k1.publicJwk] })],
+  ]
+
+  /** The `{ code, reason, status, retryAfter }` of an error, and whether it challenges the client. */
+  const refusal = (error: unknown) => {
+    const { status, headers } = renderError(error)
+    return {
+      code: (error as { code?: unknown }).code,
+      reason: (error as { reason?: unknown }).reason,
+      status,
+      retryAfter: Number(headers['retry-after']),
+      challenged: headers['www-authenticate'] !== undefined,
+    }
+  }
+  const stale = { code: 'dependency_unavailable', reason: 'jwks_stale', status: 503, retryAfter: 1 }
+
+  it.each(outages)(
+    'refuses every token with 503 jwks_stale once the issuer %s for longer than maxStale, then recovers',
+    async (_name, breakIssuer, mendIssuer) => {
+      fakeClock()
+      const server = await idp([k1])
+      const tokens = verifier(server, { cache: false, http: { maxAge: 60_000, maxStale: 300_000 } })
+      const token = await tokenFor(server, k1)
+      await tokens.authenticate(bearer(token))
+      breakIssuer(server)
+      // Within maxStale the last good keys verify, while the background refresh fails.
+      await vi.advanceTimersByTimeAsync(299_000)
+      await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+      await until(() => server.requests.jwks === 2)
+      // Past it, neither a known key nor an unknown one verifies: 503 with Retry-After, never a 401.
+      await vi.advanceTimersByTimeAsync(2000)
+      const stranger = await tokenFor(server, await testKey('ES256', 'random'))
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => settle(tokens.authenticate(bearer(i % 2 ? stranger : token)))),
+      )
+      for (const answer of answers) expect(refusal(answer.error)).toEqual({ ...stale, challenged: false })
+      // The twenty share one fetch; the next waits out the backoff.
+      expect(server.requests.jwks).toBeLessThanOrEqual(3)
+      const fetched = server.requests.jwks
+      expect(refusal(await tokens.authenticate(bearer(token)).catch((e: unknown) => e))).toMatchObject(stale)
+      expect(server.requests.jwks).toBe(fetched)
+      // The issuer is back: after the backoff, the next token refetches and verifies.
+      mendIssuer(server)
+      await vi.advanceTimersByTimeAsync(1000)
+      await expect(tokens.authenticate(bearer(token))).resolves.toMatchObject({ issuer: server.issuer })
+      await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+      expect(server.requests.jwks).toBe(fetched + 1)
+    },
+  )
+
+  it('keeps cached keys a day by default, and no longer', async () => {
+    fakeClock()
+    const server = await idp([k1])
+    const tokens = verifier(server, { cache: false })
+    const token = await tokenFor(server, k1)
+    await tokens.authenticate(bearer(token))
+    server.down(true)
+    await vi.advanceTimersByTimeAsync(86_399_000)
+    await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+    await until(() => server.requests.jwks === 2)
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(refusal(await tokens.authenticate(bearer(token)).catch((e: unknown) => e))).toMatchObject(stale)
+  })
+
+  it('refetches in the foreground when maxStale equals maxAge, and refuses on a failed fetch', async () => {
+    fakeClock()
+    const server = await idp([k1])
+    const tokens = verifier(server, { cache: false, http: { maxAge: 60_000, maxStale: 60_000 } })
+    const token = await tokenFor(server, k1)
+    await tokens.authenticate(bearer(token))
+    await vi.advanceTimersByTimeAsync(60_001)
+    // The keys are due and past their bound at once: the token waits for the fetch, which succeeds.
+    await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+    expect(server.requests.jwks).toBe(2)
+    server.setJwks({ keys: [] })
+    await vi.advanceTimersByTimeAsync(60_001)
+    expect(refusal(await tokens.authenticate(bearer(token)).catch((e: unknown) => e))).toMatchObject(stale)
+    expect(server.requests.jwks).toBe(3)
+  })
+})

@@ -587,6 +587,16 @@ describe('jwtBearer: option mistakes fail at construction, naming the option', (
       /"http\.maxAge" option must be an integer number of milliseconds, from 1000/,
     ],
     [{ ...base, http: { maxAge: 86_400_001 } }, /"http\.maxAge" option must be .* to 86400000/],
+    [
+      { ...base, http: { maxStale: 604_800_001 } },
+      /"http\.maxStale" option must be an integer number of milliseconds, from 1000 to 604800000/,
+    ],
+    // Under the default maxAge (10 minutes), and under an explicit one (issue 12).
+    [{ ...base, http: { maxStale: 300_000 } }, /^jwtBearer: "http\.maxStale" option must be at least/],
+    [
+      { ...base, http: { maxAge: 120_000, maxStale: 60_000 } },
+      /^jwtBearer: "http\.maxStale" option must be at least "http\.maxAge"/,
+    ],
     [{ ...base, issuer: 'http://127.attacker.example/' }, /"issuer" option must be an https URL/],
     [{ ...base, jwksUri: 'http://127.attacker.example/jwks' }, /"jwksUri" option must be an https URL/],
   ])('%#', (options, message) => {

@@ -27,6 +27,7 @@ export const jwtReasons = Object.freeze([
   'jwks_too_large',
   'jwks_no_usable_keys',
   'jwks_cooldown',
+  'jwks_stale',
   'discovery_unavailable',
   'discovery_too_large',
   'discovery_issuer_mismatch',

@@ -73,10 +73,18 @@ export interface JwtBearerOptions {
     readonly maxKeyWait?: number
     /**
      * Milliseconds after which keys are refreshed in the background; 600 000 by default, between 1000
-     * and 86 400 000. It bounds how long a key removed from the JWKS keeps verifying new tokens (this
-     * long after the last fetch, plus one fetch).
+     * and 86 400 000. While that refresh succeeds, it bounds how long a key removed from the JWKS keeps
+     * verifying new tokens (this long after the last fetch, plus one fetch); while the issuer fails,
+     * `maxStale` does.
      */
     readonly maxAge?: number
+    /**
+     * Longest milliseconds keys keep verifying after the last successful fetch, however refreshes fail
+     * (the issuer down, or answering a set with no usable key); then every token is refused with a 503
+     * (`jwks_stale`, with `Retry-After`, never a 401) until a fetch succeeds. 86 400 000 (a day) by
+     * default, at least `maxAge`, 604 800 000 (a week) at most.
+     */
+    readonly maxStale?: number
     /** The fetch implementation, for a proxy or a custom agent; the global `fetch` by default. */
     readonly fetch?: typeof globalThis.fetch
   }
@@ -90,6 +98,9 @@ export const rfc9068Claims = Object.freeze(['iss', 'exp', 'aud', 'sub', 'client_
 
 const oneOrMany = <T extends z.ZodType>(item: T, message: string) =>
   z.union([item, z.array(item).min(1)], { error: message })
+
+const defaultMaxAge = 600_000
+const defaultMaxStale = 86_400_000
 
 const clockTolerance = option.fractionalSeconds(300)
 const maxTokenAge = option.fractionalSeconds()
@@ -160,10 +171,18 @@ const schema = z
             maxKeyWait: option.milliseconds({ min: 0, max: 60_000 }).optional(),
             // Below a second every request could start a refresh; past a day a removed key lives on too long.
             maxAge: option.milliseconds({ min: 1000, max: 86_400_000 }).optional(),
+            // The hard bound on a removed key when refreshes fail: a week at most.
+            maxStale: option.milliseconds({ min: 1000, max: 604_800_000 }).optional(),
             fetch: option.callable<typeof globalThis.fetch>('must be a fetch function').optional(),
           },
           { error: 'must be an object' },
         )
+        .superRefine((http, ctx) => {
+          // Under maxAge, keys would stop verifying before their refresh is even due.
+          if (http.maxStale !== undefined && http.maxStale < (http.maxAge ?? defaultMaxAge)) {
+            ctx.addIssue({ code: 'custom', path: ['maxStale'], message: 'must be at least "http.maxAge"' })
+          }
+        })
         .optional(),
     },
     { error: 'must be an object' },
@@ -234,6 +253,7 @@ export interface JwtBearerSettings {
     readonly cooldown: number
     readonly maxKeyWait: number
     readonly maxAge: number
+    readonly maxStale: number
     readonly fetch: typeof globalThis.fetch
   }
 }
@@ -270,7 +290,8 @@ export function jwtBearerSettings(input: unknown): JwtBearerSettings {
       timeout: o.http?.timeout ?? 5000,
       cooldown: o.http?.cooldown ?? 5000,
       maxKeyWait: o.http?.maxKeyWait ?? 5000,
-      maxAge: o.http?.maxAge ?? 600_000,
+      maxAge: o.http?.maxAge ?? defaultMaxAge,
+      maxStale: o.http?.maxStale ?? defaultMaxStale,
       fetch: o.http?.fetch ?? ((...args) => globalThis.fetch(...args)),
     },
   })

@@ -14,6 +14,11 @@ export interface RemoteKeySettings extends FetchSettings {
   readonly maxKeyWait: number
   /** Milliseconds after which keys are refreshed in the background (they keep serving meanwhile). */
   readonly maxAge: number
+  /**
+   * Milliseconds after the last successful fetch past which its keys stop verifying, however refreshes
+   * fail; at least `maxAge`.
+   */
+  readonly maxStale: number
   /** The pinned algorithms: a fetched set with no key usable for one of them counts as a failed fetch. */
   readonly algorithms: readonly JwtAlgorithm[]
 }
@@ -41,6 +46,10 @@ interface Fetch {
  *   a fetch storm;
  * - keys older than `maxAge` are refreshed in the background and keep serving meanwhile and while the
  *   issuer is down: a key removed from the JWKS verifies new tokens until that refresh ends;
+ * - keys older than `maxStale` (the issuer down, or answering sets with no usable key, since) stop
+ *   verifying: each token waits for a fetch (one shared, at most one a second), and while none succeeds
+ *   the answer is 503 `jwks_stale` with `Retry-After`, never a 401, and never the old keys: someone able
+ *   to break the JWKS fetch cannot keep a removed key alive;
  * - with no usable key and an unreachable issuer, verification fails as `dependency_unavailable`
  *   (503), never as an invalid token.
  */
@@ -73,13 +82,17 @@ export class RemoteKeySet {
     // Counting fetches, not reading a clock, orders "started after the token arrived" exactly.
     const arrived = this.#started
     if (this.#keys === undefined) await this.#firstKeys()
+    else if (this.#stale(performance.now())) await this.#freshKeys()
     else this.touch()
     return (await this.#lookup(header, token)) ?? this.#unknownKey(header, token, arrived)
   }
 
-  /** Changes after every successful fetch. */
+  /**
+   * Changes after every successful fetch, and when the keys pass `maxStale`: keys remembered from them
+   * (`MemoizedKeys`) must not serve, so every token comes back through {@link getKey}.
+   */
   generation(): number {
-    return this.#generation
+    return this.#stale(performance.now()) ? -1 : this.#generation
   }
 
   /** Starts a background refresh when the keys are older than `maxAge`; they keep serving meanwhile. */
@@ -101,8 +114,30 @@ export class RemoteKeySet {
     await this.#start().done
   }
 
+  /**
+   * Keys past `maxStale` are refused until a fetch succeeds: one fetch shared by every waiting token, and
+   * after a failed one the usual backoff, so an outage costs the issuer at most one fetch a second.
+   */
+  async #freshKeys(): Promise<void> {
+    if (this.#inFlight === undefined && this.#backingOff(performance.now())) {
+      throw this.#unavailable('jwks_stale')
+    }
+    try {
+      await this.#start().done
+    } catch (error) {
+      throw this.#unavailable('jwks_stale', error)
+    }
+  }
+
+  /** Whether the keys are older than `maxStale`; keys never fetched are not stale but absent. */
+  #stale(now: number): boolean {
+    return this.#keys !== undefined && now - this.#fetchedAt > this.#settings.maxStale
+  }
+
   /** The key for a token, or `undefined` when the current set has none for its `kid`. */
   async #lookup(...args: Parameters<JWTVerifyGetKey>): Promise<Key | undefined> {
+    // A token that waited for a refetch may find the keys past `maxStale` when it ends.
+    if (this.#stale(performance.now())) throw this.#unavailable('jwks_stale')
     try {
       return await (this.#keys as JWTVerifyGetKey)(...args)
     } catch (error) {
@@ -195,9 +230,9 @@ export class RemoteKeySet {
     return this.#failedAt !== undefined && now - this.#failedAt < failureBackoff
   }
 
-  #unavailable(reason: string): ZeroTrustError {
+  #unavailable(reason: string, cause?: unknown): ZeroTrustError {
     const left = failureBackoff - (performance.now() - (this.#failedAt ?? 0))
-    return unavailable(reason, undefined, Math.max(1, Math.ceil(left / 1000)))
+    return unavailable(reason, cause, Math.max(1, Math.ceil(left / 1000)))
   }
 }
 
