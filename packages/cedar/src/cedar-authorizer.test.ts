@@ -11,13 +11,8 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  type Decision,
-  type DecisionEvent,
-  renderError,
-  runAuthorization,
-  type ZeroTrustError,
-} from '@zerotrust/core'
+import { type Decision, type DecisionEvent, renderError, type ZeroTrustError } from '@zerotrust/core'
+import { runAuthorization } from '@zerotrust/core/adapter'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import * as seed from '../test/fixtures/orders.js'
 import { clientAuth, routed, userAuth } from '../test/helpers.js'

@@ -1,14 +1,16 @@
 import {
   type Authorizer,
+  type RequireScopesOptions,
+  requireScopes as scopesAuthorizer,
+} from '@zerotrust/core'
+import {
   checkAuthorizer,
   contextOf,
   fromNodeRequest,
   noOrigin,
-  type RequireScopesOptions,
   runAuthorization,
-  requireScopes as scopesAuthorizer,
   withRoute,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { sendError } from './lib/context.js'
 import { checkMountPath, routeParams, routePattern } from './lib/route.js'

@@ -1,4 +1,5 @@
-import { checkRealm, contextOf, isZeroTrustError } from '@zerotrust/core'
+import { isZeroTrustError } from '@zerotrust/core'
+import { checkRealm, contextOf } from '@zerotrust/core/adapter'
 import type { ErrorRequestHandler } from 'express'
 import { sendError } from './lib/context.js'
 

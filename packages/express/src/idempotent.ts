@@ -1,15 +1,14 @@
+import type { IdempotencyLayer, StoredResponse } from '@zerotrust/core'
 import {
   captureNodeResponse,
   checkIdempotencyLayer,
   contextOf,
   fromNodeRequest,
   type IdempotencyBegin,
-  type IdempotencyLayer,
   noOrigin,
   parsedBody,
-  type StoredResponse,
   withRoute,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { sendError } from './lib/context.js'
 import { checkMountPath, routePattern } from './lib/route.js'

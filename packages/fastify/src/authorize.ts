@@ -1,14 +1,16 @@
 import {
   type Authorizer,
+  type RequestLike,
+  type RequireScopesOptions,
+  requireScopes as scopesAuthorizer,
+} from '@zerotrust/core'
+import {
   checkAuthorizer,
   fromNodeRequest,
   noOrigin,
-  type RequestLike,
-  type RequireScopesOptions,
   runAuthorization,
-  requireScopes as scopesAuthorizer,
   withRoute,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sendError, stateOf } from './lib/context.js'
 

@@ -1,12 +1,12 @@
+import type { IdempotencyLayer } from '@zerotrust/core'
 import {
   captureNodeResponse,
   checkIdempotencyLayer,
   fromNodeRequest,
   type IdempotencyBegin,
-  type IdempotencyLayer,
   noOrigin,
   parsedBody,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import { routedView, type ZeroTrustHook } from './authorize.js'
 import { sendError, stateOf } from './lib/context.js'
 

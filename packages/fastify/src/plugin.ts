@@ -1,12 +1,11 @@
+import type { Auth, Authenticator } from '@zerotrust/core'
 import {
   type AdapterOptions,
-  type Auth,
-  type Authenticator,
   adapterSettings,
   fromNodeRequest,
   runAuthentication,
   runAuthorization,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { routedView } from './authorize.js'

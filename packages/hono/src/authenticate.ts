@@ -1,11 +1,10 @@
+import type { Auth, Authenticator } from '@zerotrust/core'
 import {
   type AdapterOptions,
-  type Auth,
-  type Authenticator,
   adapterSettings,
   attachContext,
   runAuthentication,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { MiddlewareHandler } from 'hono'
 import { errorResponse, setResponseHeaders } from './lib/context.js'
 import { requestView } from './lib/request-view.js'

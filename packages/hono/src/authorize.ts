@@ -1,13 +1,9 @@
 import {
   type Authorizer,
-  checkAuthorizer,
-  contextOf,
-  noOrigin,
   type RequireScopesOptions,
-  runAuthorization,
   requireScopes as scopesAuthorizer,
-  withRoute,
 } from '@zerotrust/core'
+import { checkAuthorizer, contextOf, noOrigin, runAuthorization, withRoute } from '@zerotrust/core/adapter'
 import type { MiddlewareHandler } from 'hono'
 import { errorResponse } from './lib/context.js'
 import { requestView } from './lib/request-view.js'

@@ -1,4 +1,5 @@
-import { checkRealm, contextOf, isZeroTrustError } from '@zerotrust/core'
+import { isZeroTrustError } from '@zerotrust/core'
+import { checkRealm, contextOf } from '@zerotrust/core/adapter'
 import type { Context, ErrorHandler } from 'hono'
 import type { HTTPResponseError } from 'hono/types'
 import { errorResponse } from './lib/context.js'

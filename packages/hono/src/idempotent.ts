@@ -1,12 +1,12 @@
+import type { IdempotencyLayer } from '@zerotrust/core'
 import {
   captureFetchResponse,
   checkIdempotencyLayer,
   contextOf,
   type IdempotencyBegin,
-  type IdempotencyLayer,
   noOrigin,
   withRoute,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { MiddlewareHandler } from 'hono'
 import type { StatusCode } from 'hono/utils/http-status'
 import { errorResponse } from './lib/context.js'

@@ -3,21 +3,21 @@ import { createServer, request as httpRequest, type ServerResponse } from 'node:
 import type { AddressInfo } from 'node:net'
 import { pipeline, Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Auth, DecisionEvent, IdempotencyStore } from '@zerotrust/core'
 import {
-  type Auth,
-  type CapturedResponse,
   captureFetchResponse,
   captureNodeResponse,
-  type DecisionEvent,
   fromFetchRequest,
   fromNodeRequest,
-  type IdempotencyBegin,
-  type IdempotencyHandle,
-  type IdempotencyStore,
   noOrigin,
-  type RequestBody,
   withRoute,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
+import type {
+  CapturedResponse,
+  IdempotencyBegin,
+  IdempotencyHandle,
+  RequestBody,
+} from '@zerotrust/core/layer'
 import { describe, expect, it } from 'vitest'
 import { idempotency } from './idempotency.js'
 import type { IdempotencyOptions } from './lib/options.js'

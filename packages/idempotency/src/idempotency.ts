@@ -2,18 +2,20 @@ import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type Auth,
-  type CapturedResponse,
-  type IdempotencyBegin,
   type IdempotencyClaim,
   type IdempotencyClaimOptions,
-  type IdempotencyHandle,
-  type IdempotencyInput,
   type IdempotencyLayer,
   isZeroTrustError,
   type StoredResponse,
-  toZeroTrustError,
   ZeroTrustError,
 } from '@zerotrust/core'
+import {
+  type CapturedResponse,
+  type IdempotencyBegin,
+  type IdempotencyHandle,
+  type IdempotencyInput,
+  toZeroTrustError,
+} from '@zerotrust/core/layer'
 import { fingerprint } from './lib/fingerprint.js'
 import { parseIdempotencyKey } from './lib/key.js'
 import { type IdempotencyOptions, type IdempotencySettings, idempotencySettings } from './lib/options.js'

@@ -1,13 +1,7 @@
 // How the layer answers a claim the store refuses (issue 12, item 3): 429 to the caller over its share,
 // 503 when the whole store is full, each with the store's own Retry-After; and which caller it names.
-import {
-  type Auth,
-  type DecisionEvent,
-  fromFetchRequest,
-  type IdempotencyClaimOptions,
-  type IdempotencyStore,
-  noOrigin,
-} from '@zerotrust/core'
+import type { Auth, DecisionEvent, IdempotencyClaimOptions, IdempotencyStore } from '@zerotrust/core'
+import { fromFetchRequest, noOrigin } from '@zerotrust/core/adapter'
 import { describe, expect, it } from 'vitest'
 import { idempotency } from './idempotency.js'
 import { memoryIdempotencyStore } from './memory-store.js'

@@ -2,7 +2,7 @@
 // a replica killed mid-request, and a private redis-server stopped under a running service. In CI these
 // must run; elsewhere they skip when Redis is not reachable.
 import type { AddressInfo } from 'node:net'
-import type { IdempotencyHandle } from '@zerotrust/core'
+import type { IdempotencyHandle } from '@zerotrust/core/layer'
 import { idempotent, zeroTrust } from '@zerotrust/fastify'
 import { jwtBearer } from '@zerotrust/jwt'
 import { redisIdempotencyStore } from '@zerotrust/redis'

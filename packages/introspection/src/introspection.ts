@@ -1,17 +1,19 @@
 import {
   type Auth,
   type Authenticator,
-  bearerChallenges,
   type Challenge,
+  isZeroTrustError,
+  type RequestLike,
+  ZeroTrustError,
+} from '@zerotrust/core'
+import {
+  bearerChallenges,
   checkBinding,
   checkTokenSyntax,
   isDpopBound,
-  isZeroTrustError,
-  type RequestLike,
   takeCredentials,
   type VerifyOptions,
-  ZeroTrustError,
-} from '@zerotrust/core'
+} from '@zerotrust/core/layer'
 import { IntrospectionCache, type Outcome, tokenKey } from './lib/introspection-cache.js'
 import { introspectionClient } from './lib/introspection-client.js'
 import { Limiter } from './lib/limiter.js'

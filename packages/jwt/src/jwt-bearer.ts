@@ -1,15 +1,12 @@
+import { type Auth, type Authenticator, type RequestLike, ZeroTrustError } from '@zerotrust/core'
 import {
-  type Auth,
-  type Authenticator,
   bearerChallenges,
   checkBinding,
   checkTokenSyntax,
   isCanonicalBase64url,
-  type RequestLike,
   takeCredentials,
   type VerifyOptions,
-  ZeroTrustError,
-} from '@zerotrust/core'
+} from '@zerotrust/core/layer'
 import {
   createLocalJWKSet,
   decodeJwt,

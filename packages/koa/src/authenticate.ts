@@ -1,12 +1,11 @@
+import type { Auth, Authenticator } from '@zerotrust/core'
 import {
   type AdapterOptions,
-  type Auth,
-  type Authenticator,
   adapterSettings,
   attachContext,
   fromNodeRequest,
   runAuthentication,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { Middleware } from 'koa'
 import { sendError, setResponseHeaders } from './lib/context.js'
 

@@ -1,14 +1,16 @@
 import {
   type Authorizer,
+  type RequireScopesOptions,
+  requireScopes as scopesAuthorizer,
+} from '@zerotrust/core'
+import {
   checkAuthorizer,
   contextOf,
   fromNodeRequest,
   noOrigin,
-  type RequireScopesOptions,
   runAuthorization,
-  requireScopes as scopesAuthorizer,
   withRoute,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { Middleware } from 'koa'
 import { sendError } from './lib/context.js'
 import { matchedRoute, stringParams } from './lib/route.js'

@@ -1,15 +1,15 @@
+import type { IdempotencyLayer } from '@zerotrust/core'
 import {
   captureNodeResponse,
   checkIdempotencyLayer,
   contextOf,
   fromNodeRequest,
   type IdempotencyBegin,
-  type IdempotencyLayer,
   noOrigin,
   parsedBody,
   type RequestBody,
   withRoute,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { Middleware } from 'koa'
 import { sendError } from './lib/context.js'
 import { stringParams, wholeRoute } from './lib/route.js'

@@ -1,4 +1,4 @@
-import { parseOptions } from '@zerotrust/core'
+import { parseOptions } from '@zerotrust/core/layer'
 import { z } from 'zod'
 import { sourceError } from './lib/errors.js'
 import { readSecretFile } from './lib/read-file.js'

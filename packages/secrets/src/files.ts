@@ -1,7 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs'
 import { readlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseOptions } from '@zerotrust/core'
+import { parseOptions } from '@zerotrust/core/layer'
 import { z } from 'zod'
 import { errorCode, sourceError } from './lib/errors.js'
 import { readSecretFile } from './lib/read-file.js'

@@ -1,4 +1,4 @@
-import { parseOptions } from '@zerotrust/core'
+import { parseOptions } from '@zerotrust/core/layer'
 import { z } from 'zod'
 import { type ObjectSchema, SecretSet } from './lib/secret-set.js'
 import type { SecretSource } from './lib/source.js'

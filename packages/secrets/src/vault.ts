@@ -1,4 +1,4 @@
-import { checkEndpoint, parseOptions } from '@zerotrust/core'
+import { checkEndpoint, parseOptions } from '@zerotrust/core/layer'
 import { z } from 'zod'
 import type { SecretSource, SourceContext, SourceValues } from './lib/source.js'
 import { backgroundInterval, backgroundTimeout, renewDelay } from './lib/timers.js'

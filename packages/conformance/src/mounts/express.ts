@@ -1,4 +1,5 @@
-import { contextOf, runAuthorization, requireScopes as scopes, ZeroTrustError } from '@zerotrust/core'
+import { requireScopes as scopes, ZeroTrustError } from '@zerotrust/core'
+import { contextOf, runAuthorization } from '@zerotrust/core/adapter'
 import { authenticate, authorize, errorHandler, idempotent, requireScopes } from '@zerotrust/express'
 import { startHttpServer } from '@zerotrust/testkit'
 import cors from 'cors'

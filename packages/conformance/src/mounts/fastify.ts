@@ -1,13 +1,8 @@
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import fastifyCors from '@fastify/cors'
-import {
-  fromNodeRequest,
-  noOrigin,
-  runAuthorization,
-  requireScopes as scopes,
-  ZeroTrustError,
-} from '@zerotrust/core'
+import { requireScopes as scopes, ZeroTrustError } from '@zerotrust/core'
+import { fromNodeRequest, noOrigin, runAuthorization } from '@zerotrust/core/adapter'
 import { idempotent, zeroTrust } from '@zerotrust/fastify'
 import Fastify from 'fastify'
 import { type Mount, sendRaw } from '../harness.js'

@@ -6,7 +6,7 @@ import {
   verify as nodeVerify,
   type VerifyKeyObjectInput,
 } from 'node:crypto'
-import { isCanonicalBase64url } from '@zerotrust/core'
+import { isCanonicalBase64url } from '@zerotrust/core/layer'
 
 /** The JWS algorithms a DPoP proof may use: asymmetric only (RFC 9449 §4.3 check 5). */
 export const dpopAlgorithms = [

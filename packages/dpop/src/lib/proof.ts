@@ -1,4 +1,4 @@
-import { isCanonicalBase64url } from '@zerotrust/core'
+import { isCanonicalBase64url } from '@zerotrust/core/layer'
 import { LRUCache } from 'lru-cache'
 import {
   algorithmFits,

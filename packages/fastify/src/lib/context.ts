@@ -1,11 +1,5 @@
-import {
-  type AdapterContext,
-  type Authorizer,
-  exposeHeaders,
-  renderError,
-  reportRendered,
-  toZeroTrustError,
-} from '@zerotrust/core'
+import { type Authorizer, renderError } from '@zerotrust/core'
+import { type AdapterContext, exposeHeaders, reportRendered, toZeroTrustError } from '@zerotrust/core/adapter'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** What the plugin's `onRequest` hook leaves for the hooks after it on the same request. */

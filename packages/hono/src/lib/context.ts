@@ -1,4 +1,5 @@
-import { contextOf, renderError, reportRendered, toZeroTrustError } from '@zerotrust/core'
+import { renderError } from '@zerotrust/core'
+import { contextOf, reportRendered, toZeroTrustError } from '@zerotrust/core/adapter'
 import type { Context } from 'hono'
 import type { StatusCode } from 'hono/utils/http-status'
 

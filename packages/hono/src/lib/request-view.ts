@@ -1,11 +1,11 @@
+import type { RequestLike } from '@zerotrust/core'
 import {
   fromFetchRequest,
   fromNodeRequest,
   type NodeRequestSource,
   type OriginResolver,
-  type RequestLike,
   requestTarget,
-} from '@zerotrust/core'
+} from '@zerotrust/core/adapter'
 import type { Context } from 'hono'
 
 /**

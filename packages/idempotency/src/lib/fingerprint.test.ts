@@ -1,4 +1,4 @@
-import { fromFetchRequest, noOrigin } from '@zerotrust/core'
+import { fromFetchRequest, noOrigin } from '@zerotrust/core/adapter'
 import { describe, expect, it } from 'vitest'
 import { canonicalJson, fingerprint } from './fingerprint.js'
 

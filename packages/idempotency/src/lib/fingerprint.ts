@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
-import { type RequestBody, type RequestLike, ZeroTrustError } from '@zerotrust/core'
+import { type RequestLike, ZeroTrustError } from '@zerotrust/core'
+import type { RequestBody } from '@zerotrust/core/layer'
 
 // Deeper than any sane payload; bounds the recursion of canonical JSON.
 const maxDepth = 256

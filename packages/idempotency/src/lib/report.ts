@@ -1,12 +1,7 @@
-import {
-  type DecisionSink,
-  type ReportedCaller,
-  type ReportedRequest,
-  reportDecision,
-  type ZeroTrustError,
-} from '@zerotrust/core'
+import type { DecisionSink, ZeroTrustError } from '@zerotrust/core'
+import { type ReportedCaller, type ReportedRequest, reportDecision } from '@zerotrust/core/layer'
 
-export type { ReportedCaller, ReportedRequest } from '@zerotrust/core'
+export type { ReportedCaller, ReportedRequest } from '@zerotrust/core/layer'
 
 /** The layer name of idempotency decision events. */
 export const layerName = 'idempotency'

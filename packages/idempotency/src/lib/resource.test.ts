@@ -1,4 +1,4 @@
-import { fromFetchRequest, noOrigin, withRoute } from '@zerotrust/core'
+import { fromFetchRequest, noOrigin, withRoute } from '@zerotrust/core/adapter'
 import { describe, expect, it } from 'vitest'
 import { resourceOf } from './resource.js'
 

@@ -1,4 +1,4 @@
-import { type BoundedResponse, fetchBounded, isBoundedFetchError } from '@zerotrust/core'
+import { type BoundedResponse, fetchBounded, isBoundedFetchError } from '@zerotrust/core/layer'
 import type { CustomFetchOptions } from 'oauth4webapi'
 import { unavailable } from './translate-error.js'
 

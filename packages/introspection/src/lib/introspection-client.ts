@@ -1,4 +1,4 @@
-import { checkEndpoint } from '@zerotrust/core'
+import { checkEndpoint } from '@zerotrust/core/layer'
 import * as oauth from 'oauth4webapi'
 import { boundedFetch, type OAuthFetch } from './bounded-fetch.js'
 import { deadline } from './deadline.js'

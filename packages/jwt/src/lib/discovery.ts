@@ -1,4 +1,4 @@
-import { checkEndpoint } from '@zerotrust/core'
+import { checkEndpoint } from '@zerotrust/core/layer'
 import { type FetchSettings, fetchJsonObject, unavailable } from './fetch-json.js'
 
 /**

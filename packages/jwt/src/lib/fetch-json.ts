@@ -1,4 +1,5 @@
-import { fetchJson, isBoundedFetchError, ZeroTrustError } from '@zerotrust/core'
+import { ZeroTrustError } from '@zerotrust/core'
+import { fetchJson, isBoundedFetchError } from '@zerotrust/core/layer'
 
 /** How key material and metadata are fetched. */
 export interface FetchSettings {

@@ -1,4 +1,5 @@
-import { contextOf, exposeHeaders, renderError, reportRendered, toZeroTrustError } from '@zerotrust/core'
+import { renderError } from '@zerotrust/core'
+import { contextOf, exposeHeaders, reportRendered, toZeroTrustError } from '@zerotrust/core/adapter'
 import type { ParameterizedContext } from 'koa'
 
 /**

@@ -1,4 +1,5 @@
-import { isZeroTrustError, readBoundedBody } from '@zerotrust/core'
+import { isZeroTrustError } from '@zerotrust/core'
+import { readBoundedBody } from '@zerotrust/core/layer'
 import { errorCode, sourceError } from './errors.js'
 import { readSecretFile } from './read-file.js'
 import { backgroundTimeout, renewDelay } from './timers.js'
