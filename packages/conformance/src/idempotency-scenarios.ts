@@ -1,11 +1,15 @@
 import type { DecisionEvent } from '@zerotrust/core'
 import type { TestRequest } from './harness.js'
 
-/** What a mount's `POST /payments` handler answers: the framework writes it as JSON, or streams `chunks`. */
+/**
+ * What a mount's `POST /payments` handler answers: the framework writes it as JSON, streams `chunks`, or
+ * sends no body at all.
+ */
 export interface PaymentAnswer {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
-  readonly body: { readonly payment: number; readonly amount: string | null }
+  /** `undefined` for a status that carries no body (`status=204`): the framework's own empty answer. */
+  readonly body: { readonly payment: number; readonly amount: string | null } | undefined
   /** When set, the body the framework streams instead of `body`, one write per chunk. */
   readonly chunks: readonly string[] | undefined
 }
@@ -35,8 +39,8 @@ export const chunkBytes = 100
  * The payments handler every mount wraps in `idempotent(layer)`, one per app: it counts its runs. The
  * query steers it: `hold=1` waits for {@link releaseHeldPayments}; `fail=1` answers 503 (never stored);
  * `throw=1` throws; `stream=<n>` answers 200 with `n` text chunks of {@link chunkBytes} bytes and `end`;
- * `cookie=1` sets a `Set-Cookie`; `amount` is echoed. It sets `location` (replayed) and `x-payment-run`
- * (not in the replay allowlist).
+ * `cookie=1` sets a `Set-Cookie`; `status=204`, `205` or `304` answers that status without a body;
+ * `amount` is echoed. It sets `location` (replayed) and `x-payment-run` (not in the replay allowlist).
  */
 export function paymentService(): (query: URLSearchParams) => Promise<PaymentAnswer> {
   let count = 0
@@ -51,6 +55,10 @@ export function paymentService(): (query: URLSearchParams) => Promise<PaymentAns
       'x-payment-run': String(payment),
     }
     if (query.get('cookie') === '1') headers['set-cookie'] = `session=s${payment}; Path=/`
+    const bodiless = Number(query.get('status'))
+    if (bodiless === 204 || bodiless === 205 || bodiless === 304) {
+      return { status: bodiless, headers, body: undefined, chunks: undefined }
+    }
     const body = { payment, amount: query.get('amount') }
     const stream = query.get('stream')
     if (stream !== null) {
@@ -92,6 +100,11 @@ export interface IdempotencyStep {
   readonly cookie?: boolean
   /** The length of the answer's body, in bytes. */
   readonly bytes?: number
+  /**
+   * Whether the answer must carry no body (RFC 9110 §6.4.1): empty, a `Content-Length` of 0 at most
+   * (§8.6), and a replay framed as the first answer was.
+   */
+  readonly bodiless?: boolean
 }
 
 /** A sequence of exchanges every adapter must answer identically, with the idempotency events they report. */
@@ -274,6 +287,54 @@ export const idempotencyScenarios: readonly IdempotencyScenario[] = [
     ],
     events: ['allow:ok:claimed', 'allow:ok:claimed'],
     runs: 2,
+  },
+  {
+    name: 'a 204 answer is replayed with its status and headers and without a body (issue 13)',
+    steps: [
+      { path: '/payments?status=204', key: '"bodiless-204"', status: 204, replayed: false, bodiless: true },
+      {
+        path: '/payments?status=204',
+        key: '"bodiless-204"',
+        status: 204,
+        replayed: true,
+        sameBodyAs: 0,
+        bodiless: true,
+      },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:replayed'],
+    runs: 1,
+  },
+  {
+    name: 'a 205 answer is replayed with its status and headers and without a body (issue 13)',
+    steps: [
+      { path: '/payments?status=205', key: '"bodiless-205"', status: 205, replayed: false, bodiless: true },
+      {
+        path: '/payments?status=205',
+        key: '"bodiless-205"',
+        status: 205,
+        replayed: true,
+        sameBodyAs: 0,
+        bodiless: true,
+      },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:replayed'],
+    runs: 1,
+  },
+  {
+    name: 'a 304 answer is replayed with its status and headers and without a body (issue 13)',
+    steps: [
+      { path: '/payments?status=304', key: '"bodiless-304"', status: 304, replayed: false, bodiless: true },
+      {
+        path: '/payments?status=304',
+        key: '"bodiless-304"',
+        status: 304,
+        replayed: true,
+        sameBodyAs: 0,
+        bodiless: true,
+      },
+    ],
+    events: ['allow:ok:claimed', 'allow:ok:replayed'],
+    runs: 1,
   },
   {
     name: 'a Set-Cookie is never replayed by default',

@@ -1,4 +1,4 @@
-import type { IdempotencyLayer, StoredResponse } from '@zerotrust/core'
+import type { IdempotencyLayer } from '@zerotrust/core'
 import {
   captureNodeResponse,
   checkIdempotencyLayer,
@@ -7,6 +7,8 @@ import {
   type IdempotencyBegin,
   noOrigin,
   parsedBody,
+  type Replay,
+  replayResponse,
   withRoute,
 } from '@zerotrust/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
@@ -66,7 +68,7 @@ export function idempotent(layer: IdempotencyLayer, options: IdempotentOptions =
       return
     }
     if (begun.action === 'replay') {
-      sendStored(res, begun.response)
+      sendReplay(res, replayResponse(begun.response, req.method))
       return
     }
     if (begun.handle !== undefined) captureNodeResponse(res, begun.handle)
@@ -86,14 +88,14 @@ function scopeParams(params: Request['params'] | undefined): Record<string, stri
   return out
 }
 
-function sendStored(res: Response, stored: StoredResponse): void {
-  res.status(stored.status)
-  for (const [name, value] of Object.entries(stored.headers)) res.setHeader(name, value)
-  if (stored.status === 204 || stored.status === 304) {
-    // No body and no Content-Length (RFC 9110 §8.6): Node sends none for these statuses.
+function sendReplay(res: Response, replay: Replay): void {
+  res.status(replay.status)
+  for (const [name, value] of Object.entries(replay.headers)) res.setHeader(name, value)
+  if (replay.body === undefined) {
+    // A status that carries no body (RFC 9110 §6.4.1): no Content-Length of ours either (§8.6).
     res.end()
     return
   }
-  res.setHeader('content-length', stored.body.byteLength)
-  res.end(stored.body)
+  res.setHeader('content-length', replay.body.byteLength)
+  res.end(replay.body)
 }

@@ -6,6 +6,7 @@ import {
   type IdempotencyBegin,
   noOrigin,
   parsedBody,
+  replayResponse,
 } from '@zerotrust/core/adapter'
 import { routedView, type ZeroTrustHook } from './authorize.js'
 import { sendError, stateOf } from './lib/context.js'
@@ -46,14 +47,12 @@ export function idempotent(layer: IdempotencyLayer): ZeroTrustHook {
       return sendError(reply, error, state?.realm)
     }
     if (begun.action === 'replay') {
-      const stored = begun.response
-      for (const [name, value] of Object.entries(stored.headers)) {
-        reply.header(name, typeof value === 'string' ? value : [...value])
-      }
-      reply.code(stored.status)
-      // No body and no Content-Length (RFC 9110 §8.6), as Fastify answers these statuses itself.
-      if (stored.status === 204 || stored.status === 304) return reply.send()
-      return reply.send(Buffer.from(stored.body.buffer, stored.body.byteOffset, stored.body.byteLength))
+      const { status, headers, body } = replayResponse(begun.response, request.method)
+      reply.headers(headers)
+      reply.code(status)
+      // A status that carries no body (RFC 9110 §6.4.1): no body and no Content-Length (§8.6).
+      if (body === undefined) return reply.send()
+      return reply.send(Buffer.from(body.buffer, body.byteOffset, body.byteLength))
     }
     // Captured where every Fastify reply ends, Node's response: serialized bodies and streams alike.
     if (begun.handle !== undefined) captureNodeResponse(reply.raw, begun.handle)

@@ -5,6 +5,7 @@ import {
   contextOf,
   type IdempotencyBegin,
   noOrigin,
+  replayResponse,
   withRoute,
 } from '@zerotrust/core/adapter'
 import type { MiddlewareHandler } from 'hono'
@@ -12,9 +13,6 @@ import type { StatusCode } from 'hono/utils/http-status'
 import { errorResponse } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
-
-// The Fetch standard's null body statuses: `new Response(body, { status })` throws for them.
-const nullBodyStatuses = new Set([101, 103, 204, 205, 304])
 
 /**
  * Hono middleware that applies `Idempotency-Key` semantics to a write: the first request with a key runs
@@ -61,17 +59,10 @@ export function idempotent(layer: IdempotencyLayer): MiddlewareHandler<ZeroTrust
       return errorResponse(c, error, context?.realm)
     }
     if (begun.action === 'replay') {
-      const stored = begun.response
-      const headers: Record<string, string | string[]> = {}
-      for (const [name, value] of Object.entries(stored.headers)) {
-        headers[name] = typeof value === 'string' ? value : [...value]
-      }
-      // A Response of a null-body status takes no body at all, not even an empty one.
-      if (nullBodyStatuses.has(stored.status)) {
-        return c.newResponse(null, stored.status as StatusCode, headers)
-      }
+      const { status, headers, body } = replayResponse(begun.response, c.req.method)
+      // A Response of a null-body status (RFC 9110 §6.4.1) takes no body at all, not even an empty one.
       // Stored bodies live in an ArrayBuffer (memory and Redis stores alike), never a shared one.
-      return c.newResponse(stored.body as Uint8Array<ArrayBuffer>, stored.status as StatusCode, headers)
+      return c.newResponse((body ?? null) as Uint8Array<ArrayBuffer> | null, status as StatusCode, headers)
     }
     const { handle } = begun
     if (handle === undefined) {

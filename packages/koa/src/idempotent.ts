@@ -8,13 +8,12 @@ import {
   noOrigin,
   parsedBody,
   type RequestBody,
+  replayResponse,
   withRoute,
 } from '@zerotrust/core/adapter'
 import type { Middleware } from 'koa'
 import { sendError } from './lib/context.js'
 import { stringParams, wholeRoute } from './lib/route.js'
-
-const emptyStatuses = new Set([204, 205, 304])
 
 // koa-body keeps the text it parsed here when `includeUnparsed` is set.
 const unparsedBody = Symbol.for('unparsedBody')
@@ -93,13 +92,11 @@ export function idempotent(layer: IdempotencyLayer): Middleware {
       return
     }
     if (begun.action === 'replay') {
-      const stored = begun.response
-      ctx.status = stored.status
-      for (const [name, value] of Object.entries(stored.headers)) {
-        ctx.set(name, typeof value === 'string' ? value : [...value])
-      }
-      // 204, 205 and 304 carry no body (Koa would strip it; null also drops the Content-Length).
-      ctx.body = emptyStatuses.has(stored.status) ? null : Buffer.from(stored.body)
+      const { status, headers, body } = replayResponse(begun.response, ctx.method)
+      ctx.status = status
+      ctx.set(headers)
+      // A status that carries no body (RFC 9110 §6.4.1): null also drops the Content-Length.
+      ctx.body = body === undefined ? null : Buffer.from(body)
       return
     }
     const { handle } = begun

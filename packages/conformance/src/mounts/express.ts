@@ -54,6 +54,10 @@ export const mountExpress: Mount = async ({
     app.post('/payments', express.json(), idempotent(idempotency), async (req, res) => {
       const answer = await pay(new URL(req.originalUrl, 'http://payments').searchParams)
       res.status(answer.status).set(answer.headers)
+      if (answer.body === undefined) {
+        res.end()
+        return
+      }
       if (answer.chunks === undefined) {
         res.json(answer.body)
         return

@@ -56,6 +56,7 @@ export const mountFastify: Mount = async ({
     app.post('/payments', { preHandler: idempotent(idempotency) }, async (request, reply) => {
       const answer = await pay(new URL(request.originalUrl, 'http://payments').searchParams)
       reply.code(answer.status).headers(answer.headers)
+      if (answer.body === undefined) return reply.send()
       return reply.send(answer.chunks === undefined ? answer.body : Readable.from(answer.chunks))
     })
   }

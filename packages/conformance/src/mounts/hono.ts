@@ -48,6 +48,7 @@ function buildApp({
     app.post('/payments', idempotent(idempotency), async (c) => {
       const answer = await pay(new URL(c.req.url).searchParams)
       const { chunks } = answer
+      if (answer.body === undefined) return c.body(null, answer.status as 204, answer.headers)
       if (chunks === undefined) return c.json(answer.body, answer.status as 201 | 503, answer.headers)
       const encoder = new TextEncoder()
       const stream = new ReadableStream<Uint8Array>({

@@ -81,7 +81,12 @@ export const mountKoa: Mount = async ({
       const answer = await pay(new URLSearchParams(ctx.querystring))
       ctx.status = answer.status
       ctx.set(answer.headers)
-      ctx.body = answer.chunks === undefined ? answer.body : Readable.from(answer.chunks)
+      ctx.body =
+        answer.body === undefined
+          ? null
+          : answer.chunks === undefined
+            ? answer.body
+            : Readable.from(answer.chunks)
     })
   }
   app.use(router.routes()).use(router.allowedMethods())
