@@ -251,18 +251,99 @@ describe('memoryIdempotencyStore', () => {
     expect((await exact.claim('e2', 'fp', 30_000, { caller: 'caller-b' })).state).toBe('claimed')
   })
 
-  it('sweeps entries that expired out of order at most once a second when full', async () => {
+  // Regression (issue 12, item 3, second review): making room and Retry-After looked only at the oldest
+  // entry, as if claim order were expiry order; with layers of other lock TTLs or retentions sharing the
+  // store, or a retention under "minRetention", the first entry to go can be any.
+  describe('entries that may go out of claim order (issue 12)', () => {
+    it("gives a caller at its share the time of its soonest lock, whatever the layer's lock TTL", async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      const store = memoryIdempotencyStore({ maxEntries: 100, maxEntriesPerCaller: 2 })
+      const a = { caller: 'caller-a' }
+      expect((await store.claim('slow-layer', 'fp', 60_000, a)).state).toBe('claimed')
+      expect((await store.claim('fast-layer', 'fp', 5000, a)).state).toBe('claimed')
+      expect(await store.claim('a3', 'fp', 60_000, a)).toEqual({
+        state: 'refused',
+        reason: 'caller_quota',
+        retryAfterMs: 5000,
+      })
+      vi.advanceTimersByTime(5000)
+      expect((await store.claim('a3', 'fp', 60_000, a)).state).toBe('claimed')
+      expect((await store.claim('slow-layer', 'fp', 60_000, a)).state).toBe('in_flight')
+    })
+
+    it('gives a caller at its share the time of a response kept for less than "minRetention"', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      const store = memoryIdempotencyStore({ maxEntries: 100, maxEntriesPerCaller: 2, minRetention: 60_000 })
+      const a = { caller: 'caller-a' }
+      const complete = async (key: string, retention: number) => {
+        const claim = (await store.claim(key, key, 30_000, a)) as { owner: string }
+        expect(await store.complete(key, claim.owner, response(key), retention)).toBe(true)
+      }
+      await complete('kept-a-day', 24 * 3_600_000)
+      await complete('kept-10s', 10_000)
+      expect(await store.claim('a3', 'a3', 30_000, a)).toEqual({
+        state: 'refused',
+        reason: 'caller_quota',
+        retryAfterMs: 10_000,
+      })
+      vi.advanceTimersByTime(10_000)
+      expect((await store.claim('a3', 'a3', 30_000, a)).state).toBe('claimed')
+      expect((await store.claim('kept-a-day', 'kept-a-day', 30_000, a)).state).toBe('completed')
+    })
+
+    it('frees a full store as soon as a lock of a shorter TTL lapses, and says when', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      const store = memoryIdempotencyStore({ maxEntries: 2 })
+      expect((await store.claim('long', 'fp', 60_000)).state).toBe('claimed')
+      expect((await store.claim('short', 'fp', 1000)).state).toBe('claimed')
+      vi.advanceTimersByTime(900)
+      expect(await store.claim('c', 'fp', 60_000)).toEqual({
+        state: 'refused',
+        reason: 'store_full',
+        retryAfterMs: 100,
+      })
+      vi.advanceTimersByTime(100)
+      expect((await store.claim('c', 'fp', 60_000)).state).toBe('claimed')
+      expect((await store.claim('long', 'fp', 60_000)).state).toBe('in_flight')
+    })
+
+    it('evicts the response that may go first, not the first completed', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      const store = memoryIdempotencyStore({ maxEntries: 2, minRetention: 60_000 })
+      const complete = async (key: string, retention: number) => {
+        const claim = (await store.claim(key, key, 30_000)) as { owner: string }
+        expect(await store.complete(key, claim.owner, response(key), retention)).toBe(true)
+      }
+      await complete('kept-a-day', 24 * 3_600_000)
+      await complete('kept-5s', 5000)
+      expect(await store.claim('c', 'c', 30_000)).toEqual({
+        state: 'refused',
+        reason: 'store_full',
+        retryAfterMs: 5000,
+      })
+      vi.advanceTimersByTime(5000)
+      expect((await store.claim('c', 'c', 30_000)).state).toBe('claimed')
+      expect((await store.claim('kept-a-day', 'kept-a-day', 30_000)).state).toBe('completed')
+    })
+  })
+
+  it('drops an entry that expired behind a longer one when full, with no sweep of the store', async () => {
     vi.useFakeTimers({ toFake: ['Date'] })
     const store = memoryIdempotencyStore({ maxEntries: 2 })
     expect((await store.claim('long', 'fp', 60_000)).state).toBe('claimed')
     expect((await store.claim('short', 'fp', 10)).state).toBe('claimed')
     vi.advanceTimersByTime(10)
-    // "short" lapsed behind "long": found by the full sweep, the first this store made.
+    // "short" lapsed behind "long": the first of the locks by expiry, so it goes for "c".
     expect((await store.claim('c', 'fp', 60_000)).state).toBe('claimed')
-    expect((await store.claim('short', 'fp', 10)).state).toBe('refused')
-    expect((await store.claim('c2', 'fp', 60_000)).state).toBe('refused')
-    // Nothing lapsed out of order now: refused without another sweep until the interval passed.
-    expect(await store.claim('d', 'fp', 60_000)).toMatchObject({ state: 'refused', reason: 'store_full' })
+    expect(await store.claim('short', 'fp', 10)).toMatchObject({ state: 'refused', reason: 'store_full' })
+    vi.advanceTimersByTime(10)
+    for (let i = 0; i < 3; i++) {
+      expect(await store.claim(`d${i}`, 'fp', 60_000)).toEqual({
+        state: 'refused',
+        reason: 'store_full',
+        retryAfterMs: 60_000 - 10 - 10,
+      })
+    }
   })
 
   // Regression (issue 23): a refused claim swept every lock and every response, 250–290 µs at 10,000

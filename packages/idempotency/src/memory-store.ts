@@ -1,13 +1,21 @@
 import { randomUUID } from 'node:crypto'
-import {
-  type IdempotencyClaim,
-  type IdempotencyClaimOptions,
-  type IdempotencyStore,
-  type StoredResponse,
-  ZeroTrustError,
+import type {
+  IdempotencyClaim,
+  IdempotencyClaimOptions,
+  IdempotencyStore,
+  StoredResponse,
 } from '@zerotrust/core'
-import { type OptionsSchema, option, parseOptions } from '@zerotrust/core/layer'
+import {
+  checkCaller,
+  type IdempotencyRefusal,
+  type OptionsSchema,
+  option,
+  parseOptions,
+  refusedClaimError,
+  storedResponseSize,
+} from '@zerotrust/core/layer'
 import { z } from 'zod'
+import { type Slot, TimeHeap } from './lib/time-heap.js'
 
 /** Options of {@link memoryIdempotencyStore}. */
 export interface MemoryIdempotencyStoreOptions {
@@ -38,48 +46,51 @@ export interface MemoryIdempotencyStoreOptions {
   readonly maxBytesPerCaller?: number
 }
 
-interface Share {
+// The maps find an entry by key; min-heaps of keys give the entry that may go first, whatever order the
+// entries came in (layers of other lock TTLs or retentions sharing the store, a retention under
+// "minRetention", renewals): making room and `Retry-After` read the first of a heap, never a scan.
+
+/** Where entries are found in the order they may go: the store's, or one caller's. */
+interface Heaps {
+  /** Keys of locks by expiry. */
+  readonly locks: TimeHeap<string>
+  /** Keys of responses by when they may be evicted: at expiry, or once older than `minRetention`. */
+  readonly done: TimeHeap<string>
+}
+
+/** What one caller holds. */
+interface Share extends Heaps {
   readonly caller: string
-  /** The caller's locks, in claim (and renewal) order: with one lock TTL, soonest expiry first. */
-  readonly locks: Map<string, Lock>
-  /** The caller's responses, in completion order: the oldest first. */
-  readonly done: Map<string, Done>
   bytes: number
 }
 
 interface Lock {
   readonly fingerprint: string
   readonly owner: string
-  readonly expiresAt: number
   readonly share: Share | undefined
+  /** Its place among the store's locks; `at` is when it expires. */
+  readonly inStore: Slot<string>
+  /** Its place among its caller's locks, when a caller is named. */
+  readonly inShare: Slot<string> | undefined
 }
 
 interface Done {
   readonly fingerprint: string
   readonly response: StoredResponse
   readonly expiresAt: number
-  /** When it may go to make room: at its expiry, or once older than `minRetention`, whichever is first. */
-  readonly evictableAt: number
   readonly size: number
   readonly share: Share | undefined
+  /** Its place among the store's responses by when it may be evicted. */
+  readonly inStore: Slot<string>
+  /** Its place among the store's responses by expiry. */
+  readonly byExpiry: Slot<string>
+  /** Its place among its caller's responses by when it may be evicted, when a caller is named. */
+  readonly inShare: Slot<string> | undefined
 }
 
-/** The locks and responses of the store, or of one caller. */
-interface Entries {
-  readonly locks: Map<string, Lock>
-  readonly done: Map<string, Done>
-}
-
-/** A refused claim: what the layer turns into 429 (`caller_quota`) or 503 (`store_full`). */
-type Refusal = Extract<IdempotencyClaim, { state: 'refused' }>
-
-// When full, the whole store is swept for expired entries at most this often, not on every refused
-// claim: a flood of refused claims then costs a few map lookups each, whatever `maxEntries` is (issue 23).
-const fullSweepInterval = 1000
-// Expired entries dropped from the head of each map on every claim: amortizes expiry without a timer.
+// Expired entries dropped on every claim, soonest first: amortizes expiry without a timer. Making room
+// for a claim drops as many more as it needs.
 const headDropsPerCall = 8
-// Callers are named by the layer with a digest; a longer name is a programming error, not a request.
-const maxCallerLength = 512
 
 const defaultMaxBytes = 64 * 1024 * 1024
 
@@ -109,15 +120,16 @@ const schema = z
 /**
  * A bounded in-memory {@link IdempotencyStore} for one process (a fleet of replicas needs
  * `redisIdempotencyStore` of `@zerotrust/redis`). Locks and responses expire with their TTLs. When
- * full, it drops expired entries, then evicts the oldest completed responses older than `minRetention`,
- * and never a lock in flight nor a younger response: a new claim is then refused (the layer answers 503
- * with the `Retry-After` of the first entry that may go) rather than letting a retry run its handler a
- * second time. Each caller the layer names holds at most `maxEntriesPerCaller` keys and
- * `maxBytesPerCaller` bytes: past its share, it makes room from its own older responses or is refused
- * (429), so one caller cannot fill the store for the others. A refused claim costs a few map lookups,
- * whatever the store holds: expired entries go from the head of each map as claims come, and the whole
- * store is swept at most once a second. `complete`, `release` and `extend` (the layer's lock renewal)
- * take effect only for the owner that holds the key.
+ * full, it drops expired entries, then evicts the completed responses older than `minRetention`, the
+ * first that may go first, and never a lock in flight nor a younger response: a new claim is then refused
+ * (the layer answers 503 with the `Retry-After` of the first entry that may go) rather than letting a
+ * retry run its handler a second time. Each caller the layer names holds at most `maxEntriesPerCaller`
+ * keys and `maxBytesPerCaller` bytes: past its share, it makes room from its own older responses or is
+ * refused (429), so one caller cannot fill the store for the others. Entries are kept in the order they
+ * may go (min-heaps by expiry and by eviction time), so layers of different lock TTLs and retentions can
+ * share one store: a refused claim reads the first of each, whatever the store holds, and a claim costs
+ * O(log n). `complete`, `release` and `extend` (the layer's lock renewal) take effect only for the owner
+ * that holds the key.
  *
  * @example
  * const writes = idempotency({ store: memoryIdempotencyStore({ maxEntries: 50_000 }) })
@@ -132,80 +144,71 @@ export function memoryIdempotencyStore(
   const minRetention = parsed.minRetention ?? 10 * 60_000
   const maxEntriesPerCaller = parsed.maxEntriesPerCaller ?? Math.max(1, Math.floor(maxEntries / 10))
   const maxBytesPerCaller = parsed.maxBytesPerCaller ?? Math.max(1, Math.floor(maxBytes / 10))
-  // Insertion order is claim (and renewal) order: with one lock TTL, the first lock expires first.
   const locks = new Map<string, Lock>()
-  // Insertion order is completion order: the first entry is the oldest response, evicted first.
   const done = new Map<string, Done>()
+  const store: Heaps = { locks: new TimeHeap(), done: new TimeHeap() }
+  // Responses by expiry, to drop the expired ones as claims come.
+  const doneByExpiry = new TimeHeap<string>()
   const shares = new Map<string, Share>()
-  const store: Entries = { locks, done }
   let bytes = 0
-  let lastFullSweep = Number.NEGATIVE_INFINITY
 
-  const forgetIfEmpty = (share: Share) => {
-    if (share.locks.size === 0 && share.done.size === 0) shares.delete(share.caller)
+  const forgetIfEmpty = (share: Share | undefined) => {
+    if (share !== undefined && share.locks.size === 0 && share.done.size === 0) shares.delete(share.caller)
+  }
+  // Leaves the lock's share in place: `complete` moves the key to the share's responses.
+  const unlinkLock = (key: string, lock: Lock) => {
+    locks.delete(key)
+    store.locks.remove(lock.inStore)
+    if (lock.inShare !== undefined) lock.share?.locks.remove(lock.inShare)
   }
   const dropLock = (key: string, lock: Lock) => {
-    locks.delete(key)
-    if (lock.share === undefined) return
-    lock.share.locks.delete(key)
+    unlinkLock(key, lock)
     forgetIfEmpty(lock.share)
   }
   const dropDone = (key: string, entry: Done) => {
     done.delete(key)
     bytes -= entry.size
-    if (entry.share === undefined) return
-    entry.share.done.delete(key)
-    entry.share.bytes -= entry.size
-    forgetIfEmpty(entry.share)
+    store.done.remove(entry.inStore)
+    doneByExpiry.remove(entry.byExpiry)
+    const { share } = entry
+    if (share === undefined || entry.inShare === undefined) return
+    share.done.remove(entry.inShare)
+    share.bytes -= entry.size
+    forgetIfEmpty(share)
   }
-  // The oldest response of `from` (the store's, or one caller's) may go when it expired or is older
-  // than `minRetention`; a younger one is never forgotten to make room.
-  const evictOldestDone = (from: Map<string, Done>, now: number): boolean => {
-    for (const [key, entry] of from) {
-      if (entry.evictableAt > now) return false
-      dropDone(key, entry)
-      return true
-    }
-    return false
+  // Drops the lock (or response) of the first slot of `heap` when it is due by `now`: whether one went.
+  // A slot whose key holds no entry (never, while the maps and heaps agree) is removed: no loop can spin.
+  const dropDueLock = (heap: TimeHeap<string>, now: number): boolean => {
+    const slot = heap.peek()
+    if (slot === undefined || slot.at > now) return false
+    const lock = locks.get(slot.value)
+    if (lock === undefined) heap.remove(slot)
+    else dropLock(slot.value, lock)
+    return true
   }
-  const dropExpiredLock = (from: Map<string, Lock>, now: number): boolean => {
-    for (const [key, lock] of from) {
-      if (lock.expiresAt > now) return false
-      dropLock(key, lock)
-      return true
-    }
-    return false
+  const dropDueDone = (heap: TimeHeap<string>, now: number): boolean => {
+    const slot = heap.peek()
+    if (slot === undefined || slot.at > now) return false
+    const entry = done.get(slot.value)
+    if (entry === undefined) heap.remove(slot)
+    else dropDone(slot.value, entry)
+    return true
   }
-  // Frees what may go from the head of `from` (the store, or one caller's share) while `full()`, then,
-  // at most once an interval, sweeps the whole store. Whether there is room now.
-  const makeRoom = (from: Entries, full: () => boolean, now: number): boolean => {
-    while (full() && (evictOldestDone(from.done, now) || dropExpiredLock(from.locks, now))) {}
-    if (full()) sweepAll(now)
+  // Frees what may go from `from` (the store, or one caller's share) while `full()`: lapsed locks first
+  // (nothing is lost), then responses past `minRetention` or their expiry, the first that may go first.
+  // Whether there is room now.
+  const makeRoom = (from: Heaps, full: () => boolean, now: number): boolean => {
+    while (full() && (dropDueLock(from.locks, now) || dropDueDone(from.done, now))) {}
     return !full()
   }
-  // Bounded work per call: the heads of both maps are their oldest entries.
-  const dropExpiredHeads = (now: number) => {
-    let budget = headDropsPerCall
-    for (const [key, lock] of locks) {
-      if (lock.expiresAt > now || budget-- === 0) break
-      dropLock(key, lock)
-    }
-    budget = headDropsPerCall
-    for (const [key, entry] of done) {
-      if (entry.expiresAt > now || budget-- === 0) break
-      dropDone(key, entry)
-    }
-  }
-  // Entries out of order (another layer's TTLs, renewals) are found here, at most once an interval.
-  const sweepAll = (now: number) => {
-    if (now - lastFullSweep < fullSweepInterval) return
-    lastFullSweep = now
-    for (const [key, lock] of locks) if (lock.expiresAt <= now) dropLock(key, lock)
-    for (const [key, entry] of done) if (entry.expiresAt <= now) dropDone(key, entry)
+  // Bounded work per call, O(log n) per entry dropped.
+  const dropExpired = (now: number) => {
+    for (let budget = headDropsPerCall; budget > 0 && dropDueLock(store.locks, now); budget--) {}
+    for (let budget = headDropsPerCall; budget > 0 && dropDueDone(doneByExpiry, now); budget--) {}
   }
   const liveLock = (key: string, now: number): Lock | undefined => {
     const lock = locks.get(key)
-    if (lock !== undefined && lock.expiresAt <= now) {
+    if (lock !== undefined && lock.inStore.at <= now) {
       dropLock(key, lock)
       return undefined
     }
@@ -214,25 +217,24 @@ export function memoryIdempotencyStore(
   const storeFull = () => locks.size + done.size >= maxEntries
   const shareFull = (share: Share) =>
     share.locks.size + share.done.size >= maxEntriesPerCaller || share.bytes >= maxBytesPerCaller
-  // Room comes when the first of these goes: the oldest response (at its expiry or past
-  // `minRetention`) or, unless only bytes are short (a lock holds none), the first lock (at its expiry).
-  const refusal = (reason: Refusal['reason'], from: Entries, now: number, bytesOnly = false): Refusal => {
-    let at = Number.POSITIVE_INFINITY
-    for (const entry of from.done.values()) {
-      at = entry.evictableAt
-      break
-    }
-    for (const lock of bytesOnly ? [] : from.locks.values()) {
-      at = Math.min(at, lock.expiresAt)
-      break
-    }
-    const retryAfterMs = Number.isFinite(at) ? Math.max(0, at - now) : minRetention
+  // Room comes when the first of these goes: the first response that may be evicted or, unless only
+  // bytes are short (a lock holds none), the first lock to lapse.
+  const refusal = (
+    reason: IdempotencyRefusal['reason'],
+    from: Heaps,
+    now: number,
+    bytesOnly = false,
+  ): IdempotencyRefusal => {
+    const never = Number.POSITIVE_INFINITY
+    const lock = bytesOnly ? undefined : from.locks.peek()
+    const at = Math.min(from.done.peek()?.at ?? never, lock?.at ?? never)
+    const retryAfterMs = at === never ? minRetention : Math.max(0, at - now)
     return { state: 'refused', reason, retryAfterMs }
   }
   const shareFor = (caller: string): Share => {
     let share = shares.get(caller)
     if (share === undefined) {
-      share = { caller, locks: new Map(), done: new Map(), bytes: 0 }
+      share = { caller, locks: new TimeHeap(), done: new TimeHeap(), bytes: 0 }
       shares.set(caller, share)
     }
     return share
@@ -245,7 +247,7 @@ export function memoryIdempotencyStore(
       lockTtlMs: number,
       claimOptions?: IdempotencyClaimOptions,
     ): Promise<IdempotencyClaim> {
-      const caller = checkCaller(claimOptions)
+      const caller = checkCaller(claimOptions?.caller)
       const now = Date.now()
       const finished = done.get(key)
       if (finished !== undefined) {
@@ -256,7 +258,7 @@ export function memoryIdempotencyStore(
       }
       const lock = liveLock(key, now)
       if (lock !== undefined) return { state: 'in_flight', fingerprint: lock.fingerprint }
-      dropExpiredHeads(now)
+      dropExpired(now)
 
       const share = caller === undefined ? undefined : shares.get(caller)
       // A caller over its share makes room from its own old responses, never from anyone else's.
@@ -269,9 +271,14 @@ export function memoryIdempotencyStore(
       const owner = randomUUID()
       // The share may have been emptied and forgotten by the evictions above: look it up again.
       const holder = caller === undefined ? undefined : shareFor(caller)
-      const claimed: Lock = { fingerprint, owner, expiresAt: now + lockTtlMs, share: holder }
-      locks.set(key, claimed)
-      holder?.locks.set(key, claimed)
+      const expiresAt = now + lockTtlMs
+      locks.set(key, {
+        fingerprint,
+        owner,
+        share: holder,
+        inStore: store.locks.push(key, expiresAt),
+        inShare: holder?.locks.push(key, expiresAt),
+      })
       return { state: 'claimed', owner }
     },
 
@@ -285,7 +292,7 @@ export function memoryIdempotencyStore(
       const lock = liveLock(key, now)
       if (lock === undefined || lock.owner !== owner) return false
       const copy = freeze(response)
-      const size = sizeOf(copy)
+      const size = storedResponseSize(copy)
       if (size > maxBytes) {
         throw new Error(`the response is larger than the store's "maxBytes" of ${maxBytes}`)
       }
@@ -295,10 +302,7 @@ export function memoryIdempotencyStore(
         // A response larger than the whole share costs the caller none of its stored ones.
         if (size > maxBytesPerCaller || !makeRoom(share, over, now)) {
           // Sent but not stored, as a response the store has no room for: only this caller's own.
-          throw new ZeroTrustError('rate_limited', 'the caller holds its share of the idempotency store', {
-            reason: 'caller_quota',
-            retryAfter: retryAfterSeconds(refusal('caller_quota', share, now, true).retryAfterMs),
-          })
+          throw refusedClaimError(refusal('caller_quota', share, now, true))
         }
       }
       if (!makeRoom(store, () => bytes + size > maxBytes, now)) {
@@ -306,22 +310,21 @@ export function memoryIdempotencyStore(
         // another caller is lost.
         throw new Error(`the idempotency store is full: "maxBytes" of ${maxBytes} held within "minRetention"`)
       }
-      locks.delete(key)
-      share?.locks.delete(key)
-      const entry: Done = {
+      unlinkLock(key, lock)
+      const expiresAt = now + retentionMs
+      const evictableAt = Math.min(expiresAt, now + minRetention)
+      done.set(key, {
         fingerprint: lock.fingerprint,
         response: copy,
-        expiresAt: now + retentionMs,
-        evictableAt: Math.min(now + retentionMs, now + minRetention),
+        expiresAt,
         size,
         share,
-      }
-      done.set(key, entry)
+        inStore: store.done.push(key, evictableAt),
+        byExpiry: doneByExpiry.push(key, expiresAt),
+        inShare: share?.done.push(key, evictableAt),
+      })
       bytes += size
-      if (share !== undefined) {
-        share.done.set(key, entry)
-        share.bytes += size
-      }
+      if (share !== undefined) share.bytes += size
       return true
     },
 
@@ -337,29 +340,11 @@ export function memoryIdempotencyStore(
       // A completed key holds no lock: `liveLock` finds none, and nothing is extended.
       const lock = liveLock(key, now)
       if (lock === undefined || lock.owner !== owner) return false
-      const renewed: Lock = { ...lock, expiresAt: now + lockTtlMs }
-      // Moved to the end: the maps stay in (near) expiry order, so their heads expire first.
-      locks.delete(key)
-      locks.set(key, renewed)
-      lock.share?.locks.delete(key)
-      lock.share?.locks.set(key, renewed)
+      store.locks.reschedule(lock.inStore, now + lockTtlMs)
+      if (lock.inShare !== undefined) lock.share?.locks.reschedule(lock.inShare, now + lockTtlMs)
       return true
     },
   })
-}
-
-/** Seconds for `Retry-After`: whole, rounded up, at least 1. */
-function retryAfterSeconds(ms: number): number {
-  return Math.max(1, Math.ceil(ms / 1000))
-}
-
-function checkCaller(options: IdempotencyClaimOptions | undefined): string | undefined {
-  const caller = options?.caller
-  if (caller === undefined) return undefined
-  if (typeof caller !== 'string' || caller.length === 0 || caller.length > maxCallerLength) {
-    throw new TypeError(`"caller" must be a non-empty string of at most ${maxCallerLength} characters`)
-  }
-  return caller
 }
 
 function freeze(response: StoredResponse): StoredResponse {
@@ -372,12 +357,4 @@ function freeze(response: StoredResponse): StoredResponse {
     headers: Object.freeze(headers),
     body: response.body.slice(),
   })
-}
-
-function sizeOf(response: StoredResponse): number {
-  let size = response.body.byteLength
-  for (const [name, value] of Object.entries(response.headers)) {
-    size += name.length + (typeof value === 'string' ? value.length : value.join('').length)
-  }
-  return size
 }
