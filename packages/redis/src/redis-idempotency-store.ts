@@ -5,6 +5,7 @@ import type {
   IdempotencyStore,
   StoredResponse,
 } from '@zerotrust/core'
+import { checkCaller, refusedClaimError, storedResponseSize } from '@zerotrust/core/layer'
 import { checkFingerprint, checkKey, pxMilliseconds } from './lib/arguments.js'
 import { corruptRecord, send } from './lib/deadline.js'
 import {
@@ -12,7 +13,7 @@ import {
   type RedisIdempotencyStoreOptions,
   redisIdempotencyStoreSettings,
 } from './lib/options.js'
-import { callerKeys, callerTag, ownerToken, parseOwner, quotaRefusal, refusedFor } from './lib/quota.js'
+import { callerKeys, callerTag, ownerToken, parseOwner, refusedFor } from './lib/quota.js'
 import { decodeRecord, encodePending, encodeResponse, pendingPrefix } from './lib/record.js'
 import {
   claimQuotaScript,
@@ -73,7 +74,8 @@ export function redisIdempotencyStore(
       checkKey(key)
       checkFingerprint(fingerprint)
       const ttl = pxMilliseconds('lockTtlMs', lockTtlMs)
-      const tag = claimOptions?.caller === undefined ? undefined : callerTag(claimOptions.caller)
+      const caller = checkCaller(claimOptions?.caller)
+      const tag = caller === undefined ? undefined : callerTag(caller)
       const uuid = randomUUID()
       const record = encodePending(uuid, fingerprint)
       if (tag === undefined) {
@@ -100,6 +102,7 @@ export function redisIdempotencyStore(
             ttl,
             maxEntriesPerCaller,
             maxBytesPerCaller,
+            minRetention,
           ),
         operationTimeout,
       )
@@ -130,8 +133,10 @@ export function redisIdempotencyStore(
         return succeeded(reply)
       }
       // What the caller's share counts: the bytes of the stored response, as the memory store does.
-      const size = storedSize(response)
-      if (size > maxBytesPerCaller) throw quotaRefusal(minRetention)
+      const size = storedResponseSize(response)
+      // A response larger than the whole share would never fit: refused before anything is sent.
+      if (size > maxBytesPerCaller)
+        throw refusedClaimError({ reason: 'caller_quota', retryAfterMs: minRetention })
       const keys = callerKeys(prefix, token.tag, key)
       const reply = await send(
         () =>
@@ -153,7 +158,8 @@ export function redisIdempotencyStore(
         operationTimeout,
       )
       const ms = refusedFor(reply)
-      if (ms !== undefined) throw quotaRefusal(ms)
+      // Sent but not stored, as a response no store has room for.
+      if (ms !== undefined) throw refusedClaimError({ reason: 'caller_quota', retryAfterMs: ms })
       return succeeded(reply)
     },
 
@@ -222,13 +228,4 @@ export function redisIdempotencyStore(
 // The scripts answer the integer 1 or 0; a client with `stringNumbers: true` reads it as "1" or "0".
 function succeeded(reply: unknown): boolean {
   return reply === 1 || reply === '1'
-}
-
-/** Bytes of a stored response as a share counts them: the body, and header names and values. */
-function storedSize(response: StoredResponse): number {
-  let size = response.body.byteLength
-  for (const [name, value] of Object.entries(response.headers)) {
-    size += name.length + (typeof value === 'string' ? value.length : value.join('').length)
-  }
-  return size
 }

@@ -65,6 +65,18 @@ describe('redisIdempotencyStore: options', () => {
       /^redisIdempotencyStore: "minRetention" option must be a non-negative integer number of milliseconds/,
     )
   })
+
+  // Regression (issue 12, item 3, second review): a brace in the prefix moves the caller's hash tag, so
+  // every caller shared one Cluster slot ('{idem}:'), or a call's keys fell in several (CROSSSLOT, 503).
+  it('refuses a prefix with a brace, which would break the per-caller hash tag', () => {
+    for (const prefix of ['{idem}:', 'x{}', 'zt:idem}', 'a{b']) {
+      expect(() => redisIdempotencyStore(client, { prefix })).toThrow(TypeError)
+      expect(() => redisIdempotencyStore(client, { prefix })).toThrow(
+        /^redisIdempotencyStore: "prefix" option /,
+      )
+    }
+    expect(() => redisIdempotencyStore(client, { prefix: 'app:idem:' })).not.toThrow()
+  })
 })
 
 describe.skipIf(skip)('redisIdempotencyStore on the real Redis', () => {
@@ -495,6 +507,62 @@ describe.skipIf(skip)('redisIdempotencyStore on the real Redis', () => {
       } finally {
         await deleteKeys(redis, quota)
       }
+    })
+
+    // Regression (issue 12, item 3, second review): the script read the caller's first 64 entries only,
+    // and a claim in the way set the wait though it frees no bytes.
+    describe('a caller short of bytes behind many claims', () => {
+      const claimMany = async (store: ReturnType<typeof redisIdempotencyStore>, n: number, ttl: number) => {
+        const claims = await Promise.all(
+          Array.from({ length: n }, (_, i) => store.claim(`held-${i}`, 'fp', ttl, alice)),
+        )
+        expect(claims.every((claim) => claim.state === 'claimed')).toBe(true)
+      }
+      const completeOne = async (store: ReturnType<typeof redisIdempotencyStore>, key: string) => {
+        const claim = await store.claim(key, 'fp', 30_000, alice)
+        if (claim.state !== 'claimed') throw new Error(`expected a claim of ${key}`)
+        expect(await store.complete(key, claim.owner, response, 3_600_000)).toBe(true)
+      }
+
+      it('drops every lapsed claim it needs, past the first 64, to reach a response that may go', async () => {
+        const quota = uniquePrefix('quota')
+        // The shared response counts 334 bytes: one fills the share.
+        const store = redisIdempotencyStore(redis, {
+          prefix: quota,
+          maxBytesPerCaller: 334,
+          minRetention: 150,
+        })
+        try {
+          // 70 claims that lapse before the response may go (its score is 150 ms after it completes).
+          await claimMany(store, 70, 100)
+          await completeOne(store, 'stored')
+          await sleep(300)
+          expect((await store.claim('next', 'fp', 30_000, alice)).state).toBe('claimed')
+          expect((await store.claim('stored', 'fp', 30_000, alice)).state).toBe('claimed')
+        } finally {
+          await deleteKeys(redis, quota)
+        }
+      })
+
+      it("answers the wait of the caller's first response, not of a claim, which frees no bytes", async () => {
+        // 70 claims, then a response that fills the share: it may go in 10 minutes, the claims ahead of
+        // it lapse in 30 s. Past the 128 entries a call reads, "minRetention" bounds the wait.
+        for (const claims of [70, 140]) {
+          const quota = uniquePrefix('quota')
+          const store = redisIdempotencyStore(redis, { prefix: quota, maxBytesPerCaller: 334 })
+          try {
+            await claimMany(store, claims, 30_000)
+            await completeOne(store, 'stored')
+            const refused = await store.claim('next', 'fp', 30_000, alice)
+            expect(refused).toMatchObject({ state: 'refused', reason: 'caller_quota' })
+            if (refused.state !== 'refused') return
+            expect(refused.retryAfterMs).toBeGreaterThan(590_000)
+            expect(refused.retryAfterMs).toBeLessThanOrEqual(600_000)
+          } finally {
+            await deleteKeys(redis, quota)
+          }
+        }
+      })
     })
 
     it('keeps every owner check for claims that name a caller', async () => {

@@ -25,6 +25,11 @@ export interface RedisStoreOptions {
 /** Options of `redisIdempotencyStore`: those of every store, and the share of the store one caller may hold. */
 export interface RedisIdempotencyStoreOptions extends RedisStoreOptions {
   /**
+   * As for every store (`zt:idem:` by default), without `{` or `}`: each caller's keys carry their own
+   * Redis Cluster hash tag after it.
+   */
+  readonly prefix?: string
+  /**
    * Most keys one caller holds, in flight and completed together; 10 000 by default. A caller at its
    * share first makes room from its own responses older than `minRetention`; when none may go, its new
    * claims are refused (the layer answers 429 with `Retry-After`) and other callers are not touched.
@@ -91,6 +96,14 @@ const idempotencySchema = z
   .strictObject(
     {
       ...shape,
+      // Each caller's keys sit in "{<tag>}" after the prefix: a brace before it would move the hash tag
+      // (every caller in one Cluster slot, or one call's keys across slots).
+      prefix: option
+        .nonEmptyString()
+        .refine((prefix) => !prefix.includes('{') && !prefix.includes('}'), {
+          error: 'must not contain "{" or "}" (each caller\'s keys carry their own hash tag)',
+        })
+        .optional(),
       maxEntriesPerCaller: count.optional(),
       maxBytesPerCaller: count.optional(),
       minRetention: option.milliseconds({ max: 30 * 24 * 3_600_000 }).optional(),

@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto'
-import { ZeroTrustError } from '@zerotrust/core'
 import { isOwnerToken } from './record.js'
 
 // A claim that names a caller lives under the caller's hash tag, beside the caller's entries and sizes,
 // so that the quota scripts touch keys of one Redis Cluster slot. The owner token the layer holds
 // carries the tag ("<uuid>.<tag>"), so complete, release and extend find the record again.
 
-// Callers are named by the layer with a digest; a longer name is a programming error, not a request.
-const maxCallerLength = 512
 // 132 bits of SHA-256: two callers sharing a tag would share a share of the store, nothing else.
 const tagLength = 22
 const taggedOwner = /^([\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12})\.([\w-]{22})$/
@@ -23,14 +20,9 @@ export interface CallerKeys {
 
 /**
  * The hash tag of a caller: base64url of its SHA-256, so any caller name makes a short key without
- * braces, and no caller name is readable in Redis.
- *
- * @throws TypeError when `caller` is not a non-empty string of at most 512 characters
+ * braces, and no caller name is readable in Redis. The caller is checked first (`checkCaller`).
  */
-export function callerTag(caller: unknown): string {
-  if (typeof caller !== 'string' || caller.length === 0 || caller.length > maxCallerLength) {
-    throw new TypeError(`"caller" must be a non-empty string of at most ${maxCallerLength} characters`)
-  }
+export function callerTag(caller: string): string {
   return createHash('sha256').update(caller).digest('base64url').slice(0, tagLength)
 }
 
@@ -56,17 +48,6 @@ export function parseOwner(owner: unknown): { uuid: string; tag: string | undefi
   const match = taggedOwner.exec(owner)
   if (match === null) return undefined
   return { uuid: match[1] as string, tag: match[2] as string }
-}
-
-/**
- * The refusal of a response that does not fit its caller's share (`ms` until its oldest entry may go):
- * sent but not stored, as a response no store has room for.
- */
-export function quotaRefusal(ms: number): ZeroTrustError {
-  return new ZeroTrustError('rate_limited', 'the caller holds its share of the idempotency store', {
-    reason: 'caller_quota',
-    retryAfter: Math.max(1, Math.ceil(ms / 1000)),
-  })
 }
 
 /**

@@ -49,10 +49,13 @@ return 0`
 //                         "b" to the caller's total bytes
 //   ARGV[1] <prefix>{<tag>}, ARGV[2] the key; the rest per script.
 //
-// A response evicted to make room for its own caller is found from the entries, so its record key is
-// built in the script: it shares the tag, so the same slot. Each call reads at most the caller's first 64
-// entries. When the caller is short of bytes, not keys, a claim in the way frees none: the time to wait
-// is then that of its first response.
+// A caller over its share first drops what may go now, the first due first, at most 128 entries a call
+// (more, and it answers a wait of 0: the next call goes on): lapsed claims, and its responses past "minRetention" or their expiry. When that is not enough,
+// the wait is that of the first entry that frees what is short: any entry when the caller is at its
+// count of keys, its first response when only bytes are short (a claim holds none). The entries read to
+// find that response are bounded too; past them, "minRetention" bounds the wait, as every response of
+// the caller may go within it.
+const batch = 128
 const quotaPrelude = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function bytes() return tonumber(redis.call('HGET', KEYS[3], 'b') or '0') end
@@ -67,36 +70,40 @@ local function drop(member, evict)
   redis.call('HDEL', KEYS[3], ':' .. member)
   if size and size ~= 'p' then
     redis.call('HINCRBY', KEYS[3], 'b', -tonumber(size))
+    -- The record of an evicted response, built from ARGV[1] ("<prefix>{<tag>}", where KEYS[1] starts):
+    -- the same hash tag, so the same Cluster slot by construction (the prefix holds no brace).
     if evict then redis.call('DEL', ARGV[1] .. ':' .. member) end
   end
 end
-local function room(over, bytesOnly)
+local function room(over, bytesOnly, longest)
   if not over() then return nil end
-  local first = redis.call('ZRANGE', KEYS[2], 0, 63, 'WITHSCORES')
+  local due = redis.call('ZRANGE', KEYS[2], '-inf', now, 'BYSCORE', 'LIMIT', 0, ${batch})
+  for i = 1, #due do
+    drop(due[i], true)
+    if not over() then return nil end
+  end
+  if #due == ${batch} then return 0 end
+  local short = bytesOnly()
+  local first = redis.call('ZRANGE', KEYS[2], 0, short and ${batch - 1} or 0, 'WITHSCORES')
   if #first == 0 then
     redis.call('DEL', KEYS[3])
     if over() then return 0 end
     return nil
   end
-  local at = now
   for i = 1, #first, 2 do
-    at = tonumber(first[i + 1])
-    if at <= now then
-      drop(first[i], true)
-      if not over() then return nil end
-    elseif not bytesOnly() or redis.call('HGET', KEYS[3], ':' .. first[i]) ~= 'p' then
-      return at - now
+    if not short or redis.call('HGET', KEYS[3], ':' .. first[i]) ~= 'p' then
+      return math.max(tonumber(first[i + 1]) - now, 0)
     end
   end
-  return math.max(at - now, 0)
+  return longest
 end
 `
 
 /**
  * Claims a free key for a caller within its share (ARGV[3] the pending record, ARGV[4] the lock TTL,
- * ARGV[5] and ARGV[6] the share in keys and bytes). Returns the record already under the key (in flight
- * or completed; the share is not consulted), 1 when claimed, or `{ ms }` when the caller is at its share
- * and nothing of its own may go yet: `ms` until its first entry may.
+ * ARGV[5] and ARGV[6] the share in keys and bytes, ARGV[7] "minRetention"). Returns the record already
+ * under the key (in flight or completed; the share is not consulted), 1 when claimed, or `{ ms }` when the
+ * caller is at its share and nothing of its own may go yet: `ms` until the first entry that makes room may.
  */
 export const claimQuotaScript = `local current = redis.call('GET', KEYS[1])
 if current then return current end
@@ -105,7 +112,7 @@ drop(ARGV[2], false)
 local maxEntries, maxBytes = tonumber(ARGV[5]), tonumber(ARGV[6])
 local function count() return redis.call('ZCARD', KEYS[2]) end
 local wait = room(function() return count() >= maxEntries or bytes() >= maxBytes end,
-  function() return count() < maxEntries end)
+  function() return count() < maxEntries end, tonumber(ARGV[7]))
 if wait then return {wait} end
 local ttl = tonumber(ARGV[4])
 redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
@@ -124,7 +131,8 @@ export const completeQuotaScript = `local current = redis.call('GET', KEYS[1])
 if not (current and string.sub(current, 1, #ARGV[3]) == ARGV[3]) then return 0 end
 ${quotaPrelude}
 local size, maxBytes = tonumber(ARGV[6]), tonumber(ARGV[7])
-local wait = room(function() return bytes() + size > maxBytes end, function() return true end)
+local wait = room(function() return bytes() + size > maxBytes end, function() return true end,
+  tonumber(ARGV[8]))
 if wait then return {wait} end
 local fingerprint = string.sub(current, #ARGV[3] + 1)
 local retention = tonumber(ARGV[5])
