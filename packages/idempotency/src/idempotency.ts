@@ -14,6 +14,7 @@ import {
   type IdempotencyBegin,
   type IdempotencyHandle,
   type IdempotencyInput,
+  refusedClaimError,
   toZeroTrustError,
 } from '@zerotrust/core/layer'
 import { fingerprint } from './lib/fingerprint.js'
@@ -90,7 +91,7 @@ async function begin(settings: IdempotencySettings, input: IdempotencyInput): Pr
     if (claim.state === 'in_flight' && claim.fingerprint === print && settings.wait !== undefined) {
       claim = await waitFor(settings, storeKey, print, claim, claimOptions)
     }
-    if (claim.state === 'refused') throw refusedError(claim)
+    if (claim.state === 'refused') throw refusedClaimError(claim)
     if (claim.state !== 'claimed' && claim.fingerprint !== print) {
       throw new ZeroTrustError(
         'idempotency_key_reused',
@@ -204,24 +205,6 @@ async function waitFor(
 /** The caller as the store sees it: a digest, so that no identity is readable in the store. */
 function callerDigest(caller: readonly string[]): string {
   return createHash('sha256').update(JSON.stringify(caller)).digest('base64url')
-}
-
-/**
- * A claim the store refused: 429 to the caller over its share of the store (only that caller is
- * refused), 503 when the whole store is full; `Retry-After` is when the store expects room.
- */
-function refusedError(claim: Extract<IdempotencyClaim, { state: 'refused' }>): ZeroTrustError {
-  const retryAfter = Math.max(1, Math.ceil(claim.retryAfterMs / 1000))
-  if (claim.reason === 'caller_quota') {
-    return new ZeroTrustError('rate_limited', 'the caller holds its share of the idempotency store', {
-      reason: 'caller_quota',
-      retryAfter,
-    })
-  }
-  return new ZeroTrustError('dependency_unavailable', 'the idempotency store is full', {
-    reason: 'store_full',
-    retryAfter,
-  })
 }
 
 function replayOf(stored: StoredResponse): StoredResponse {
