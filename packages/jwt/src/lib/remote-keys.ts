@@ -1,4 +1,5 @@
 import { ZeroTrustError } from '@zerotrust/core'
+import { retryAfterSeconds } from '@zerotrust/core/layer'
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose'
 import type { JwtAlgorithm } from './algorithms.js'
 import { type FetchSettings, fetchJsonObject, unavailable } from './fetch-json.js'
@@ -179,7 +180,7 @@ export class RemoteKeySet {
       throw unavailable(
         this.#failedAt !== undefined ? 'jwks_unavailable' : 'jwks_cooldown',
         undefined,
-        Math.max(1, Math.ceil(wait / 1000)),
+        retryAfterSeconds(wait),
       )
     }
     // Unref'd: a scheduled refetch must not hold a shutting-down process open.
@@ -232,7 +233,7 @@ export class RemoteKeySet {
 
   #unavailable(reason: string, cause?: unknown): ZeroTrustError {
     const left = failureBackoff - (performance.now() - (this.#failedAt ?? 0))
-    return unavailable(reason, cause, Math.max(1, Math.ceil(left / 1000)))
+    return unavailable(reason, cause, retryAfterSeconds(left))
   }
 }
 
