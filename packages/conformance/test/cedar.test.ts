@@ -2,11 +2,11 @@
 // must hand the authorizer the matched route pattern and parameters, and answer alike.
 import type { DecisionEvent } from '@zerotrust/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cedarScenarios, seedAuthorizer } from './cedar-scenarios.js'
+import { cedarScenarios, seedAuthorizer } from '../src/cedar-scenarios.js'
+import type { MountedApp } from '../src/harness.js'
+import { frameworks } from '../src/mounts/index.js'
+import { publicOrigin, realm } from '../src/scenarios.js'
 import { startFixtures } from './fixtures.js'
-import type { MountedApp } from './harness.js'
-import { frameworks } from './mounts/index.js'
-import { publicOrigin, realm } from './scenarios.js'
 
 let fixtures: Awaited<ReturnType<typeof startFixtures>>
 beforeAll(async () => {

@@ -2,10 +2,10 @@
 // must answer every scenario identically, down to the decision events.
 import type { DecisionEvent } from '@zerotrust/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { MountedApp } from '../src/harness.js'
+import { frameworks } from '../src/mounts/index.js'
+import { type AuthenticatorKind, publicOrigin, realm, scenarios } from '../src/scenarios.js'
 import { startFixtures } from './fixtures.js'
-import type { MountedApp } from './harness.js'
-import { frameworks } from './mounts/index.js'
-import { type AuthenticatorKind, publicOrigin, realm, scenarios } from './scenarios.js'
 
 let fixtures: Awaited<ReturnType<typeof startFixtures>>
 beforeAll(async () => {

@@ -3,8 +3,7 @@
 import type { DecisionEvent, IdempotencyStore } from '@zerotrust/core'
 import { idempotency, memoryIdempotencyStore } from '@zerotrust/idempotency'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startFixtures } from './fixtures.js'
-import type { MountedApp, TestResponse } from './harness.js'
+import type { MountedApp, TestResponse } from '../src/harness.js'
 import {
   heldPayments,
   idempotencyEvents,
@@ -12,9 +11,10 @@ import {
   paymentRuns,
   releaseHeldPayments,
   stepRequest,
-} from './idempotency-scenarios.js'
-import { frameworks } from './mounts/index.js'
-import { publicOrigin, realm } from './scenarios.js'
+} from '../src/idempotency-scenarios.js'
+import { frameworks } from '../src/mounts/index.js'
+import { publicOrigin, realm } from '../src/scenarios.js'
+import { startFixtures } from './fixtures.js'
 
 // A store we cannot make fail for real here: every call rejects as a dropped connection would.
 const down: IdempotencyStore = {

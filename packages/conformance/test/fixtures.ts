@@ -9,7 +9,7 @@ import {
   startJwksServer,
   toJwks,
 } from '@zerotrust/testkit'
-import type { AuthenticatorKind, Fixtures } from './scenarios.js'
+import type { AuthenticatorKind, Fixtures } from '../src/scenarios.js'
 
 export const audience = 'api://orders'
 
