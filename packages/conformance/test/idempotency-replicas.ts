@@ -13,12 +13,12 @@ export interface Replica {
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 
-/** Starts `test/fixture-server.ts` with `env` and waits (at most 30 s) until it listens. */
+/** Starts `test/idempotency-redis-server.ts` with `env` and waits (at most 30 s) until it listens. */
 export function startReplica(env: Record<string, string>): Promise<Replica> {
   // The source condition resolves @zerotrust/* to their sources, as vitest does: no build needed.
   const child = spawn(
     process.execPath,
-    ['--conditions=@zerotrust/source', '--import', 'tsx', 'test/fixture-server.ts'],
+    ['--conditions=@zerotrust/source', '--import', 'tsx', 'test/idempotency-redis-server.ts'],
     {
       cwd: packageDir,
       env: { ...process.env, ...env },

@@ -4,6 +4,7 @@
 import type { AddressInfo } from 'node:net'
 import type { IdempotencyHandle } from '@zerotrust/core/layer'
 import { idempotent, zeroTrust } from '@zerotrust/fastify'
+import { idempotency } from '@zerotrust/idempotency'
 import { jwtBearer } from '@zerotrust/jwt'
 import { redisIdempotencyStore } from '@zerotrust/redis'
 import { testIssuer } from '@zerotrust/testkit'
@@ -21,8 +22,7 @@ import {
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { idempotency } from '../src/index.js'
-import { type Replica, startReplica } from './replicas.js'
+import { type Replica, startReplica } from './idempotency-replicas.js'
 
 const issuer = 'https://idp.example.com/'
 const audience = 'api://payments'

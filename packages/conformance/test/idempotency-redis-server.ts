@@ -6,11 +6,11 @@ import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { idempotent, zeroTrust } from '@zerotrust/fastify'
+import { idempotency } from '@zerotrust/idempotency'
 import { jwtBearer } from '@zerotrust/jwt'
 import { redisIdempotencyStore } from '@zerotrust/redis'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
-import { idempotency } from '../src/index.js'
 
 const env = (name: string): string => {
   const value = process.env[name]
