@@ -33,7 +33,7 @@ export function paymentRuns(): number {
 }
 
 /** The size of a streamed chunk of `stream=<n>` (the body is `n` of them, then `end`). */
-export const chunkBytes = 100
+const chunkBytes = 100
 
 /**
  * The payments handler every mount wraps in `idempotent(layer)`, one per app: it counts its runs. The

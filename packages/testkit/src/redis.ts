@@ -12,7 +12,7 @@ export const redisPort = 6379
 export const redisHost = '127.0.0.1'
 
 /** Whether Redis answers `PING` on `port` within `ms`, over a raw socket (no client retries). */
-export function pingRedis(port = redisPort, ms = 500): Promise<boolean> {
+function pingRedis(port = redisPort, ms = 500): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: redisHost, port })
     let reply = ''
@@ -117,7 +117,7 @@ export async function countCommands(redis: Redis, prefix: string): Promise<Comma
 }
 
 /** A free TCP port on loopback, chosen by the OS. */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
     server.on('error', reject)

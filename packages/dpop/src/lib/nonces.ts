@@ -77,7 +77,7 @@ function mac(secret: Uint8Array, step: number): Buffer {
 }
 
 /** Shortest nonce secret, in bytes: the HMAC-SHA-256 key length RFC 2104 §3 recommends. */
-export const minSecretBytes = 32
+const minSecretBytes = 32
 
 function secretGetter(secret: NonceSecret): () => Uint8Array {
   const toBytes = (value: unknown): Uint8Array => {

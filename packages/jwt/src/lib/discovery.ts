@@ -8,7 +8,7 @@ import { type FetchSettings, fetchJsonObject, unavailable } from './fetch-json.j
  * @see https://openid.net/specs/openid-connect-discovery-1_0.html#ProviderConfig
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3.1
  */
-export function metadataUrls(issuer: string): URL[] {
+function metadataUrls(issuer: string): URL[] {
   const url = new URL(issuer)
   const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
   return [

@@ -12,7 +12,7 @@ export interface FetchSettings {
 export type FetchSource = 'jwks' | 'discovery'
 
 // A JWKS or metadata document is a few KiB; anything this large is not one.
-export const maxDocumentBytes = 512 * 1024
+const maxDocumentBytes = 512 * 1024
 
 /**
  * GETs a JSON object through core's bounded fetch: at most {@link maxDocumentBytes} are read, then the

@@ -77,7 +77,7 @@ export interface IdempotencyStoreSettings extends StoreSettings {
 }
 
 /** Default milliseconds before an operation rejects. */
-export const defaultOperationTimeout = 1000
+const defaultOperationTimeout = 1000
 
 // setTimeout's delay is a signed 32-bit integer: anything larger fires at once.
 const maxTimeout = 2_147_483_647
