@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { adapterSettings, attachContext, checkAuthorizer, contextOf } from './adapter.js'
+import { adapterSettings, attachContext, checkAuthorizer, checkRealm, contextOf } from './adapter.js'
 import type { Authenticator, Authorizer } from './auth.js'
 
 const authenticator = { layer: 'x', authenticate: async () => ({}) } as unknown as Authenticator
@@ -19,14 +19,30 @@ describe('adapterSettings', () => {
     expect(Object.isFrozen(settings)).toBe(true)
   })
 
-  it('rejects mistakes with a message naming the option', () => {
-    expect(() => adapterSettings({} as Authenticator)).toThrow(/needs an authenticator/)
+  it('rejects mistakes with a message naming the factory and the option (issue 13)', () => {
+    expect(() => adapterSettings({} as Authenticator)).toThrow(/^authenticate: needs an authenticator/)
     expect(() => adapterSettings(authenticator, { onDecision: 'log' as never })).toThrow(
-      /"onDecision" option/,
+      new TypeError('authenticate: "onDecision" option must be a function'),
     )
-    expect(() => adapterSettings(authenticator, { realm: 3 as never })).toThrow(/"realm" option/)
-    expect(() => adapterSettings(authenticator, { publicOrigin: 'x' })).toThrow(/"publicOrigin" option/)
-    expect(() => adapterSettings(authenticator, null as never)).toThrow(TypeError)
+    expect(() => adapterSettings(authenticator, { realm: 3 as never })).toThrow(
+      new TypeError('authenticate: "realm" option must be a string'),
+    )
+    expect(() => adapterSettings(authenticator, { publicOrigin: 'x' })).toThrow(
+      /^authenticate: "publicOrigin" option/,
+    )
+    expect(() => adapterSettings(authenticator, { trustProxy: 'yes' as never })).toThrow(
+      /^authenticate: "trustProxy" option/,
+    )
+    expect(() => adapterSettings(authenticator, null as never)).toThrow(
+      new TypeError('authenticate: options must be an object'),
+    )
+  })
+
+  it("names the adapter's own function when it is not authenticate() (issue 13)", () => {
+    expect(() => adapterSettings(authenticator, { realm: 3 as never }, 'zeroTrust')).toThrow(
+      new TypeError('zeroTrust: "realm" option must be a string'),
+    )
+    expect(() => checkRealm(3)).toThrow(new TypeError('errorHandler: "realm" option must be a string'))
   })
 })
 
@@ -35,7 +51,7 @@ describe('checkAuthorizer', () => {
     expect(() =>
       checkAuthorizer({ layer: 'a', authorize: async () => ({ allowed: true }) } as Authorizer),
     ).not.toThrow()
-    expect(() => checkAuthorizer(undefined as never)).toThrow(/needs an authorizer/)
+    expect(() => checkAuthorizer(undefined as never)).toThrow(/^authorize: needs an authorizer/)
   })
 })
 

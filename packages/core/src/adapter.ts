@@ -1,5 +1,6 @@
 import type { Auth, Authenticator, Authorizer } from './auth.js'
 import type { DecisionSink } from './decision.js'
+import { optionError } from './options.js'
 import { type OriginOptions, type OriginResolver, originResolver, type RequestLike } from './request.js'
 
 /** The options every adapter's `authenticate()` takes, checked alike everywhere. */
@@ -51,35 +52,41 @@ export const noOrigin: OriginResolver = () => undefined
 
 /**
  * Checks an adapter's `authenticate(authenticator, options)` arguments once, at construction, so every
- * framework rejects the same mistakes with the same messages.
+ * framework rejects the same mistakes with the same messages. `factory` names the adapter's function in
+ * them (`authenticate` by default; Fastify's plugin is `zeroTrust`).
  *
  * @example
  * const settings = adapterSettings(authenticator, options)
- * @throws TypeError naming the option
+ * @throws TypeError naming the option, as `authenticate: "realm" option must be a string`
  */
-export function adapterSettings(authenticator: Authenticator, options: AdapterOptions = {}): AdapterSettings {
+export function adapterSettings(
+  authenticator: Authenticator,
+  options: AdapterOptions = {},
+  factory = 'authenticate',
+): AdapterSettings {
   if (typeof authenticator?.authenticate !== 'function') {
-    throw new TypeError('authenticate() needs an authenticator, such as jwtBearer(...)')
+    throw new TypeError(`${factory}: needs an authenticator, such as jwtBearer(...)`)
   }
   if (typeof options !== 'object' || options === null)
-    throw new TypeError('authenticate() options must be an object')
+    throw optionError(factory, undefined, 'must be an object')
   if (options.onDecision !== undefined && typeof options.onDecision !== 'function') {
-    throw new TypeError('"onDecision" option must be a function')
+    throw optionError(factory, 'onDecision', 'must be a function')
   }
   return Object.freeze({
-    resolveOrigin: originResolver(options),
+    resolveOrigin: originResolver(options, factory),
     onDecision: options.onDecision,
-    realm: checkRealm(options.realm),
+    realm: checkRealm(options.realm, factory),
   })
 }
 
 /**
- * Checks a `realm` option (of `authenticate()` or an adapter's error handler).
+ * Checks a `realm` option of `factory` (`authenticate`, or an adapter's `errorHandler`, the default).
  *
- * @throws TypeError when it is present and not a string
+ * @throws TypeError naming the option when it is present and not a string
  */
-export function checkRealm(realm: unknown): string | undefined {
-  if (realm !== undefined && typeof realm !== 'string') throw new TypeError('"realm" option must be a string')
+export function checkRealm(realm: unknown, factory = 'errorHandler'): string | undefined {
+  if (realm !== undefined && typeof realm !== 'string')
+    throw optionError(factory, 'realm', 'must be a string')
   return realm
 }
 
@@ -90,6 +97,6 @@ export function checkRealm(realm: unknown): string | undefined {
  */
 export function checkAuthorizer(authorizer: Authorizer): void {
   if (typeof authorizer?.authorize !== 'function') {
-    throw new TypeError('authorize() needs an authorizer, such as requireScopes(...)')
+    throw new TypeError('authorize: needs an authorizer, such as requireScopes(...)')
   }
 }

@@ -11,10 +11,10 @@ import type { Authenticator } from './auth.js'
  */
 export function anyOf(...authenticators: readonly Authenticator[]): Authenticator {
   const first = authenticators[0]
-  if (first === undefined) throw new TypeError('anyOf() needs at least one authenticator')
+  if (first === undefined) throw new TypeError('anyOf: needs at least one authenticator')
   for (const [i, a] of authenticators.entries()) {
     if (typeof a?.authenticate !== 'function') {
-      throw new TypeError(`anyOf() argument ${i} must be an authenticator`)
+      throw new TypeError(`anyOf: argument ${i} must be an authenticator`)
     }
   }
   const pick = (req: Parameters<Authenticator['authenticate']>[0]): Authenticator => {

@@ -38,10 +38,14 @@ describe('requireScopes', () => {
     expect((await authorizer.authorize(req, auth({}, ['c']))).allowed).toBe(false)
   })
 
-  it('rejects bad options at construction', () => {
-    expect(() => requireScopes([])).toThrow(/"scopes" option/)
-    expect(() => requireScopes('has space')).toThrow(/"scopes" option/)
-    expect(() => requireScopes('a', { match: 'some' as 'any' })).toThrow(/"match" option/)
+  it('rejects bad options at construction, in the one shape of option mistakes (issue 13)', () => {
+    expect(() => requireScopes([])).toThrow(
+      new TypeError('requireScopes: "scopes" option must name at least one scope'),
+    )
+    expect(() => requireScopes('has space')).toThrow(/^requireScopes: "scopes" option/)
+    expect(() => requireScopes('a', { match: 'some' as 'any' })).toThrow(
+      new TypeError('requireScopes: "match" option must be "all" or "any"'),
+    )
   })
 })
 
@@ -64,9 +68,12 @@ describe('requireClaims', () => {
     expect((await authorizer.authorize(req, auth({}))).allowed).toBe(false)
   })
 
-  it('rejects bad options at construction', () => {
-    expect(() => requireClaims({})).toThrow(/"checks" option/)
-    expect(() => requireClaims({ a: null as unknown as string })).toThrow(/"checks.a" option/)
+  it('rejects bad options at construction, in the one shape of option mistakes (issue 13)', () => {
+    expect(() => requireClaims({})).toThrow(
+      new TypeError('requireClaims: "checks" option must name at least one claim'),
+    )
+    expect(() => requireClaims({ a: null as unknown as string })).toThrow(/^requireClaims: "checks.a" option/)
+    expect(() => requireClaims(null as never)).toThrow(/^requireClaims: "checks" option must be an object/)
   })
 })
 
@@ -90,6 +97,6 @@ describe('anyOf', () => {
 
   it('needs authenticators', () => {
     expect(() => anyOf()).toThrow(TypeError)
-    expect(() => anyOf({} as Authenticator)).toThrow(/argument 0/)
+    expect(() => anyOf({} as Authenticator)).toThrow(/^anyOf: argument 0/)
   })
 })

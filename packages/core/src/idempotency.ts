@@ -115,7 +115,7 @@ export interface IdempotencyLayer {
  */
 export function checkIdempotencyLayer(layer: IdempotencyLayer): void {
   if (typeof layer?.begin !== 'function') {
-    throw new TypeError('idempotent() needs an idempotency layer, such as idempotency({ store })')
+    throw new TypeError('idempotent: needs an idempotency layer, such as idempotency({ store })')
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
-import { option, parseOptions } from './options.js'
+import { option, optionError, parseOptions } from './options.js'
 
 const schema = z.strictObject({
   timeout: z.number({ error: 'must be a number' }).optional(),
@@ -30,7 +30,30 @@ describe('parseOptions', () => {
   it('rejects options that are not an object', () => {
     expect(() => parseOptions('f', schema, 'x')).toThrow(TypeError)
   })
+
+  it('carries the mistake as data in the cause, as optionError does (issue 13)', () => {
+    const error = catchError(() => parseOptions('f', schema, { nested: { max: -1 } }))
+    expect(error.cause).toEqual({ factory: 'f', option: 'nested.max', rule: 'must be positive' })
+  })
 })
+
+describe('optionError', () => {
+  it('words a mistake checked by hand as parseOptions does (issue 13)', () => {
+    const error = optionError('requireScopes', 'match', 'must be "all" or "any"')
+    expect(error).toEqual(new TypeError('requireScopes: "match" option must be "all" or "any"'))
+    expect(error.cause).toEqual({ factory: 'requireScopes', option: 'match', rule: 'must be "all" or "any"' })
+    expect(optionError('f', undefined, 'must be an object').message).toBe('f: options must be an object')
+  })
+})
+
+function catchError(run: () => unknown): TypeError {
+  try {
+    run()
+  } catch (error) {
+    if (error instanceof TypeError) return error
+  }
+  throw new Error('expected a TypeError')
+}
 
 describe('option schemas', () => {
   const check = (schema: z.ZodType, input: unknown) => () =>

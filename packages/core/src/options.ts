@@ -15,14 +15,35 @@ export function parseOptions<S extends z.ZodType>(factory: string, schema: S, in
   const result = schema.safeParse(input)
   if (result.success) return result.data
   const issue = result.error.issues[0]
-  if (issue === undefined) throw new TypeError(`${factory}: options are invalid`)
+  if (issue === undefined) throw optionError(factory, undefined, 'are invalid')
   const path = issue.path.map(String).join('.')
   if (issue.code === 'unrecognized_keys') {
-    const key = [path, issue.keys[0]].filter(Boolean).join('.')
-    throw new TypeError(`${factory}: "${key}" option is not recognized`)
+    throw optionError(factory, [path, issue.keys[0]].filter(Boolean).join('.'), 'is not recognized')
   }
-  if (path === '') throw new TypeError(`${factory}: options ${sentence(issue.message)}`)
-  throw new TypeError(`${factory}: "${path}" option ${sentence(issue.message)}`)
+  throw optionError(factory, path === '' ? undefined : path, sentence(issue.message))
+}
+
+/** What an option mistake says, as data: the factory, the option (none for the options as a whole), the rule. */
+export interface OptionMistake {
+  readonly factory: string
+  readonly option: string | undefined
+  readonly rule: string
+}
+
+/**
+ * The `TypeError` of an option mistake, in the one shape of every factory: `requireScopes: "match" option
+ * must be "all" or "any"`, or `authenticate: options must be an object` when `option` is `undefined`.
+ * Checks written by hand throw it, and {@link parseOptions} does. Its `cause` is the
+ * {@link OptionMistake}, so a caller that passed the option on (a Fastify route's `config.zeroTrust`)
+ * can name it as its user wrote it without reading the message.
+ *
+ * @example
+ * if (typeof realm !== 'string') throw optionError('errorHandler', 'realm', 'must be a string')
+ */
+export function optionError(factory: string, option: string | undefined, rule: string): TypeError {
+  const mistake: OptionMistake = Object.freeze({ factory, option, rule })
+  const subject = option === undefined ? 'options' : `"${option}" option`
+  return new TypeError(`${factory}: ${subject} ${rule}`, { cause: mistake })
 }
 
 function sentence(message: string): string {

@@ -54,9 +54,13 @@ describe('originResolver', () => {
 
   it('rejects a public origin that is not an origin, naming the option', () => {
     for (const value of ['api.example.com', 'ftp://x', 'https://x/path', 'https://u:p@x', 'https://x/?q']) {
-      expect(() => originResolver({ publicOrigin: value }), value).toThrow(/"publicOrigin" option/)
+      expect(() => originResolver({ publicOrigin: value }), value).toThrow(
+        /^authenticate: "publicOrigin" option/,
+      )
     }
-    expect(() => originResolver({ trustProxy: 'yes' as unknown as boolean })).toThrow(/"trustProxy" option/)
+    expect(() => originResolver({ trustProxy: 'yes' as unknown as boolean })).toThrow(
+      /^authenticate: "trustProxy" option/,
+    )
   })
 })
 

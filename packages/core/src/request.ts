@@ -1,4 +1,5 @@
 import { ZeroTrustError } from './errors.js'
+import { optionError } from './options.js'
 
 /** The peer's TLS client certificate, where the server asked for one. */
 export interface PeerCertificate {
@@ -78,21 +79,22 @@ export interface ConnectionInfo {
 export type OriginResolver = (connection: ConnectionInfo) => string | undefined
 
 /**
- * Checks `OriginOptions` once and returns the resolver an adapter calls per request.
+ * Checks `OriginOptions` once and returns the resolver an adapter calls per request. `factory` names
+ * the function that took the options in its messages (`authenticate` by default).
  *
  * @example
  * const resolveOrigin = originResolver({ publicOrigin: 'https://api.example.com' })
  * @throws TypeError naming the option when `publicOrigin` is not an http(s) origin
  */
-export function originResolver(options: OriginOptions = {}): OriginResolver {
+export function originResolver(options: OriginOptions = {}, factory = 'authenticate'): OriginResolver {
   const { publicOrigin, trustProxy } = options
   if (publicOrigin !== undefined) {
-    const origin = parsePublicOrigin(publicOrigin)
+    const origin = parsePublicOrigin(publicOrigin, factory)
     return () => origin
   }
   if (trustProxy === undefined || trustProxy === false) return () => undefined
   if (trustProxy !== true && typeof trustProxy !== 'function') {
-    throw new TypeError('"trustProxy" option must be a boolean or a function')
+    throw optionError(factory, 'trustProxy', 'must be a boolean or a function')
   }
   const trusted = trustProxy === true ? () => true : trustProxy
   return (connection) => {
@@ -126,16 +128,16 @@ function firstListValue(values: readonly string[]): string | undefined {
   return first === '' ? undefined : first
 }
 
-function parsePublicOrigin(value: unknown): string {
-  if (typeof value !== 'string') throw new TypeError('"publicOrigin" option must be a string')
+function parsePublicOrigin(value: unknown, factory: string): string {
+  if (typeof value !== 'string') throw optionError(factory, 'publicOrigin', 'must be a string')
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    throw new TypeError('"publicOrigin" option must be an absolute http(s) URL')
+    throw optionError(factory, 'publicOrigin', 'must be an absolute http(s) URL')
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new TypeError('"publicOrigin" option must be an absolute http(s) URL')
+    throw optionError(factory, 'publicOrigin', 'must be an absolute http(s) URL')
   }
   if (
     url.username ||
@@ -144,8 +146,10 @@ function parsePublicOrigin(value: unknown): string {
     url.hash ||
     (url.pathname !== '/' && url.pathname !== '')
   ) {
-    throw new TypeError(
-      '"publicOrigin" option must be an origin, without path, query, fragment or credentials',
+    throw optionError(
+      factory,
+      'publicOrigin',
+      'must be an origin, without path, query, fragment or credentials',
     )
   }
   return url.origin

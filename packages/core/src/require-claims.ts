@@ -1,5 +1,6 @@
 import type { Auth, Authorizer, Decision } from './auth.js'
 import { ZeroTrustError } from './errors.js'
+import { optionError } from './options.js'
 
 /**
  * One claim condition: a value the claim must equal (or, for an array claim, contain), or a predicate.
@@ -17,12 +18,13 @@ const allowed: Decision = Object.freeze({ allowed: true })
  * @throws TypeError when `checks` is empty or a check is not a string, number, boolean or function
  */
 export function requireClaims(checks: Readonly<Record<string, ClaimCheck>>): Authorizer {
-  if (typeof checks !== 'object' || checks === null) throw new TypeError('"checks" option must be an object')
+  if (typeof checks !== 'object' || checks === null)
+    throw optionError('requireClaims', 'checks', 'must be an object')
   const entries = Object.entries(checks)
-  if (entries.length === 0) throw new TypeError('"checks" option must name at least one claim')
+  if (entries.length === 0) throw optionError('requireClaims', 'checks', 'must name at least one claim')
   for (const [name, check] of entries) {
     if (!['string', 'number', 'boolean', 'function'].includes(typeof check)) {
-      throw new TypeError(`"checks.${name}" option must be a string, number, boolean or function`)
+      throw optionError('requireClaims', `checks.${name}`, 'must be a string, number, boolean or function')
     }
   }
   return {

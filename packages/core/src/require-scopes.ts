@@ -1,5 +1,6 @@
 import type { Auth, Authorizer, Decision } from './auth.js'
 import { ZeroTrustError } from './errors.js'
+import { optionError } from './options.js'
 
 /** Options of {@link requireScopes}. */
 export interface RequireScopesOptions {
@@ -23,15 +24,16 @@ export function requireScopes(
   options: RequireScopesOptions = {},
 ): Authorizer {
   const required = Object.freeze(typeof scopes === 'string' ? [scopes] : [...scopes])
-  if (required.length === 0) throw new TypeError('"scopes" option must name at least one scope')
+  if (required.length === 0) throw optionError('requireScopes', 'scopes', 'must name at least one scope')
   for (const scope of required) {
     // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
     if (typeof scope !== 'string' || !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope)) {
-      throw new TypeError('"scopes" option must hold scope tokens (printable ASCII without spaces)')
+      throw optionError('requireScopes', 'scopes', 'must hold scope tokens (printable ASCII without spaces)')
     }
   }
   const match = options.match ?? 'all'
-  if (match !== 'all' && match !== 'any') throw new TypeError('"match" option must be "all" or "any"')
+  if (match !== 'all' && match !== 'any')
+    throw optionError('requireScopes', 'match', 'must be "all" or "any"')
 
   return {
     layer: 'scopes',

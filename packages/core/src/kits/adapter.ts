@@ -25,6 +25,7 @@ export {
   parsedBody,
   type RequestBody,
 } from '../idempotency.js'
+export { type OptionMistake, optionError } from '../options.js'
 export { type Replay, replayResponse } from '../replay.js'
 export {
   type ConnectionInfo,
