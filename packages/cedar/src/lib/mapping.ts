@@ -31,7 +31,7 @@ export class UnmappableRequest extends Error {
  * The default principal: the user (`sub`) when the token speaks for one, else the OAuth client of a
  * client-credentials token (no `sub`, or `sub` equal to the client id, as RFC 9068 §2.2 has it).
  */
-export function defaultPrincipal(settings: CedarAuthorizerSettings, auth: Auth): EntityRef {
+function defaultPrincipal(settings: CedarAuthorizerSettings, auth: Auth): EntityRef {
   const { subject, clientId } = auth
   if (subject !== undefined && subject !== '' && subject !== clientId)
     return { type: settings.types.user, id: subject }
@@ -45,7 +45,7 @@ export function defaultPrincipal(settings: CedarAuthorizerSettings, auth: Auth):
  * which would make one action per order and let `/orders/7/` or `/Orders/7` slip past a policy. With
  * `headAsGet`, a `HEAD` request is the `GET` of its route.
  */
-export function defaultAction(settings: CedarAuthorizerSettings, req: RequestLike): EntityRef {
+function defaultAction(settings: CedarAuthorizerSettings, req: RequestLike): EntityRef {
   if (req.route === undefined) {
     throw new UnmappableRequest(
       'the matched route is unknown: mount the cedar authorizer on routes, not before routing',
@@ -78,7 +78,7 @@ export function defaultResource(settings: CedarAuthorizerSettings, req: RequestL
  *
  * @throws UnmappableRequest when the scopes carried are past the bounds
  */
-export function buildContext(
+function buildContext(
   settings: CedarAuthorizerSettings,
   plan: ContextPlan,
   req: RequestLike,
