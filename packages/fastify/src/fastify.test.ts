@@ -326,39 +326,50 @@ describe('failures inside a layer', () => {
 describe('registration', () => {
   const spy: Authenticator = { layer: 'x', authenticate: async () => ({}) as Auth }
 
-  it('rejects option mistakes with a TypeError naming the option', async () => {
+  it('rejects option mistakes with a TypeError naming the plugin and the option (issue 13)', async () => {
     const register = (options: object) => Fastify().register(zeroTrust, options as never)
-    await expect(register({})).rejects.toThrow(/"authenticator" option/)
+    await expect(register({})).rejects.toThrow(/^zeroTrust: "authenticator" option/)
     await expect(register({ authenticator: {} })).rejects.toThrow(TypeError)
     await expect(register({ authenticator: spy, onDecision: 'log' })).rejects.toThrow(
-      '"onDecision" option must be a function',
+      new TypeError('zeroTrust: "onDecision" option must be a function'),
     )
     await expect(register({ authenticator: spy, realm: 3 })).rejects.toThrow(
-      '"realm" option must be a string',
+      new TypeError('zeroTrust: "realm" option must be a string'),
     )
     await expect(register({ authenticator: spy, publicOrigin: 'api.example.com' })).rejects.toThrow(
-      /"publicOrigin" option/,
+      /^zeroTrust: "publicOrigin" option/,
     )
-    await expect(register({ authenticator: spy, trustProxy: 'yes' })).rejects.toThrow(/"trustProxy" option/)
+    await expect(register({ authenticator: spy, trustProxy: 'yes' })).rejects.toThrow(
+      /^zeroTrust: "trustProxy" option/,
+    )
     expect(() => authorize({} as never)).toThrow(TypeError)
-    expect(() => requireScopes([])).toThrow(/"scopes" option/)
+    expect(() => requireScopes([])).toThrow(/^requireScopes: "scopes" option/)
   })
 
-  it("rejects a route's config.zeroTrust mistakes when the route is declared", async () => {
+  it("rejects a route's config.zeroTrust mistakes when the route is declared, naming the route and the option (issue 13)", async () => {
     const server = Fastify()
     await server.register(zeroTrust, { authenticator: spy })
     const route = (zeroTrustConfig: unknown) => () =>
       server.get('/x', { config: { zeroTrust: zeroTrustConfig as never } }, async () => ({}))
     // A misspelt option would otherwise leave the route open to every authenticated caller.
     expect(route({ scope: 'orders:write' })).toThrow(
-      'route "GET /x": "zeroTrust.scope" option is not recognized',
+      new TypeError('zeroTrust: route "GET /x": "zeroTrust.scope" option is not recognized'),
     )
-    expect(route({ scopes: [] })).toThrow('route "GET /x": "scopes" option must name at least one scope')
-    expect(route({ scopes: 'a', match: 'some' })).toThrow(/"match" option/)
+    // The scope checks are requireScopes's, named as the route writes them.
+    expect(route({ scopes: [] })).toThrow(
+      new TypeError('zeroTrust: route "GET /x": "zeroTrust.scopes" option must name at least one scope'),
+    )
+    expect(route({ scopes: 'a', match: 'some' })).toThrow(
+      /^zeroTrust: route "GET \/x": "zeroTrust.match" option/,
+    )
     expect(route({ match: 'any' })).toThrow(/"zeroTrust.match" option needs/)
-    expect(route({ authorize: () => true })).toThrow(/"zeroTrust.authorize" option/)
+    expect(route({ authorize: () => true })).toThrow(
+      /^zeroTrust: route "GET \/x": "zeroTrust.authorize" option/,
+    )
     expect(route({ authorize: [] })).toThrow(/"zeroTrust.authorize" option/)
-    expect(route(true)).toThrow('route "GET /x": "zeroTrust" option must be false or an object')
+    expect(route(true)).toThrow(
+      new TypeError('zeroTrust: route "GET /x": "zeroTrust" option must be false or an object'),
+    )
     await server.close()
   })
 

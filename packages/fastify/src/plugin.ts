@@ -3,6 +3,7 @@ import {
   type AdapterOptions,
   adapterSettings,
   fromNodeRequest,
+  optionError,
   runAuthentication,
   runAuthorization,
 } from '@zerotrust/core/adapter'
@@ -25,10 +26,10 @@ export interface ZeroTrustOptions extends AdapterOptions {
 // Async, so that a mistake rejects `app.register()` and `app.ready()` (avvio lets a synchronous throw escape).
 async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptions): Promise<void> {
   if (typeof options?.authenticator?.authenticate !== 'function') {
-    throw new TypeError('"authenticator" option must be an authenticator, such as jwtBearer(...)')
+    throw optionError('zeroTrust', 'authenticator', 'must be an authenticator, such as jwtBearer(...)')
   }
   const { authenticator, ...adapterOptions } = options
-  const { resolveOrigin, onDecision, realm } = adapterSettings(authenticator, adapterOptions)
+  const { resolveOrigin, onDecision, realm } = adapterSettings(authenticator, adapterOptions, 'zeroTrust')
   if (fastify.hasRequestDecorator('auth')) {
     throw new Error(
       '"request.auth" is already decorated: register @zerotrust/fastify once, in the scope of the routes it protects',

@@ -1,5 +1,5 @@
 import { isZeroTrustError } from '@zerotrust/core'
-import { checkRealm, contextOf } from '@zerotrust/core/adapter'
+import { checkRealm, contextOf, optionError } from '@zerotrust/core/adapter'
 import type { Context, ErrorHandler } from 'hono'
 import type { HTTPResponseError } from 'hono/types'
 import { errorResponse } from './lib/context.js'
@@ -29,7 +29,7 @@ export interface ErrorHandlerOptions {
 export function errorHandler(options: ErrorHandlerOptions = {}): ErrorHandler {
   const realm = checkRealm(options.realm)
   if (options.fallback !== undefined && typeof options.fallback !== 'function') {
-    throw new TypeError('"fallback" option must be a function')
+    throw optionError('errorHandler', 'fallback', 'must be a function')
   }
   const { fallback = honoDefault } = options
   return function zeroTrustErrorHandler(error, c) {

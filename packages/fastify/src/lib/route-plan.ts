@@ -1,4 +1,5 @@
 import { type Authorizer, type RequireScopesOptions, requireScopes } from '@zerotrust/core'
+import type { OptionMistake } from '@zerotrust/core/adapter'
 import type { FastifyContextConfig, FastifyRequest } from 'fastify'
 
 /**
@@ -34,42 +35,48 @@ const knownOptions = new Set(['scopes', 'match', 'authorize'])
 /**
  * Checks a route's `config.zeroTrust` and builds its authorizers, once, when the route is declared.
  *
- * @throws TypeError naming the route and the option; an unknown option is refused, since a misspelt
- * `scope` would otherwise leave the route open to every authenticated caller
+ * @throws TypeError naming the route and the option, as `zeroTrust: route "GET /x": "zeroTrust.scope"
+ * option is not recognized`; an unknown option is refused, since a misspelt `scope` would otherwise leave
+ * the route open to every authenticated caller
  */
 export function buildRoutePlan(config: unknown, route: string): RoutePlan {
-  try {
-    return plan(config)
-  } catch (error) {
-    if (error instanceof TypeError) throw new TypeError(`route "${route}": ${error.message}`)
-    throw error
-  }
-}
-
-function plan(config: unknown): RoutePlan {
+  const mistake = (option: string, rule: string): TypeError =>
+    new TypeError(`zeroTrust: route "${route}": "${option}" option ${rule}`, {
+      cause: Object.freeze({ factory: 'zeroTrust', option, rule }) satisfies OptionMistake,
+    })
   if (config === undefined) return authenticatedOnly
   if (config === false) return false
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
-    throw new TypeError('"zeroTrust" option must be false or an object')
+    throw mistake('zeroTrust', 'must be false or an object')
   }
   const options = config as Record<string, unknown>
   for (const key of Object.keys(options)) {
-    if (!knownOptions.has(key)) throw new TypeError(`"zeroTrust.${key}" option is not recognized`)
+    if (!knownOptions.has(key)) throw mistake(`zeroTrust.${key}`, 'is not recognized')
   }
   const { scopes, match, authorize } = options as ZeroTrustRouteOptions
   const authorizers: Authorizer[] = []
   if (scopes !== undefined) {
-    authorizers.push(requireScopes(scopes, match === undefined ? {} : { match }))
+    try {
+      authorizers.push(requireScopes(scopes, match === undefined ? {} : { match }))
+    } catch (error) {
+      // requireScopes names its own options, which a route writes as "zeroTrust.scopes" and "zeroTrust.match".
+      const cause =
+        error instanceof TypeError ? (error.cause as Partial<OptionMistake> | undefined) : undefined
+      if (cause?.factory !== 'requireScopes' || cause.option === undefined || cause.rule === undefined)
+        throw error
+      throw mistake(`zeroTrust.${cause.option}`, cause.rule)
+    }
   } else if (match !== undefined) {
-    throw new TypeError('"zeroTrust.match" option needs "zeroTrust.scopes"')
+    throw mistake('zeroTrust.match', 'needs "zeroTrust.scopes"')
   }
   if (authorize !== undefined) {
     const list: readonly unknown[] = Array.isArray(authorize) ? authorize : [authorize]
-    if (list.length === 0) throw new TypeError('"zeroTrust.authorize" option must not be an empty array')
+    if (list.length === 0) throw mistake('zeroTrust.authorize', 'must not be an empty array')
     for (const authorizer of list) {
       if (typeof (authorizer as Partial<Authorizer> | null)?.authorize !== 'function') {
-        throw new TypeError(
-          '"zeroTrust.authorize" option must be an authorizer or an array of them, such as requireClaims(...)',
+        throw mistake(
+          'zeroTrust.authorize',
+          'must be an authorizer or an array of them, such as requireClaims(...)',
         )
       }
       authorizers.push(authorizer as Authorizer)
