@@ -752,4 +752,17 @@ describe('dpop: option mistakes fail at construction, naming the option', () => 
       /"maxEntries" option must be a positive integer/,
     )
   })
+
+  it('a memory store checks its options as every factory does: strict, in one shape (issue 13)', () => {
+    expect(() => memoryReplayStore({ maxEntries: 1.5 })).toThrow(
+      new TypeError('memoryReplayStore: "maxEntries" option must be a positive integer'),
+    )
+    // A misspelt bound would otherwise leave the default in place without a word.
+    expect(() => memoryReplayStore({ maxEntrys: 10 } as never)).toThrow(
+      new TypeError('memoryReplayStore: "maxEntrys" option is not recognized'),
+    )
+    expect(() => memoryReplayStore(null as never)).toThrow(
+      new TypeError('memoryReplayStore: options must be an object'),
+    )
+  })
 })

@@ -1,14 +1,5 @@
 import { type ReplayStore, ZeroTrustError } from '@zerotrust/core'
-
-/** Options of {@link memoryReplayStore}. */
-export interface MemoryReplayStoreOptions {
-  /**
-   * Most identifiers remembered at once; 100 000 by default. When every slot holds an identifier still
-   * inside its window, new proofs are refused with a 503 rather than forgetting one early, which would let
-   * its replay through.
-   */
-  readonly maxEntries?: number
-}
+import { type MemoryReplayStoreOptions, memoryReplayStoreSettings } from './lib/options.js'
 
 /**
  * A bounded in-memory {@link ReplayStore} for one process. A fleet of replicas needs a shared store
@@ -17,13 +8,10 @@ export interface MemoryReplayStoreOptions {
  *
  * @example
  * const tokens = dpop(jwtBearer({ ... }), { replayStore: memoryReplayStore({ maxEntries: 50_000 }) })
- * @throws TypeError when `maxEntries` is not a positive integer
+ * @throws TypeError naming the option when an option is invalid
  */
 export function memoryReplayStore(options: MemoryReplayStoreOptions = {}): ReplayStore {
-  const maxEntries = options.maxEntries ?? 100_000
-  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-    throw new TypeError('memoryReplayStore: "maxEntries" option must be a positive integer')
-  }
+  const { maxEntries } = memoryReplayStoreSettings(options)
   // Insertion order is close to expiry order (one window per dpop()), so expired entries sit at the head.
   const seen = new Map<string, number>()
   // When full, the whole map is swept at most once a second, not on every refused claim.

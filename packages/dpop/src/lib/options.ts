@@ -132,3 +132,33 @@ export function dpopSettings(input: unknown): DpopSettings {
     realm: o.realm,
   })
 }
+
+/** Options of `memoryReplayStore`. */
+export interface MemoryReplayStoreOptions {
+  /**
+   * Most identifiers remembered at once; 100 000 by default. When every slot holds an identifier still
+   * inside its window, new proofs are refused with a 503 rather than forgetting one early, which would let
+   * its replay through.
+   */
+  readonly maxEntries?: number
+}
+
+const memoryReplayStoreSchema = z.strictObject(
+  { maxEntries: option.positiveInteger().optional() },
+  { error: 'must be an object' },
+) satisfies OptionsSchema<MemoryReplayStoreOptions>
+
+/** The options of `memoryReplayStore` after checking, with every default filled in. */
+export interface MemoryReplayStoreSettings {
+  readonly maxEntries: number
+}
+
+/**
+ * Checks `memoryReplayStore` options once.
+ *
+ * @throws TypeError naming the option
+ */
+export function memoryReplayStoreSettings(input: unknown): MemoryReplayStoreSettings {
+  const o = parseOptions('memoryReplayStore', memoryReplayStoreSchema, input)
+  return Object.freeze({ maxEntries: o.maxEntries ?? 100_000 })
+}
