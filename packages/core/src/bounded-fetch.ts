@@ -1,3 +1,5 @@
+import { concat } from './lib/concat.js'
+
 /**
  * Why a bounded fetch failed: a stable code that each caller translates into its own `reason`.
  * - `ERR_FETCH_NETWORK`: the request failed, or the body stream broke off.
@@ -204,13 +206,7 @@ export async function readBoundedBody(
   } finally {
     signal?.removeEventListener('abort', cancel)
   }
-  const body = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    body.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return body
+  return concat(chunks, size)
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
