@@ -768,3 +768,23 @@ describe('introspection: option mistakes', () => {
     expect(mistake(overrides)).toThrow(`introspection: ${message}`)
   })
 })
+
+// Issue 13: the answer's members are read by core's claimsToAuth, every type before any value.
+describe('introspection: the shape of an active answer', () => {
+  it('accepts an answer with a member nested 200 000 deep (no stack overflow)', async () => {
+    // Written by hand: JSON.stringify would overflow the stack on it.
+    const nested = `${'['.repeat(200_000)}${']'.repeat(200_000)}`
+    const body = JSON.stringify(activeAnswer({ nested: 0 })).replace('"nested":0', `"nested":${nested}`)
+    idp.handle((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body))
+    const auth = await introspection(options()).authenticate(bearer(opaque()))
+    expect(auth).toMatchObject({ subject: 'alice', format: 'opaque' })
+  })
+
+  it('answers 503 to a numeric "sub" or "client_id" even when the token is also expired', async () => {
+    for (const member of [{ sub: 42 }, { client_id: 42 }]) {
+      answer(activeAnswer({ ...member, exp: now() - 600 }))
+      const result = await rejection(introspection(options()).authenticate(bearer(opaque())))
+      expect(result).toEqual(unavailable('introspection_malformed'))
+    }
+  })
+})

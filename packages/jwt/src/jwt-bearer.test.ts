@@ -604,3 +604,12 @@ describe('jwtBearer: option mistakes fail at construction, naming the option', (
     expect(() => jwtBearer(options as unknown as JwtBearerOptions)).toThrow(message)
   })
 })
+
+// Issue 13: the claims are read by core's claimsToAuth, which checks "aud" as it checks "sub". jose
+// accepts an array "aud" that holds one configured audience beside a number; Auth.audience held the number.
+describe('jwtBearer: an "aud" array with a member that is not a string', () => {
+  it('refuses the token as 401 invalid_token', async () => {
+    const token = await sign(es256, claims({ aud: [audience, 7] as unknown as string[] }))
+    expect(await rejection(token)).toEqual(invalidToken('claim:aud'))
+  })
+})

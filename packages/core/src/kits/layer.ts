@@ -12,6 +12,7 @@ export {
   isBoundedFetchError,
   readBoundedBody,
 } from '../bounded-fetch.js'
+export { type AuthClaim, type ClaimsToAuthOptions, claimsToAuth } from '../claims-to-auth.js'
 export {
   type Credentials,
   checkTokenSyntax,
