@@ -4,7 +4,8 @@
 // that crosses into wasm (1, 10, 50 entities).
 //
 // Run: pnpm --filter @zerotrust/cedar bench. BENCH_TIME (ms per task) overrides the default;
-// BENCH_NO_REMEDY=1 leaves V8's flags alone (`disableWasmCallInlining: false`), to compare.
+// BENCH_NO_REMEDY=1 leaves V8's flags alone (`disableWasmCallInlining: false`), to compare;
+// BENCH_TASKS runs only the tasks whose name holds it (`BENCH_TASKS=hit`: the floor and the cache hits).
 import {
   type EntityJson,
   isAuthorized,
@@ -17,6 +18,7 @@ import { Bench } from 'tinybench'
 import { type CedarEntity, cedarAuthorizer } from '../src/index.js'
 
 const time = envInteger('BENCH_TIME', 1000)
+const only = process.env.BENCH_TASKS
 // A cache hit costs about a microsecond, close to the clock's resolution: time it in batches too.
 const batch = 100
 
@@ -139,21 +141,23 @@ async function main(): Promise<void> {
   const floor = async (k: string) => answers.get(k)
 
   const bench = new Bench(benchOptions(time, { warmupTime: 300 }))
-  bench
-    .add('cedar-wasm isAuthorized, 100 policies as text per call', () => {
-      isAuthorized({ ...call, policies: { staticPolicies: text } })
-    })
-    .add('cedar-wasm statefulIsAuthorized alone, 100 policies preparsed', () => {
-      statefulIsAuthorized({ ...call, preparsedPolicySetId: 'bench-raw' })
-    })
-    .add('cedarAuthorizer, 100 policies, 4 entities', () => ours.authorize(req, auth))
-    .add('floor: an async function answering from a Map', () => floor(key))
-    .add('cedarAuthorizer, decision-cache hit', () => cached.authorize(req, auth))
-    .add(`cedarAuthorizer, decision-cache hit (batches of ${batch})`, async () => {
-      for (let i = 0; i < batch; i++) await cached.authorize(req, auth)
-    })
+  const add = (name: string, fn: () => unknown) => {
+    if (only === undefined || name.includes(only) || name.startsWith('floor')) bench.add(name, fn)
+  }
+  add('cedar-wasm isAuthorized, 100 policies as text per call', () => {
+    isAuthorized({ ...call, policies: { staticPolicies: text } })
+  })
+  add('cedar-wasm statefulIsAuthorized alone, 100 policies preparsed', () => {
+    statefulIsAuthorized({ ...call, preparsedPolicySetId: 'bench-raw' })
+  })
+  add('cedarAuthorizer, 100 policies, 4 entities', () => ours.authorize(req, auth))
+  add('floor: an async function answering from a Map', () => floor(key))
+  add('cedarAuthorizer, decision-cache hit', () => cached.authorize(req, auth))
+  add(`cedarAuthorizer, decision-cache hit (batches of ${batch})`, async () => {
+    for (let i = 0; i < batch; i++) await cached.authorize(req, auth)
+  })
   for (const [n, sizedAuthorizer] of sized) {
-    bench.add(`cedarAuthorizer, ${n} entities`, () => sizedAuthorizer.authorize(req, auth))
+    add(`cedarAuthorizer, ${n} entities`, () => sizedAuthorizer.authorize(req, auth))
   }
   await bench.run()
 
@@ -164,6 +168,7 @@ async function main(): Promise<void> {
   const oursMean = mean('cedarAuthorizer, 100 policies, 4 entities')
   const one = mean('cedarAuthorizer, 1 entities')
   const fifty = mean('cedarAuthorizer, 50 entities')
+  if (only !== undefined) return
   console.log(`speed-up over policy text per call: ${(perText / oursMean).toFixed(1)}× (goal ≥ 5×)`)
   console.log(`per-entity cost (1 → 50 entities): ${((fifty - one) / 49).toFixed(2)} µs`)
 }
