@@ -627,6 +627,30 @@ describe('decision cache', () => {
     for (const decision of await Promise.all(nested)) expect(decision.allowed).toBe(false)
   })
 
+  it('decides a request too big to key without the cache, and still right (issue 13)', async () => {
+    let note = 'x'.repeat(20_000)
+    const policies = cedarAuthorizer({
+      policies: {
+        text: `permit (principal, action, resource) when { context.note == "${'x'.repeat(20_000)}" };`,
+      },
+      time: false,
+      cache: { max: 10 },
+      context: () => ({ note }),
+    })
+    const charges = routed('POST', '/v1/charges')
+    const first = await policies.authorize(charges, clientAuth('c'))
+    expect(first.allowed).toBe(true)
+    const second = await policies.authorize(charges, clientAuth('c'))
+    expect(second.allowed).toBe(true)
+    expect(second).not.toBe(first)
+    note = `${'x'.repeat(19_999)}y`
+    expect((await policies.authorize(charges, clientAuth('c'))).allowed).toBe(false)
+    note = 'small'
+    const small = await policies.authorize(charges, clientAuth('c'))
+    expect(small.allowed).toBe(false)
+    expect(await policies.authorize(charges, clientAuth('c'))).toBe(small)
+  })
+
   it('stays off while the context carries the time, unless told otherwise', async () => {
     const clock = vi.fn(() => seed.now)
     const off = seeded({ cache: { max: 10 }, now: clock })

@@ -20,7 +20,14 @@ import {
 import { sanitize } from './lib/sanitize.js'
 import { readSchema, readSchemaSync, readSources, readSourcesSync, watchTargets } from './lib/sources.js'
 import { disableWasmCallInlining } from './lib/v8-remedy.js'
-import { checkRecord, DecisionKey, toEntities, UnrepresentableValue } from './lib/values.js'
+import {
+  checkRecord,
+  type DecisionKey,
+  decisionKey,
+  sameKey,
+  toEntities,
+  UnrepresentableValue,
+} from './lib/values.js'
 
 /** A Cedar authorizer: an `Authorizer` that can also reload its policies and stop watching them. */
 export interface CedarAuthorizer extends Authorizer {
@@ -49,7 +56,7 @@ interface ActiveSet {
 
 /** A cached decision under its key's hash, with the whole key to confirm a hit. */
 interface CachedDecision {
-  readonly tokens: readonly unknown[]
+  readonly key: DecisionKey
   readonly decision: Decision
 }
 
@@ -94,9 +101,6 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
   let reloading: Promise<unknown> = Promise.resolve()
   let watchers: FSWatcher[] = []
   let timer: NodeJS.Timeout | undefined
-  // The key of the last lookup, reused: a call that finds none (a value's getter that calls back in while
-  // a key is being filled) makes its own.
-  let spareKey: DecisionKey | undefined
 
   async function reloadNow(): Promise<{ readonly ok: true; readonly policies: number }> {
     const next = compilePolicies(
@@ -138,28 +142,14 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
         // context its schema declares.
         const set = active
         if (set.plans !== plans) request = replan(settings, set.plans, request, req, auth)
-        let tokens: readonly unknown[] | undefined
-        let hash = 0
+        let key: DecisionKey | undefined
         if (set.cache === undefined) checkRecord(request.context, 'context')
         else {
           // Checking and keying in one pass: a hit costs this, a lookup by hash, a comparison of the
-          // whole key, and no wasm call.
-          const key = spareKey ?? new DecisionKey()
-          spareKey = undefined
-          key.start()
-          key.ref(request.principal)
-          key.ref(request.action)
-          key.ref(request.resource)
-          key.record(request.context, 'context')
-          key.entities(loaded)
-          hash = key.hash
-          const hit = set.cache.get(hash)
-          if (hit !== undefined && key.matches(hit.tokens)) {
-            spareKey = key
-            return hit.decision
-          }
-          tokens = key.snapshot()
-          spareKey = key
+          // whole key, and no wasm call. A request too big to key is checked and decided uncached.
+          key = decisionKey(request, loaded)
+          const hit = key === undefined ? undefined : set.cache.get(key.hash)
+          if (hit !== undefined && key !== undefined && sameKey(hit.key, key)) return hit.decision
         }
         const call: StatefulAuthorizationCall = {
           principal: request.principal,
@@ -173,7 +163,7 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
         if (set.schemaName !== undefined) call.preparsedSchemaName = set.schemaName
         const decision = decide(evaluate(call))
         // Replaces an entry whose key shares the hash: the newer request is the likelier to come again.
-        if (tokens !== undefined) set.cache?.set(hash, { tokens, decision })
+        if (key !== undefined) set.cache?.set(key.hash, { key, decision })
         return decision
       } catch (error) {
         return failed(error)

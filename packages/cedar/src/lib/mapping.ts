@@ -155,7 +155,7 @@ function contextOption(
 
 /**
  * Maps a request to Cedar with the configured overrides. The entity references are checked here; the
- * caller checks the context (`checkRecord`, or `DecisionKey.record` for a cache key).
+ * caller checks the context (`checkRecord`, or `decisionKey` for a cache key).
  *
  * @throws UnmappableRequest or UnrepresentableValue
  */

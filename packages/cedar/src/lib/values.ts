@@ -31,54 +31,108 @@ function within(error: unknown, prefix: string): unknown {
 
 const maxDepth = 32
 
-// Structural marks of a decision key: symbols, which no string, number or boolean equals, so no value can
-// fake one and a sequence of tokens reads back one way only.
-const openRecord = Symbol('{')
-const openSet = Symbol('[')
-const close = Symbol('}')
-const entityRef = Symbol('__entity')
-const entityMark = Symbol('entity')
-const attrsMark = Symbol('attrs')
-const parentsMark = Symbol('parents')
-const tagsMark = Symbol('tags')
+/**
+ * The most a decision key may weigh: one per token plus the length of each string. A request over it is
+ * decided without the cache, so a huge context or entity slice cannot make a huge entry (about 300 for a
+ * request with a handful of scopes and four entities).
+ */
+export const maxKeySize = 16_384
 
 /**
- * A decision cache's key, filled while the values are checked: the sequence of every input's tokens
- * (strings, integers, booleans and structural marks, in order) and a 32-bit hash of it to find an entry.
- * Two keys with equal token sequences (compared with `===`, {@link matches}) are the same Cedar request,
- * so a hit is exact whatever the hash does: a collision only costs a miss.
- *
- * Nothing is built but an array of references: no string concatenation and no string hashing, which a
- * key string of a few hundred characters paid on every hit. The hash reads the three entity references
- * (principal, action, resource) whole and samples the other strings (length, first, middle and last
- * character), so requests that differ only in a long string's inner characters share a hash and evict
- * each other: fewer hits, never a wrong one.
+ * A structural mark of a decision key. Marks are objects and every value token is a string, number or
+ * boolean, so no value can equal (fake) a mark; `bits` feed the hash.
  */
-export class DecisionKey {
-  /** The tokens; entries from {@link length} on are left over from an earlier key. */
-  readonly tokens: unknown[] = []
-  length = 0
-  hash = 0
+interface Mark {
+  readonly name: string
+  readonly bits: number
+}
 
-  /** Empties the key for reuse. */
-  start(): void {
-    this.length = 0
-    this.hash = 0x811c9dc5
-  }
+function mark(name: string, bits: number): Mark {
+  return Object.freeze({ name, bits })
+}
 
-  /** Adds a checked entity reference (the request's principal, action or resource), hashed whole. */
-  ref(ref: EntityRef): void {
-    this.push(ref.type)
-    this.hash = hashWhole(this.hash, ref.type)
-    this.push(ref.id)
-    this.hash = hashWhole(this.hash, ref.id)
-  }
+const openRecord = mark('{', 1)
+const openSet = mark('[', 2)
+const close = mark('}', 3)
+const entityRef = mark('__entity', 4)
+const entityMark = mark('entity', 5)
+const attrsMark = mark('attrs', 6)
+const parentsMark = mark('parents', 7)
+const tagsMark = mark('tags', 8)
 
-  /**
-   * Checks a record of Cedar values, such as the context, and adds it.
-   *
-   * @throws UnrepresentableValue naming the path
-   */
+/**
+ * A decision cache's key: every input of one Cedar request written as a sequence of tokens (strings,
+ * integers, booleans and structural marks), in the order a walk of the inputs meets them. Every record,
+ * set, entity and entity reference is opened by its own mark (and the variable-length ones closed), so a
+ * sequence reads back into one request only: two keys with equal tokens ({@link sameKey}) are the same
+ * request, and two requests that differ in any value have different tokens. Order counts: a record or
+ * set written in another order is another key (a miss, never a wrong answer).
+ *
+ * `hash` only finds the entry; the tokens decide.
+ */
+export interface DecisionKey {
+  readonly tokens: readonly unknown[]
+  readonly hash: number
+}
+
+/** What a decision key is made of. */
+export interface KeyedRequest {
+  readonly principal: EntityRef
+  readonly action: EntityRef
+  readonly resource: EntityRef
+  readonly context: unknown
+}
+
+/**
+ * Checks a request's context and entities as the engine will take them and writes its
+ * {@link DecisionKey} in the same pass. The entity references must be checked already (`checkRef`).
+ *
+ * @returns the key, or `undefined` when it would weigh more than {@link maxKeySize} (the request is still
+ * checked whole)
+ * @throws UnrepresentableValue naming the path
+ */
+export function decisionKey(request: KeyedRequest, entities: unknown): DecisionKey | undefined {
+  const walk = new Walk([])
+  walk.whole(request.principal.type)
+  walk.whole(request.principal.id)
+  walk.whole(request.action.type)
+  walk.whole(request.action.id)
+  walk.whole(request.resource.type)
+  walk.whole(request.resource.id)
+  walk.record(request.context, 'context')
+  walk.entities(entities)
+  const { tokens, hash } = walk
+  return tokens === undefined ? undefined : { tokens, hash }
+}
+
+/** Whether two decision keys are the same request: every token equal (`===`). */
+export function sameKey(a: DecisionKey, b: DecisionKey): boolean {
+  const x = a.tokens
+  const y = b.tokens
+  if (x.length !== y.length) return false
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false
+  return true
+}
+
+const fnvPrime = 0x01000193
+
+/**
+ * One walk over values as Cedar reads them: refuses what the engine cannot represent and writes each
+ * value's tokens, until they weigh more than {@link maxKeySize} (then `tokens` is `undefined` and the walk
+ * only checks).
+ *
+ * `hash` is a 32-bit FNV-1a of the tokens, to find a key's entry. The leading entity references are hashed
+ * whole (they tell most requests apart); any other string by its length and first, middle and last
+ * character, so a hit hashes no long string. Keys that share a hash evict each other: fewer hits, never a
+ * wrong one.
+ */
+class Walk {
+  hash = 0x811c9dc5
+  private size = 0
+
+  constructor(public tokens: unknown[] | undefined) {}
+
+  /** Checks a record of Cedar values, such as the context, and writes it. */
   record(record: unknown, path: string): void {
     if (typeof record !== 'object' || record === null || Array.isArray(record)) {
       throw new UnrepresentableValue(path, 'must be a record')
@@ -90,14 +144,10 @@ export class DecisionKey {
     }
   }
 
-  /**
-   * Checks the loader's entities as {@link toEntities} does and adds them.
-   *
-   * @throws UnrepresentableValue naming the entity and attribute
-   */
+  /** Checks the loader's entities as {@link toEntities} does and writes them. */
   entities(entities: unknown): void {
     if (!Array.isArray(entities)) throw new UnrepresentableValue('entities', 'must be an array')
-    this.mark(openSet, 1)
+    this.mark(openSet)
     for (let index = 0; index < entities.length; index++) {
       try {
         this.entity(entities[index])
@@ -105,46 +155,41 @@ export class DecisionKey {
         throw within(error, `entities[${index}]`)
       }
     }
-    this.mark(close, 2)
+    this.mark(close)
   }
 
-  /** Whether `tokens` (a stored key's {@link snapshot}) is this key. */
-  matches(tokens: readonly unknown[]): boolean {
-    const length = this.length
-    if (tokens.length !== length) return false
-    const own = this.tokens
-    for (let i = 0; i < length; i++) if (own[i] !== tokens[i]) return false
-    return true
-  }
-
-  /** The tokens, copied for storing. */
-  snapshot(): readonly unknown[] {
-    return this.tokens.slice(0, this.length)
-  }
-
-  private push(token: unknown): void {
-    this.tokens[this.length++] = token
-  }
-
-  private mark(mark: symbol, code: number): void {
-    this.tokens[this.length++] = mark
-    this.hash = Math.imul(this.hash ^ code, fnvPrime)
+  /** Writes a string hashed whole: the principal's, action's and resource's. */
+  whole(value: string): void {
+    let hash = Math.imul(this.hash ^ value.length, fnvPrime)
+    for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), fnvPrime)
+    this.hash = hash
+    this.size += value.length
+    this.write(value)
   }
 
   private string(value: string): void {
-    this.tokens[this.length++] = value
     const n = value.length
-    this.hash = Math.imul(
-      this.hash ^
-        n ^
-        (n === 0
-          ? 0
-          : (value.charCodeAt(0) << 8) ^ (value.charCodeAt(n >> 1) << 16) ^ (value.charCodeAt(n - 1) << 24)),
-      fnvPrime,
-    )
+    const bits =
+      n === 0
+        ? 0
+        : n ^ (value.charCodeAt(0) << 8) ^ (value.charCodeAt(n >> 1) << 16) ^ (value.charCodeAt(n - 1) << 24)
+    this.hash = Math.imul(this.hash ^ bits, fnvPrime)
+    this.size += n
+    this.write(value)
   }
 
-  private checkedRef(ref: unknown, path: string): void {
+  private mark(mark: Mark): void {
+    this.hash = Math.imul(this.hash ^ mark.bits, fnvPrime)
+    this.write(mark)
+  }
+
+  private write(token: unknown): void {
+    if (this.tokens === undefined) return
+    if (++this.size > maxKeySize) this.tokens = undefined
+    else this.tokens.push(token)
+  }
+
+  private ref(ref: unknown, path: string): void {
     if (!isEntityRef(ref)) throw notEntityRef(path)
     this.string(ref.type)
     this.string(ref.id)
@@ -155,28 +200,28 @@ export class DecisionKey {
       throw new UnrepresentableValue('', 'must be an entity { uid, attrs, parents }')
     }
     const { uid, attrs, parents, tags } = entity as CedarEntity
-    this.mark(entityMark, 3)
-    this.checkedRef(uid, '.uid')
+    this.mark(entityMark)
+    this.ref(uid, '.uid')
     if (attrs !== undefined) {
-      this.mark(attrsMark, 4)
+      this.mark(attrsMark)
       this.record(attrs, '.attrs')
     }
     if (parents !== undefined) {
       if (!Array.isArray(parents)) throw new UnrepresentableValue('.parents', 'must be an array')
-      this.mark(parentsMark, 5)
+      this.mark(parentsMark)
       for (let i = 0; i < parents.length; i++) {
         try {
-          this.checkedRef(parents[i], '')
+          this.ref(parents[i], '')
         } catch (error) {
           throw within(error, `.parents[${i}]`)
         }
       }
     }
     if (tags !== undefined) {
-      this.mark(tagsMark, 6)
+      this.mark(tagsMark)
       this.record(tags, '.tags')
     }
-    this.mark(close, 2)
+    this.mark(close)
   }
 
   private value(value: unknown, depth: number): void {
@@ -186,8 +231,8 @@ export class DecisionKey {
         this.string(value)
         return
       case 'boolean':
-        this.tokens[this.length++] = value
-        this.hash = Math.imul(this.hash ^ (value ? 7 : 8), fnvPrime)
+        this.hash = Math.imul(this.hash ^ (value ? 9 : 10), fnvPrime)
+        this.write(value)
         return
       case 'number':
         if (!Number.isInteger(value)) {
@@ -196,15 +241,15 @@ export class DecisionKey {
         if (!Number.isSafeInteger(value)) {
           throw new UnrepresentableValue('', 'is an integer beyond ±(2^53 - 1), which would lose precision')
         }
-        this.tokens[this.length++] = value
         this.hash = Math.imul(this.hash ^ value ^ ((value / 0x100000000) | 0), fnvPrime)
+        this.write(value)
         return
       case 'bigint':
         throw new UnrepresentableValue('', 'is a bigint: pass a safe integer or a string')
       case 'object': {
         if (value === null) throw new UnrepresentableValue('', 'is null, which cedar does not allow')
         if (Array.isArray(value)) {
-          this.mark(openSet, 1)
+          this.mark(openSet)
           for (let i = 0; i < value.length; i++) {
             try {
               this.value(value[i], depth + 1)
@@ -212,7 +257,7 @@ export class DecisionKey {
               throw within(error, `[${i}]`)
             }
           }
-          this.mark(close, 2)
+          this.mark(close)
           return
         }
         const proto = Object.getPrototypeOf(value)
@@ -230,11 +275,11 @@ export class DecisionKey {
           if (others || members !== 1) {
             throw new UnrepresentableValue('', 'is an entity reference with other members than "__entity"')
           }
-          this.mark(entityRef, 9)
-          this.checkedRef((value as { __entity: unknown }).__entity, '.__entity')
+          this.mark(entityRef)
+          this.ref((value as { __entity: unknown }).__entity, '.__entity')
           return
         }
-        this.mark(openRecord, 10)
+        this.mark(openRecord)
         for (const key in value) {
           this.string(key)
           try {
@@ -243,21 +288,13 @@ export class DecisionKey {
             throw within(error, `.${key}`)
           }
         }
-        this.mark(close, 2)
+        this.mark(close)
         return
       }
       default:
         throw new UnrepresentableValue('', `is a ${typeof value}, which cedar cannot represent`)
     }
   }
-}
-
-const fnvPrime = 0x01000193
-
-function hashWhole(hash: number, value: string): number {
-  let h = Math.imul(hash ^ value.length, fnvPrime)
-  for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), fnvPrime)
-  return h
 }
 
 /**
@@ -322,5 +359,5 @@ export function toEntities(entities: unknown): EntityJson[] {
  * @throws UnrepresentableValue naming the path
  */
 export function checkRecord(record: unknown, path: string): void {
-  new DecisionKey().record(record, path)
+  new Walk(undefined).record(record, path)
 }
