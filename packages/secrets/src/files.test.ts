@@ -144,8 +144,17 @@ describe('files', () => {
       new TypeError('files: "directory" option must be a non-empty string'),
     )
     expect(() => files({ directory: '/x', debounce: -1 })).toThrow(
-      new TypeError('files: "debounce" option must be a non-negative integer number of milliseconds'),
+      new TypeError(
+        'files: "debounce" option must be a non-negative integer number of milliseconds, at most 2147483647',
+      ),
     )
+  })
+
+  it('refuses a poll interval past the longest timer delay, which Node would fire in a loop (issue 13)', () => {
+    expect(() => files({ directory: '/x', pollInterval: 2 ** 31 })).toThrow(
+      /^files: "pollInterval" option must be a non-negative integer number of milliseconds, at most 2147483647$/,
+    )
+    expect(() => files({ directory: '/x', pollInterval: 2 ** 31 - 1 })).not.toThrow()
   })
 })
 

@@ -1,36 +1,11 @@
 import { type FSWatcher, watch } from 'node:fs'
 import { readlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseOptions } from '@zerotrust/core/layer'
-import { z } from 'zod'
 import { errorCode, sourceError } from './lib/errors.js'
+import { type FilesOptions, filesSettings } from './lib/options.js'
 import { readSecretFile } from './lib/read-file.js'
 import type { SecretSource, SourceContext, SourceValues } from './lib/source.js'
 import { backgroundInterval, backgroundTimeout } from './lib/timers.js'
-
-/** Options of {@link files}. */
-export interface FilesOptions {
-  /** The directory holding one file per secret, named after the secret (a Kubernetes secret volume). */
-  readonly directory: string
-  /** Milliseconds to wait after the last change event before re-reading; 100 by default. */
-  readonly debounce?: number
-  /**
-   * Milliseconds between checks of the `..data` link, in case change events are lost (network file
-   * systems, some containers); 60 000 by default, `0` turns polling off.
-   */
-  readonly pollInterval?: number
-}
-
-const milliseconds = (message: string) =>
-  z.number({ error: message }).int({ error: message }).nonnegative({ error: message })
-
-const schema = z.strictObject({
-  directory: z
-    .string({ error: 'must be a non-empty string' })
-    .min(1, { error: 'must be a non-empty string' }),
-  debounce: milliseconds('must be a non-negative integer number of milliseconds').optional(),
-  pollInterval: milliseconds('must be a non-negative integer number of milliseconds').optional(),
-})
 
 // A secret name that would leave the directory, or name the volume's own bookkeeping entries.
 const unsafeName = /[/\\\0]|^\.\.?$|^\.\./
@@ -49,10 +24,7 @@ const unsafeName = /[/\\\0]|^\.\.?$|^\.\./
  * @see https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-files-from-a-pod
  */
 export function files(options: FilesOptions): SecretSource {
-  const o = parseOptions('files', schema, options)
-  const directory = o.directory
-  const debounce = o.debounce ?? 100
-  const pollInterval = o.pollInterval ?? 60_000
+  const { directory, debounce, pollInterval } = filesSettings(options)
   let watcher: FSWatcher | undefined
   let poller: NodeJS.Timeout | undefined
   let pending: NodeJS.Timeout | undefined

@@ -1,8 +1,8 @@
-export { type EnvOptions, env } from './env.js'
-export { type FilesOptions, files } from './files.js'
+export { env } from './env.js'
+export { files } from './files.js'
+export type { EnvOptions, FilesOptions, LoadSecretsOptions, VaultOptions } from './lib/options.js'
 export type { SecretSource, SourceContext, SourceValues } from './lib/source.js'
 export {
-  type LoadSecretsOptions,
   loadSecrets,
   type SecretName,
   type Secrets,
@@ -16,4 +16,4 @@ export {
   type SecretsLoadErrorDetails,
   type SourceFailure,
 } from './secrets-load-error.js'
-export { type VaultOptions, vault } from './vault.js'
+export { vault } from './vault.js'

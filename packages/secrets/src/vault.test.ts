@@ -126,6 +126,19 @@ describe('vault: KV v2', () => {
       vault({ address: 'https://vault.example.com', token: 't', kubernetes: { role: 'r' }, path: 'a' }),
     ).toThrow(/"token" option must be set, or "kubernetes", but not both/)
   })
+
+  it('checks its options as every factory does (issue 13)', () => {
+    const base = { address: 'https://vault.example.com', token: 't', path: 'a' }
+    // Past the longest timer delay, Node would fire the re-read schedule at once, in a loop.
+    expect(() => vault({ ...base, refreshInterval: 2 ** 31 })).toThrow(/^vault: "refreshInterval" option/)
+    expect(() => vault({ ...base, timeout: 0 })).toThrow(
+      /^vault: "timeout" option must be a positive integer/,
+    )
+    expect(() => vault({ ...base, kubernetes: 'orders' } as never)).toThrow(/^vault: "kubernetes" option/)
+    expect(() => vault({ ...base, refresh: 1000 } as never)).toThrow(
+      new TypeError('vault: "refresh" option is not recognized'),
+    )
+  })
 })
 
 describe('vault: outages', () => {

@@ -10,7 +10,7 @@ export type VaultAuth =
   | { readonly kind: 'kubernetes'; readonly role: string; readonly jwtPath: string; readonly mount: string }
 
 /** The validated settings of a Vault client. */
-export interface VaultSettings {
+export interface VaultClientSettings {
   readonly address: URL
   readonly namespace: string | undefined
   readonly auth: VaultAuth
@@ -44,7 +44,7 @@ export class VaultClient {
   readonly #abort = new AbortController()
   #report: (error: Error) => void = () => {}
 
-  constructor(readonly settings: VaultSettings) {}
+  constructor(readonly settings: VaultClientSettings) {}
 
   /** Where background failures (renewals) are reported. */
   set report(report: (error: Error) => void) {
