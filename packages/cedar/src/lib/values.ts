@@ -92,7 +92,7 @@ export interface KeyedRequest {
  * @throws UnrepresentableValue naming the path
  */
 export function decisionKey(request: KeyedRequest, entities: unknown): DecisionKey | undefined {
-  const walk = new Walk([])
+  const walk = new Walk()
   walk.whole(request.principal.type)
   walk.whole(request.principal.id)
   walk.whole(request.action.type)
@@ -101,8 +101,8 @@ export function decisionKey(request: KeyedRequest, entities: unknown): DecisionK
   walk.whole(request.resource.id)
   walk.record(request.context, 'context')
   walk.entities(entities)
-  const { tokens, hash } = walk
-  return tokens === undefined ? undefined : { tokens, hash }
+  const { tokens, hash, chars } = walk
+  return tokens.length + chars > maxKeySize ? undefined : { tokens, hash }
 }
 
 /** Whether two decision keys are the same request: every token equal (`===`). */
@@ -118,8 +118,7 @@ const fnvPrime = 0x01000193
 
 /**
  * One walk over values as Cedar reads them: refuses what the engine cannot represent and writes each
- * value's tokens, until they weigh more than {@link maxKeySize} (then `tokens` is `undefined` and the walk
- * only checks).
+ * value's tokens.
  *
  * `hash` is a 32-bit FNV-1a of the tokens, to find a key's entry. The leading entity references are hashed
  * whole (they tell most requests apart); any other string by its length and first, middle and last
@@ -127,10 +126,10 @@ const fnvPrime = 0x01000193
  * wrong one.
  */
 class Walk {
+  readonly tokens: unknown[] = []
   hash = 0x811c9dc5
-  private size = 0
-
-  constructor(public tokens: unknown[] | undefined) {}
+  /** The length of every string written, for the key's weight. */
+  chars = 0
 
   /** Checks a record of Cedar values, such as the context, and writes it. */
   record(record: unknown, path: string): void {
@@ -163,7 +162,7 @@ class Walk {
     let hash = Math.imul(this.hash ^ value.length, fnvPrime)
     for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), fnvPrime)
     this.hash = hash
-    this.size += value.length
+    this.chars += value.length
     this.write(value)
   }
 
@@ -174,7 +173,7 @@ class Walk {
         ? 0
         : n ^ (value.charCodeAt(0) << 8) ^ (value.charCodeAt(n >> 1) << 16) ^ (value.charCodeAt(n - 1) << 24)
     this.hash = Math.imul(this.hash ^ bits, fnvPrime)
-    this.size += n
+    this.chars += n
     this.write(value)
   }
 
@@ -184,9 +183,7 @@ class Walk {
   }
 
   private write(token: unknown): void {
-    if (this.tokens === undefined) return
-    if (++this.size > maxKeySize) this.tokens = undefined
-    else this.tokens.push(token)
+    this.tokens.push(token)
   }
 
   private ref(ref: unknown, path: string): void {
@@ -359,5 +356,5 @@ export function toEntities(entities: unknown): EntityJson[] {
  * @throws UnrepresentableValue naming the path
  */
 export function checkRecord(record: unknown, path: string): void {
-  new Walk(undefined).record(record, path)
+  new Walk().record(record, path)
 }
