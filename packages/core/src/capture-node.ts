@@ -142,7 +142,9 @@ export function captureNodeResponse(res: NodeResponseTarget, handle: Idempotency
     }
     const fail = (error: unknown) => {
       // Node refused the end() (a chunk that is no body): the client gets no answer, the retry runs.
-      void handle.release()
+      // The contract says release() never rejects; a layer of another make that breaks it must not end the
+      // process with an unhandled rejection.
+      handle.release().catch(() => {})
       res.destroy(error instanceof Error ? error : new Error(String(error)))
     }
     // The store write comes first: once the client has the answer, a retry must find it stored.

@@ -67,16 +67,24 @@ export function files(options: FilesOptions): SecretSource {
         context.report(sourceError(`watching "${directory}" failed (${errorCode(error)})`, 'watch'))
       }
       if (pollInterval > 0) {
-        void currentTarget().then((target) => {
-          lastTarget = target
-        })
-        poller = backgroundInterval(() => {
-          void currentTarget().then((target) => {
-            // Without a `..data` link (a plain directory), every poll re-reads; unchanged values are no-ops.
-            // A poll sees a settled directory, so it re-reads at once rather than through the debounce.
-            if (!closed && (target === undefined || target !== lastTarget)) context.changed()
+        // `currentTarget` never rejects and these callbacks only compare and signal; the catch keeps a
+        // throwing listener behind `changed()` from becoming an unhandled rejection (issue 12).
+        const pollFailed = (error: unknown) =>
+          context.report(sourceError(`polling "${directory}" failed (${errorCode(error)})`, 'watch'))
+        currentTarget()
+          .then((target) => {
             lastTarget = target
           })
+          .catch(pollFailed)
+        poller = backgroundInterval(() => {
+          currentTarget()
+            .then((target) => {
+              // Without a `..data` link (a plain directory), every poll re-reads; unchanged values are no-ops.
+              // A poll sees a settled directory, so it re-reads at once rather than through the debounce.
+              if (!closed && (target === undefined || target !== lastTarget)) context.changed()
+              lastTarget = target
+            })
+            .catch(pollFailed)
         }, pollInterval)
       }
     },
