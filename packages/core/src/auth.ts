@@ -10,6 +10,29 @@ export interface Confirmation {
 }
 
 /**
+ * The workload (service) that sent a request, as its SPIFFE ID: proven by its client certificate in mTLS,
+ * or by a trusted sidecar that terminated that mTLS (Envoy's `x-forwarded-client-cert`, Linkerd's
+ * `l5d-client-id`).
+ *
+ * @example { id: 'spiffe://prod.example.com/ns/shop/sa/checkout', trustDomain: 'prod.example.com',
+ *   path: '/ns/shop/sa/checkout', proof: 'mtls' }
+ * @see https://github.com/spiffe/spiffe/blob/main/standards/SPIFFE-ID.md
+ */
+export interface Workload {
+  /** The SPIFFE ID, `spiffe://<trust domain><path>`. */
+  readonly id: string
+  /** The trust domain, such as `prod.example.com`. */
+  readonly trustDomain: string
+  /** The path, such as `/ns/shop/sa/checkout`; empty for the ID of a trust domain itself. */
+  readonly path: string
+  /**
+   * How it was proven: `mtls` by the client certificate on this connection, `xfcc` by a trusted Envoy's
+   * `x-forwarded-client-cert`, `l5d` by a trusted Linkerd proxy's `l5d-client-id`.
+   */
+  readonly proof: 'mtls' | 'xfcc' | 'l5d'
+}
+
+/**
  * Who sent a request, as an authenticator proved it.
  *
  * Adapters attach it where their users look: Express `req.auth`, Fastify `request.auth`, Koa
@@ -28,10 +51,16 @@ export interface Auth {
   readonly scopes: readonly string[]
   /** Every claim of the token, read-only. */
   readonly claims: Readonly<Record<string, unknown>>
-  /** How the token was presented. */
-  readonly scheme: AuthScheme
-  /** `jwt` when verified locally, `opaque` when introspected. */
-  readonly format: 'jwt' | 'opaque'
+  /**
+   * How the token was presented; `mtls` when no token was: a workload proven by its certificate alone
+   * (`workloadIdentity` of `@zerotrust/workload`).
+   */
+  readonly scheme: AuthScheme | 'mtls'
+  /**
+   * `jwt` when verified locally, `opaque` when introspected, `x509` for a workload proven by its
+   * certificate alone.
+   */
+  readonly format: 'jwt' | 'opaque' | 'x509'
   /** When the token expires, in seconds since the epoch. */
   readonly expiresAt: number | undefined
   /** The token's `cnf` claim, when it is bound to a key or certificate. */
@@ -41,6 +70,11 @@ export interface Auth {
    * (RFC 9449 §8.2). Absent for most authenticators.
    */
   readonly responseHeaders?: Readonly<Record<string, string>>
+  /**
+   * The workload that sent the request, where one was proven: beside the user a token speaks for when
+   * authenticators are combined with `allOf`.
+   */
+  readonly workload?: Workload
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Auth, Confirmation } from './auth.js'
-import type { AuthScheme, ZeroTrustError } from './errors.js'
+import type { ZeroTrustError } from './errors.js'
 
 /** The claims {@link claimsToAuth} reads, by the name they carry in a token or an introspection answer. */
 export type AuthClaim = 'sub' | 'iss' | 'aud' | 'client_id' | 'azp' | 'scope' | 'scp' | 'exp' | 'cnf'
@@ -7,7 +7,7 @@ export type AuthClaim = 'sub' | 'iss' | 'aud' | 'client_id' | 'azp' | 'scope' | 
 /** How {@link claimsToAuth} reads a set of claims, and how it refuses one of the wrong type. */
 export interface ClaimsToAuthOptions {
   /** How the token was presented. */
-  readonly scheme: AuthScheme
+  readonly scheme: Auth['scheme']
   /**
    * Where the claims come from. `jwt`: a JWT access token's payload (RFC 9068), where `azp` stands in for
    * an absent `client_id` and `scp` (Azure AD, Okta: an array or a space-separated string) for an absent

@@ -3,6 +3,7 @@ import { requestLike } from '../test/request-like.js'
 import type { Auth, Authenticator } from './auth.js'
 import {
   type DecisionEvent,
+  noteIgnoredHeaders,
   reportDecision,
   reportRendered,
   runAuthentication,
@@ -98,6 +99,49 @@ describe('runAuthentication', () => {
     ).resolves.toBe(auth)
     expect(warn).toHaveBeenCalledOnce()
     warn.mockRestore()
+  })
+})
+
+describe('workload in decision events (issue 15)', () => {
+  const workload = {
+    id: 'spiffe://prod.example.com/checkout',
+    trustDomain: 'prod.example.com',
+    path: '/checkout',
+    proof: 'mtls',
+  } as const
+
+  it("carries the workload's SPIFFE ID when the Auth has one", async () => {
+    const events: DecisionEvent[] = []
+    const withWorkload: Authenticator = { layer: 'w', authenticate: async () => ({ ...auth, workload }) }
+    await runAuthentication(withWorkload, req, (e) => events.push(e))
+    expect(events[0]).toMatchObject({ subject: 'alice', workload: 'spiffe://prod.example.com/checkout' })
+    await runAuthentication(allow, req, (e) => events.push(e))
+    expect(events[1]).not.toHaveProperty('workload')
+  })
+
+  it('reports the ignored headers a layer noted, once, on an allow or a denial', async () => {
+    const events: DecisionEvent[] = []
+    const sink = (e: DecisionEvent) => events.push(e)
+    const noting = (fail: boolean): Authenticator => ({
+      layer: 'w',
+      authenticate: async (r) => {
+        noteIgnoredHeaders(r, ['x-forwarded-client-cert'])
+        noteIgnoredHeaders(r, ['x-forwarded-client-cert', 'l5d-client-id'])
+        if (fail) throw new ZeroTrustError('unauthenticated_workload', 'no', { reason: 'x' })
+        return auth
+      },
+    })
+    const first = { ...req }
+    await runAuthentication(noting(false), first, sink)
+    await runAuthorization(requireScopes('orders:read'), first, auth, sink)
+    const second = { ...req }
+    await expect(runAuthentication(noting(true), second, sink)).rejects.toMatchObject({ status: 401 })
+    expect(events.map((e) => e.ignoredHeaders)).toEqual([
+      ['x-forwarded-client-cert', 'l5d-client-id'],
+      undefined,
+      ['x-forwarded-client-cert', 'l5d-client-id'],
+    ])
+    expect(events[2]).toMatchObject({ outcome: 'deny', code: 'unauthenticated_workload', status: 401 })
   })
 })
 

@@ -24,6 +24,14 @@ export interface DecisionEvent {
   readonly subject?: string
   readonly clientId?: string
   readonly issuer?: string
+  /** The SPIFFE ID of the workload that sent the request, where one was proven. */
+  readonly workload?: string
+  /**
+   * Sidecar identity headers (`x-forwarded-client-cert`, `l5d-client-id`) the request carried from a
+   * peer not trusted to send them: they were ignored. Their presence is worth an alert, not their value,
+   * which is never reported.
+   */
+  readonly ignoredHeaders?: readonly string[]
   readonly method: string
   /** The request path, without the query (which could carry secrets). */
   readonly path: string
@@ -96,7 +104,7 @@ export async function runAuthorization(
 export type ReportedRequest = Pick<RequestLike, 'method' | 'path' | 'requestId'>
 
 /** What a decision event names of the caller. */
-export type ReportedCaller = Pick<Auth, 'subject' | 'clientId' | 'issuer'>
+export type ReportedCaller = Pick<Auth, 'subject' | 'clientId' | 'issuer' | 'workload'>
 
 /** What a decision event may carry beside the error: policy details, or the reason of an allow. */
 export interface ReportedDetails extends DecisionDetails {
@@ -140,6 +148,13 @@ export function reportDecision(
   if (auth?.subject !== undefined) event.subject = auth.subject
   if (auth?.clientId !== undefined) event.clientId = auth.clientId
   if (auth?.issuer !== undefined) event.issuer = auth.issuer
+  if (auth?.workload !== undefined) event.workload = auth.workload.id
+  const ignored = ignoredHeaders.get(req)
+  if (ignored !== undefined) {
+    // Reported once, by the first decision about this request (its authentication).
+    ignoredHeaders.delete(req)
+    event.ignoredHeaders = ignored
+  }
   event.method = req.method
   event.path = req.path
   if (req.requestId !== undefined) event.requestId = req.requestId
@@ -156,6 +171,26 @@ export function reportDecision(
     // The decision stands: an audit sink that throws must neither open nor break the request.
     sinkFailed(sinkError)
   }
+}
+
+// Headers a layer ignored on a request, until the decision about that request reports them.
+const ignoredHeaders = new WeakMap<object, readonly string[]>()
+
+/**
+ * Notes that a layer ignored identity headers on `req` because its peer is not trusted to send them
+ * (a sidecar's `x-forwarded-client-cert` from anyone else): the next decision event about `req`, its
+ * authentication's whether allowed or denied, carries their names in `ignoredHeaders`.
+ *
+ * @example
+ * if (!trustedHop(req.remoteAddress) && req.headerValues('l5d-client-id').length > 0) {
+ *   noteIgnoredHeaders(req, ['l5d-client-id'])
+ * }
+ */
+export function noteIgnoredHeaders(req: RequestLike, names: readonly string[]): void {
+  if (names.length === 0) return
+  const before = ignoredHeaders.get(req)
+  const all = before === undefined ? names : [...before, ...names.filter((name) => !before.includes(name))]
+  ignoredHeaders.set(req, Object.freeze([...all]))
 }
 
 function sinkFailed(sinkError: unknown): void {

@@ -42,6 +42,18 @@ export const errorTable = Object.freeze({
     oauthError: 'use_dpop_nonce',
     challenge: true,
   },
+  /**
+   * The workload that sent the request is not proven: no verified client certificate holding one SPIFFE
+   * ID, or no sidecar header from a trusted hop. The proof is made in the TLS handshake (here or at the
+   * sidecar), for which HTTP has no authentication scheme: a `Bearer` challenge would tell the client a
+   * token helps, and it does not, so no `WWW-Authenticate` is sent; the body's `reason` says what failed.
+   */
+  unauthenticated_workload: {
+    status: 401,
+    title: 'Workload not authenticated',
+    oauthError: undefined,
+    challenge: false,
+  },
   /** An authorization policy denied the request. */
   access_denied: { status: 403, title: 'Access denied', oauthError: undefined, challenge: false },
   /** The `Idempotency-Key` header is missing where the route requires one, or malformed. */

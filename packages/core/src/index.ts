@@ -1,8 +1,17 @@
 // What a service developer writes: the interfaces of layers and stores, the one error class and its
 // renderer, decision events, and the authorizers that need only a token's claims. Layers import their
 // kit from `@zerotrust/core/layer`, adapters theirs from `@zerotrust/core/adapter`. Re-exports only.
+export { allOf } from './all-of.js'
 export { anyOf } from './any-of.js'
-export type { Auth, Authenticator, Authorizer, Confirmation, Decision, DecisionDetails } from './auth.js'
+export type {
+  Auth,
+  Authenticator,
+  Authorizer,
+  Confirmation,
+  Decision,
+  DecisionDetails,
+  Workload,
+} from './auth.js'
 export type { DecisionEvent, DecisionSink } from './decision.js'
 export {
   type AuthScheme,

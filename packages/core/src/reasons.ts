@@ -17,6 +17,8 @@ export const coreReasons = Object.freeze([
   'claim:<name>',
   'malformed_target',
   'origin_not_configured',
+  // `allOf`: two authenticators proved different workloads.
+  'workload_mismatch',
   // The refusals an idempotency store answers a claim with (`IdempotencyClaim`), which the layer turns
   // into 429 and 503.
   'caller_quota',

@@ -167,6 +167,7 @@ describe('ZeroTrustError', () => {
       insufficient_scope: 403,
       invalid_dpop_proof: 401,
       use_dpop_nonce: 401,
+      unauthenticated_workload: 401,
       access_denied: 403,
       invalid_idempotency_key: 400,
       idempotency_conflict: 409,

@@ -101,7 +101,26 @@ describe('fromNodeRequest', () => {
       },
       { resolveOrigin: originResolver() },
     )
-    expect(req.peerCertificate?.()).toEqual({ raw, subjectAltName: 'URI:spiffe://x/y' })
+    // A socket that does not say it verified the chain is not verified.
+    expect(req.peerCertificate?.()).toEqual({ raw, subjectAltName: 'URI:spiffe://x/y', authorized: false })
+    expect(req.remoteAddress).toBe('127.0.0.1')
+  })
+
+  it("carries the TLS socket's verdict on the peer certificate (issue 15)", () => {
+    const raw = new Uint8Array([1, 2, 3])
+    const view = (authorized: unknown) =>
+      fromNodeRequest(
+        {
+          ...node([]),
+          socket: { remoteAddress: '::1', authorized, getPeerCertificate: () => ({ raw }) } as never,
+        },
+        { resolveOrigin: originResolver() },
+      ).peerCertificate?.()
+    expect(view(true)).toEqual({ raw, authorized: true })
+    expect(view(false)).toEqual({ raw, authorized: false })
+    // Only the boolean true counts.
+    expect(view('true')).toEqual({ raw, authorized: false })
+    expect(view(undefined)).toEqual({ raw, authorized: false })
   })
 })
 
@@ -124,6 +143,15 @@ describe('fromFetchRequest', () => {
     expect(req.headerValues('missing')).toEqual([])
     expect(req.requestId).toBe('r-9')
     expect(req.peerCertificate?.()).toBeUndefined()
+    expect(req.remoteAddress).toBeUndefined()
+  })
+
+  it('passes the remote address it is given through (issue 15)', () => {
+    const req = fromFetchRequest(new Request('http://host.example/'), {
+      resolveOrigin: originResolver(),
+      remoteAddress: '10.0.0.7',
+    })
+    expect(req.remoteAddress).toBe('10.0.0.7')
   })
 
   it('has no origin by default', () => {

@@ -7,6 +7,11 @@ export interface PeerCertificate {
   readonly raw: Uint8Array
   /** The `subjectAltName` string as Node reports it, such as `URI:spiffe://example.org/api`. */
   readonly subjectAltName?: string
+  /**
+   * Whether the TLS stack verified the peer's chain against the server's CA certificates (Node's
+   * `socket.authorized`). Absent means not known, which layers treat as not verified.
+   */
+  readonly authorized?: boolean
 }
 
 /**
@@ -38,6 +43,11 @@ export interface RequestLike {
   readonly route?: string | undefined
   /** The matched route's parameters, such as `{ id: '7' }`, where the adapter knows them. */
   readonly params?: Readonly<Record<string, string>> | undefined
+  /**
+   * The address of the immediate peer (the socket's, never a forwarded header's), where the adapter
+   * knows it: for layers that trust a header only from a configured hop, such as a sidecar's.
+   */
+  readonly remoteAddress?: string | undefined
 }
 
 /**
@@ -187,6 +197,8 @@ export interface NodeRequestSource {
   readonly rawHeaders: readonly string[]
   readonly socket: {
     readonly remoteAddress?: string | undefined
+    /** A TLS socket's `authorized`: whether the peer's certificate chain verified. */
+    readonly authorized?: boolean | undefined
     getPeerCertificate?: (detailed?: boolean) => { raw?: Uint8Array; subjectaltname?: string } | object | null
   }
 }
@@ -226,6 +238,7 @@ export function fromNodeRequest(req: NodeRequestSource, options: NodeRequestOpti
     headerValues,
     requestId: requestIdOf(headerValues('x-request-id')[0]),
     peerCertificate: () => nodePeerCertificate(socket),
+    remoteAddress: socket.remoteAddress,
   }
 }
 
@@ -280,6 +293,7 @@ export function fromFetchRequest(request: Request, options: FetchRequestOptions)
     headerValues,
     requestId: requestIdOf(headers.get('x-request-id')),
     peerCertificate: options.peerCertificate ?? (() => undefined),
+    remoteAddress: options.remoteAddress,
   }
 }
 
@@ -301,7 +315,9 @@ function readRawHeader(rawHeaders: readonly string[], name: string): readonly st
 function nodePeerCertificate(socket: NodeRequestSource['socket']): PeerCertificate | undefined {
   const cert = socket.getPeerCertificate?.(false) as { raw?: Uint8Array; subjectaltname?: string } | null
   if (cert?.raw === undefined || cert.raw.length === 0) return undefined
+  // Only a TLS socket that checked the chain says `authorized: true`; anything else is not verified.
+  const authorized = socket.authorized === true
   return cert.subjectaltname === undefined
-    ? { raw: cert.raw }
-    : { raw: cert.raw, subjectAltName: cert.subjectaltname }
+    ? { raw: cert.raw, authorized }
+    : { raw: cert.raw, subjectAltName: cert.subjectaltname, authorized }
 }

@@ -49,7 +49,8 @@ export function requireScopes(
         error: new ZeroTrustError('insufficient_scope', 'the access token lacks a required scope', {
           reason: 'missing_scope',
           scope: required,
-          challenges: [{ scheme: auth.scheme }],
+          // A workload proven by its certificate alone needs a token for scopes: challenge for one.
+          challenges: [{ scheme: auth.scheme === 'mtls' ? 'Bearer' : auth.scheme }],
         }),
       }
     },

@@ -21,6 +21,7 @@ export {
   takeCredentials,
 } from '../credentials.js'
 export {
+  noteIgnoredHeaders,
   type ReportedCaller,
   type ReportedDetails,
   type ReportedRequest,
