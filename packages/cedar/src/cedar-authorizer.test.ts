@@ -19,6 +19,7 @@ import { clientAuth, routed, userAuth } from '../test/helpers.js'
 import {
   type CedarAuthorizer,
   type CedarAuthorizerOptions,
+  type CedarEntity,
   CedarPolicyError,
   cedarAuthorizer,
   type ReloadResult,
@@ -395,6 +396,8 @@ describe('construction', () => {
     [{ policies: { text: '' }, headAsGet: 1 }, '"headAsGet" option must be a boolean'],
     [{ policies: { text: '' }, maxScopes: 0 }, '"maxScopes" option must be a positive integer'],
     [{ policies: { text: '' }, maxScopeLength: 1.5 }, '"maxScopeLength" option must be a positive integer'],
+    [{ policies: { text: '' }, slice: 'yes' }, '"slice" option must be a boolean'],
+    [{ policies: { text: '' }, maxVersions: 0 }, '"maxVersions" option must be a positive integer'],
   ])('throws a TypeError naming the option for %j', (options, message) => {
     expect(() => cedarAuthorizer(options as never)).toThrow(TypeError)
     expect(() => cedarAuthorizer(options as never)).toThrow(message)
@@ -1012,5 +1015,166 @@ describe('issue 12: the scopes carried into Cedar are bounded', () => {
       resource: () => ({ type: 'Photo', id: 'p1' }),
     })
     expect((await policies.authorize(charges, userAuth('alice', scopes(5_000)))).allowed).toBe(true)
+  })
+})
+
+describe('issue 14: entities named by a version', () => {
+  const req = routed('GET', readOrder, { tenant: 'acme', orderId: 'o-1' })
+  const orderOf = (owner: string) => ({
+    uid: { type: 'Order', id: 'o-1' },
+    attrs: {
+      tenant: { __entity: { type: 'Tenant', id: 'acme' } },
+      owner: { __entity: { type: 'User', id: owner } },
+      createdAt: 1,
+    },
+  })
+  const users = Object.entries(seed.users).map(([id, u]) => ({
+    uid: { type: 'User', id },
+    attrs: {
+      tenant: { __entity: { type: 'Tenant', id: u.tenant } },
+      roles: u.roles,
+      ...(u.suspended === undefined ? {} : { suspended: u.suspended }),
+    },
+  }))
+
+  function versioned(extra: Overrides = {}) {
+    const state = {
+      version: 'v1' as string | number,
+      entities: [orderOf('alice'), ...users] as CedarEntity[],
+      loads: 0,
+    }
+    const policies = seeded({
+      schema: undefined,
+      time: false,
+      cache: { max: 10 },
+      entities: () => {
+        state.loads++
+        return { version: state.version, entities: state.entities }
+      },
+      ...extra,
+    })
+    return { policies, state }
+  }
+
+  it('serves a cached decision by the version, whatever the entities under it', async () => {
+    const { policies, state } = versioned()
+    const first = await policies.authorize(req, userAuth('alice'))
+    expect(first).toEqual({ allowed: true, policies: ['owners-read-orders'] })
+    // The loader promises one version for one set: a hit never walks the entities.
+    state.entities = [orderOf('carol'), ...users]
+    expect(await policies.authorize(req, userAuth('alice'))).toBe(first)
+    expect(state.loads).toBe(2)
+  })
+
+  it('decides again for a new version, and keeps the old version apart', async () => {
+    const { policies, state } = versioned()
+    const first = await policies.authorize(req, userAuth('alice'))
+    state.version = 'v2'
+    state.entities = [orderOf('carol'), ...users]
+    const second = await policies.authorize(req, userAuth('alice'))
+    expect(denial(second)).toMatchObject({ reason: 'denied_by_policy' })
+    // A number is another version than the string of its digits.
+    state.version = 2
+    state.entities = [orderOf('alice'), ...users]
+    expect((await policies.authorize(req, userAuth('alice'))).allowed).toBe(true)
+    state.version = 'v1'
+    expect(await policies.authorize(req, userAuth('alice'))).toBe(first)
+  })
+
+  it('converts each version once, and again after it leaves the "maxVersions" kept', async () => {
+    // No decision cache: each decision converts or reuses the version's entities.
+    const { policies, state } = versioned({ cache: false, maxVersions: 1 })
+    expect((await policies.authorize(req, userAuth('alice'))).allowed).toBe(true)
+    state.entities = [orderOf('carol'), ...users]
+    // The same version: its converted entities serve, though the loader broke its promise.
+    expect((await policies.authorize(req, userAuth('alice'))).allowed).toBe(true)
+    state.version = 'v2'
+    expect((await policies.authorize(req, userAuth('alice'))).allowed).toBe(false)
+    // v1 was dropped to keep one version: it is converted again, from what the loader returns now.
+    state.version = 'v1'
+    expect((await policies.authorize(req, userAuth('alice'))).allowed).toBe(false)
+  })
+
+  it('clears the decisions and the converted versions on reload', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cedar-'))
+    try {
+      cpSync(policyDir, dir, { recursive: true })
+      const { policies, state } = versioned({ policies: { dir } })
+      const first = await policies.authorize(req, userAuth('alice'))
+      expect(first.allowed).toBe(true)
+      state.entities = [orderOf('carol'), ...users]
+      writeFileSync(join(dir, 'extra.cedar'), 'permit (principal == User::"nobody", action, resource);\n')
+      await policies.reload()
+      const after = await policies.authorize(req, userAuth('alice'))
+      expect(after).not.toBe(first)
+      expect(after.allowed).toBe(false)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it.each([
+    ['an empty string', ''],
+    ['a string over 256 characters', 'v'.repeat(257)],
+    ['a fraction', 1.5],
+    ['an unsafe integer', 2 ** 60],
+    ['an object', { etag: 'x' }],
+  ])('denies a version that is %s (403 unrepresentable_value)', async (_name, version) => {
+    const policies = seeded({ entities: () => ({ version, entities: [] }) as never })
+    const decision = await policies.authorize(req, userAuth('alice'))
+    expect(denial(decision)).toMatchObject({ status: 403, reason: 'unrepresentable_value' })
+    expect(decision.diagnostics).toEqual([
+      'entities.version must be a non-empty string of at most 256 characters or a safe integer',
+    ])
+  })
+
+  it('denies every decision of a version holding a value Cedar cannot represent, naming where', async () => {
+    const { policies, state } = versioned()
+    state.entities = [orderOf('alice'), ...users, { uid: { type: 'Tenant', id: 'x' }, attrs: { n: 2 ** 60 } }]
+    const decision = await policies.authorize(req, userAuth('alice'))
+    expect(denial(decision)).toMatchObject({ reason: 'unrepresentable_value' })
+    expect(decision.diagnostics?.[0]).toMatch(/^entities\[5\]\.attrs\.n /)
+  })
+
+  it('denies every decision of a version the schema refuses, even where no policy reads the bad entity', async () => {
+    // A user without its required "roles": the engine checks the whole version once.
+    const broken = {
+      uid: { type: 'User', id: 'zed' },
+      attrs: { tenant: { __entity: { type: 'Tenant', id: 'acme' } } },
+    }
+    for (const slice of [true, false]) {
+      const policies = seeded({
+        slice,
+        entities: () => ({ version: 1, entities: [orderOf('alice'), ...users, broken] }),
+      })
+      const decision = await policies.authorize(req, userAuth('alice'))
+      expect(denial(decision)).toMatchObject({ reason: 'invalid_request' })
+      expect(decision.diagnostics?.length).toBeGreaterThan(0)
+    }
+  })
+
+  it('decides under the schema with a slice that leaves out required attributes nobody reads', async () => {
+    // The seed schema requires "createdAt" on orders and "roles" on users; a read of an order reads
+    // neither in "owners-read-orders", and the slice still passes the schema's checks.
+    const policies = seeded({ entities: () => ({ version: 'a', entities: [orderOf('alice'), ...users] }) })
+    expect(await policies.authorize(req, userAuth('alice'))).toEqual({
+      allowed: true,
+      policies: ['owners-read-orders'],
+    })
+    expect((await policies.authorize(req, userAuth('bob'))).allowed).toBe(true)
+    expect(denial(await policies.authorize(req, userAuth('carol')))).toMatchObject({
+      reason: 'denied_by_policy',
+    })
+    expect(denial(await policies.authorize(req, userAuth('mallory')))).toMatchObject({
+      reason: 'denied_by_policy',
+    })
+  })
+
+  it('keeps the array form working: an array is keyed by its entities', async () => {
+    const entities = [orderOf('alice'), ...users]
+    const policies = seeded({ schema: undefined, time: false, cache: { max: 10 }, entities: () => entities })
+    expect((await policies.authorize(req, userAuth('alice'))).allowed).toBe(true)
+    entities[0] = orderOf('carol')
+    expect((await policies.authorize(req, userAuth('alice'))).allowed).toBe(false)
   })
 })

@@ -3,6 +3,7 @@ import { type FSWatcher, watch } from 'node:fs'
 import {
   type AuthorizationAnswer,
   type Context,
+  type EntityJson,
   type StatefulAuthorizationCall,
   statefulIsAuthorized,
 } from '@cedar-policy/cedar-wasm/nodejs'
@@ -10,14 +11,17 @@ import { type Auth, type Authorizer, type Decision, type RequestLike, ZeroTrustE
 import { LRUCache } from 'lru-cache'
 import { type CompiledPolicies, compilePolicies, preparse } from './lib/compile.js'
 import { type ContextPlans, contextPlans } from './lib/context-plan.js'
-import { replan, toCedarRequest, UnmappableRequest } from './lib/mapping.js'
+import { type CedarRequest, replan, toCedarRequest, UnmappableRequest } from './lib/mapping.js'
 import {
   type CedarAuthorizerOptions,
   type CedarAuthorizerSettings,
+  type CedarEntity,
   cedarAuthorizerSettings,
   type ReloadResult,
 } from './lib/options.js'
+import { entityKey } from './lib/reads.js'
 import { sanitize } from './lib/sanitize.js'
+import { isSnapshot, namesIn, type Slicer, type Snapshot, slice, slicer, snapshotOf } from './lib/snapshot.js'
 import { readSchema, readSchemaSync, readSources, readSourcesSync, watchTargets } from './lib/sources.js'
 import { disableWasmCallInlining } from './lib/v8-remedy.js'
 import {
@@ -27,6 +31,7 @@ import {
   sameKey,
   toEntities,
   UnrepresentableValue,
+  versionedKey,
 } from './lib/values.js'
 
 /** A Cedar authorizer: an `Authorizer` that can also reload its policies and stop watching them. */
@@ -52,6 +57,10 @@ interface ActiveSet {
   /** The default context of each action, from the schema. */
   readonly plans: ContextPlans
   readonly cache: LRUCache<number, CachedDecision> | undefined
+  /** The versions of the loader's entities, converted and checked once each. */
+  readonly snapshots: LRUCache<string | number, Snapshot> | undefined
+  /** How this set slices a versioned loader's entities; `undefined`: they are sent whole. */
+  readonly slicer: Slicer | undefined
 }
 
 /** A cached decision under its key's hash, with the whole key to confirm a hit. */
@@ -142,25 +151,43 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
         // context its schema declares.
         const set = active
         if (set.plans !== plans) request = replan(settings, set.plans, request, req, auth)
+        const versioned = isSnapshot(loaded) ? loaded : undefined
         let key: DecisionKey | undefined
         if (set.cache === undefined) checkRecord(request.context, 'context')
         else {
           // Checking and keying in one pass: a hit costs this, a lookup by hash, a comparison of the
-          // whole key, and no wasm call. A request too big to key is checked and decided uncached.
-          key = decisionKey(request, loaded)
+          // whole key, and no wasm call. A request too big to key is checked and decided uncached. A
+          // version stands for its entities, so a hit walks none of them.
+          key = versioned ? versionedKey(request, versioned.version) : decisionKey(request, loaded)
           const hit = key === undefined ? undefined : set.cache.get(key.hash)
           if (hit !== undefined && key !== undefined && sameKey(hit.key, key)) return hit.decision
         }
+        let entities: EntityJson[]
+        let schemaName = set.schemaName
+        if (versioned !== undefined) {
+          const snapshot = snapshotFor(set, versioned.version, versioned.entities)
+          if (snapshot.unrepresentable !== undefined) throw snapshot.unrepresentable
+          if (snapshot.refused !== undefined) {
+            const decision = decide({ type: 'failure', errors: [...snapshot.refused], warnings: [] })
+            if (key !== undefined) set.cache?.set(key.hash, { key, decision })
+            return decision
+          }
+          if (snapshot.nodes === undefined) entities = snapshot.entities
+          else {
+            entities = slice(snapshot, roots(request))
+            schemaName = set.slicer?.schemaName
+          }
+        } else entities = toEntities(loaded)
         const call: StatefulAuthorizationCall = {
           principal: request.principal,
           action: request.action,
           resource: request.resource,
           context: request.context as Context,
-          entities: toEntities(loaded),
+          entities,
           preparsedPolicySetId: set.slot,
           validateRequest: settings.validateRequest,
         }
-        if (set.schemaName !== undefined) call.preparsedSchemaName = set.schemaName
+        if (schemaName !== undefined) call.preparsedSchemaName = schemaName
         const decision = decide(evaluate(call))
         // Replaces an entry whose key shares the hash: the newer request is the likelier to come again.
         if (key !== undefined) set.cache?.set(key.hash, { key, decision })
@@ -195,6 +222,28 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
 
 const noEntities: readonly never[] = Object.freeze([])
 
+/** A version's snapshot, converted and checked on the first decision that names the version. */
+function snapshotFor(set: ActiveSet, version: string | number, entities: unknown): Snapshot {
+  const snapshots = set.snapshots as LRUCache<string | number, Snapshot>
+  let snapshot = snapshots.get(version)
+  if (snapshot === undefined) {
+    snapshot = snapshotOf(entities as readonly CedarEntity[], set.slicer)
+    snapshots.set(version, snapshot)
+  }
+  return snapshot
+}
+
+/** Where a slice starts: the principal, action and resource, and every entity the context names. */
+function roots(request: CedarRequest): string[] {
+  const keys = [
+    entityKey(request.principal.type, request.principal.id),
+    entityKey(request.action.type, request.action.id),
+    entityKey(request.resource.type, request.resource.id),
+  ]
+  namesIn(request.context, keys)
+  return keys
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
@@ -208,6 +257,7 @@ function activate(
   preparse(slot, compiled)
   // The key holds the time (in seconds) where the context carries it: entries would serve one second.
   const cached = settings.cacheMax !== undefined && (settings.cacheTimeVarying || !plans.time)
+  const loads = settings.entities !== undefined
   return Object.freeze({
     slot,
     compiled,
@@ -215,6 +265,8 @@ function activate(
     schemaName: compiled.schema === undefined ? undefined : slot,
     plans,
     cache: cached ? new LRUCache<number, CachedDecision>({ max: settings.cacheMax as number }) : undefined,
+    snapshots: loads ? new LRUCache<string | number, Snapshot>({ max: settings.maxVersions }) : undefined,
+    slicer: loads && settings.slice ? slicer(slot, compiled.reads, compiled.schema) : undefined,
   })
 }
 

@@ -8,6 +8,7 @@ import {
   type Schema,
   validate,
 } from '@cedar-policy/cedar-wasm/nodejs'
+import { type PolicyReads, policyReads } from './reads.js'
 import { CedarPolicyError, type PolicyProblem, type PolicyText, type SchemaInput } from './sources.js'
 
 /** A parsed and validated policy set, not yet handed to the engine. */
@@ -15,6 +16,8 @@ export interface CompiledPolicies {
   /** Policy text by stable id, in source order. */
   readonly policies: Readonly<Record<string, string>>
   readonly schema: SchemaInput | undefined
+  /** What the policies can read of the entities; `undefined` when some policy could not be read. */
+  readonly reads: PolicyReads | undefined
   /** Equal fingerprints mean equal sources: a reload that changes nothing keeps the running set. */
   readonly fingerprint: string
 }
@@ -26,6 +29,7 @@ interface Located {
   /** Byte offset of the policy in its file, where it could be found. */
   readonly offset: number | undefined
   readonly source: string
+  readonly json: PolicyJson | undefined
 }
 
 /**
@@ -81,7 +85,7 @@ export function compilePolicies(
         })
         continue
       }
-      located.push({ id, text, file: unit.name, offset, source: unit.text })
+      located.push({ id, text, file: unit.name, offset, source: unit.text, json })
     }
   }
   if (located.length === 0 && problems.length === 0) {
@@ -115,6 +119,7 @@ export function compilePolicies(
   return Object.freeze({
     policies: Object.freeze(policies),
     schema,
+    reads: policyReads(located.map((policy) => policy.json)),
     fingerprint: JSON.stringify([policies, schema ?? null]),
   })
 }

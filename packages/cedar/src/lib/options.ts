@@ -35,6 +35,27 @@ export interface CedarEntity {
 }
 
 /**
+ * A loader's entities named by a version: an etag, a snapshot id, a row version. One version always comes
+ * with the same entities, so the authorizer converts and checks them once per version, keys its decision
+ * cache by the version instead of by every entity, and (with `slice`) hands the engine only the entities
+ * and attributes the policies can read.
+ *
+ * @example
+ * entities: () => ({ version: store.etag, entities: store.all })
+ */
+export interface EntitySnapshot {
+  /**
+   * Names these entities: a new version for any change. A non-empty string of at most 256 characters or
+   * a safe integer.
+   */
+  readonly version: string | number
+  readonly entities: readonly CedarEntity[]
+}
+
+/** What the `entities` loader returns: the entities of one decision, or a versioned snapshot of them. */
+export type EntitiesResult = readonly CedarEntity[] | EntitySnapshot
+
+/**
  * Where policies come from: Cedar text (with a `name` used in policy ids and error locations), one file,
  * or a directory whose `*.cedar` files are read in name order.
  */
@@ -113,11 +134,22 @@ export interface CedarAuthorizerOptions {
   readonly maxScopes?: number
   /** The longest scope carried into the context, in characters: a longer one denies (403 `scope_too_long`); 256 by default. */
   readonly maxScopeLength?: number
-  /** Loads the small slice of entities a decision needs (the resource, the principal, their parents). */
-  readonly entities?: (
-    req: RequestLike,
-    auth: Auth,
-  ) => readonly CedarEntity[] | PromiseLike<readonly CedarEntity[]>
+  /**
+   * Loads the entities of a decision: an array (the small slice one decision needs: the resource, the
+   * principal, their parents), or an {@link EntitySnapshot} `{ version, entities }` whose version keys the
+   * decision cache and the conversion of the entities, done once per version.
+   */
+  readonly entities?: (req: RequestLike, auth: Auth) => EntitiesResult | PromiseLike<EntitiesResult>
+  /**
+   * With a versioned loader (`{ version, entities }`), hand the engine only the entities a decision can
+   * reach (the principal, action, resource, entities named in the context or the policies, those their
+   * attributes and tags name, and the ancestors of each, for `in`) and only the attributes the policies
+   * read; `true` by default. Each version is checked whole by the engine once, so slicing never changes
+   * a decision. Arrays from the loader are sent as they are.
+   */
+  readonly slice?: boolean
+  /** How many versions of the loader's entities are kept converted, least recently used out first; 16 by default. */
+  readonly maxVersions?: number
   /**
    * Whether `context.time` (seconds since the epoch) is set; `true` by default. With a schema, only for
    * the actions whose context declares `time`.
@@ -181,6 +213,8 @@ export interface CedarAuthorizerSettings {
   readonly maxScopes: number
   readonly maxScopeLength: number
   readonly entities: CedarAuthorizerOptions['entities']
+  readonly slice: boolean
+  readonly maxVersions: number
   readonly time: boolean
   readonly now: () => number
   /** The size of the decision cache, when one is configured; it is on while the context has no time. */
@@ -252,6 +286,8 @@ const schema = z.strictObject(
     maxScopes: positiveInteger.optional(),
     maxScopeLength: positiveInteger.optional(),
     entities: fn<'entities'>('(req, auth) => entities').optional(),
+    slice: option.boolean().optional(),
+    maxVersions: positiveInteger.optional(),
     time: option.boolean().optional(),
     now: fn<'now'>('returning milliseconds').optional(),
     cache: z
@@ -314,6 +350,8 @@ export function cedarAuthorizerSettings(input: CedarAuthorizerOptions): CedarAut
     maxScopes: options.maxScopes ?? 256,
     maxScopeLength: options.maxScopeLength ?? 256,
     entities: options.entities,
+    slice: options.slice ?? true,
+    maxVersions: options.maxVersions ?? 16,
     time,
     now: options.now ?? Date.now,
     cacheMax: cache === undefined ? undefined : (cache.max ?? 10_000),

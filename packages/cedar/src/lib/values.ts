@@ -59,6 +59,7 @@ const entityMark = mark('entity', 5)
 const attrsMark = mark('attrs', 6)
 const parentsMark = mark('parents', 7)
 const tagsMark = mark('tags', 8)
+const versionMark = mark('version', 12)
 
 /**
  * A decision cache's key: every input of one Cedar request written as a sequence of tokens (strings,
@@ -101,6 +102,28 @@ export function decisionKey(request: KeyedRequest, entities: unknown): DecisionK
   walk.whole(request.resource.id)
   walk.record(request.context, 'context')
   walk.entities(entities)
+  const { tokens, hash, chars } = walk
+  return tokens.length + chars > maxKeySize ? undefined : { tokens, hash }
+}
+
+/**
+ * Checks a request's context and writes its {@link DecisionKey} with the version of a loader's entities
+ * in place of the entities: one version always comes with the same entities, so a hit costs the same
+ * whatever their number.
+ *
+ * @returns the key, or `undefined` when it would weigh more than {@link maxKeySize}
+ * @throws UnrepresentableValue naming the path
+ */
+export function versionedKey(request: KeyedRequest, version: string | number): DecisionKey | undefined {
+  const walk = new Walk()
+  walk.whole(request.principal.type)
+  walk.whole(request.principal.id)
+  walk.whole(request.action.type)
+  walk.whole(request.action.id)
+  walk.whole(request.resource.type)
+  walk.whole(request.resource.id)
+  walk.record(request.context, 'context')
+  walk.version(version)
   const { tokens, hash, chars } = walk
   return tokens.length + chars > maxKeySize ? undefined : { tokens, hash }
 }
@@ -155,6 +178,16 @@ class Walk {
       }
     }
     this.mark(close)
+  }
+
+  /** Writes the version of a loader's entities, after its own mark. */
+  version(version: string | number): void {
+    this.mark(versionMark)
+    if (typeof version === 'string') this.whole(version)
+    else {
+      this.hash = Math.imul(this.hash ^ version ^ ((version / 0x100000000) | 0), fnvPrime)
+      this.write(version)
+    }
   }
 
   /** Writes a string hashed whole: the principal's, action's and resource's. */
