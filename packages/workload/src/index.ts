@@ -1,0 +1,1 @@
+export { type WorkloadReason, workloadReasons } from './reasons.js'
