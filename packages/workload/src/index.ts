@@ -1,4 +1,5 @@
 export { type WorkloadReason, workloadReasons } from './reasons.js'
+export { type SecureContextServer, type ServerTls, type ServerTlsOptions, serverTls } from './server-tls.js'
 export {
   isSpiffeIdError,
   parseSpiffeId,
@@ -6,3 +7,4 @@ export {
   SpiffeIdError,
   type SpiffeIdRule,
 } from './spiffe-id.js'
+export { type Svid, type SvidFilesOptions, type SvidSource, svidFiles } from './svid-files.js'
