@@ -19,6 +19,7 @@ import {
   cedarAuthorizerSettings,
   type ReloadResult,
 } from './lib/options.js'
+import { type ActionSets, preparseByAction } from './lib/partition.js'
 import { entityKey } from './lib/reads.js'
 import { sanitize } from './lib/sanitize.js'
 import { isSnapshot, namesIn, type Slicer, type Snapshot, slice, slicer, snapshotOf } from './lib/snapshot.js'
@@ -61,6 +62,8 @@ interface ActiveSet {
   readonly snapshots: LRUCache<string | number, Snapshot> | undefined
   /** How this set slices a versioned loader's entities; `undefined`: they are sent whole. */
   readonly slicer: Slicer | undefined
+  /** The set pre-parsed per action; `undefined`: the whole set, under `slot`, serves every action. */
+  readonly sets: ActionSets | undefined
 }
 
 /** A cached decision under its key's hash, with the whole key to confirm a hit. */
@@ -106,7 +109,15 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
   )
   // Two engine slots used in turn: a reload pre-parses into the idle one and then switches, so the old
   // set serves until the new one is whole, and the slot after that overwrites (frees) the set before it.
-  let active = activate(`${prefix}-a`, compiled, planContexts(compiled, settings, undefined), settings)
+  // How many per-action sets each slot holds, to free those a later set does not reuse.
+  const setCounts = new Map<string, number>()
+  let active = activate(
+    `${prefix}-a`,
+    compiled,
+    planContexts(compiled, settings, undefined),
+    settings,
+    setCounts,
+  )
   let reloading: Promise<unknown> = Promise.resolve()
   let watchers: FSWatcher[] = []
   let timer: NodeJS.Timeout | undefined
@@ -120,7 +131,7 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
     if (next.fingerprint !== active.compiled.fingerprint) {
       const plans = planContexts(next, settings, active.plans)
       const slot = active.slot === `${prefix}-a` ? `${prefix}-b` : `${prefix}-a`
-      active = activate(slot, next, plans, settings)
+      active = activate(slot, next, plans, settings, setCounts)
     }
     return { ok: true, policies: active.ids.length }
   }
@@ -184,7 +195,10 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
           resource: request.resource,
           context: request.context as Context,
           entities,
-          preparsedPolicySetId: set.slot,
+          preparsedPolicySetId:
+            set.sets === undefined
+              ? set.slot
+              : (set.sets.named.get(entityKey(request.action.type, request.action.id)) ?? set.sets.rest),
           validateRequest: settings.validateRequest,
         }
         if (schemaName !== undefined) call.preparsedSchemaName = schemaName
@@ -253,8 +267,11 @@ function activate(
   compiled: CompiledPolicies,
   plans: ContextPlans,
   settings: CedarAuthorizerSettings,
+  setCounts: Map<string, number>,
 ): ActiveSet {
   preparse(slot, compiled)
+  const sets = preparseByAction(slot, compiled, setCounts.get(slot) ?? 0)
+  setCounts.set(slot, sets?.count ?? 0)
   // The key holds the time (in seconds) where the context carries it: entries would serve one second.
   const cached = settings.cacheMax !== undefined && (settings.cacheTimeVarying || !plans.time)
   const loads = settings.entities !== undefined
@@ -267,6 +284,7 @@ function activate(
     cache: cached ? new LRUCache<number, CachedDecision>({ max: settings.cacheMax as number }) : undefined,
     snapshots: loads ? new LRUCache<string | number, Snapshot>({ max: settings.maxVersions }) : undefined,
     slicer: loads && settings.slice ? slicer(slot, compiled.reads, compiled.schema) : undefined,
+    sets,
   })
 }
 

@@ -8,7 +8,7 @@ import {
   type Schema,
   validate,
 } from '@cedar-policy/cedar-wasm/nodejs'
-import { type PolicyReads, policyReads } from './reads.js'
+import { entityKey, type PolicyReads, policyReads } from './reads.js'
 import { CedarPolicyError, type PolicyProblem, type PolicyText, type SchemaInput } from './sources.js'
 
 /** A parsed and validated policy set, not yet handed to the engine. */
@@ -18,6 +18,14 @@ export interface CompiledPolicies {
   readonly schema: SchemaInput | undefined
   /** What the policies can read of the entities; `undefined` when some policy could not be read. */
   readonly reads: PolicyReads | undefined
+  /**
+   * The ids of the policies whose scope names one action with `==`, by that action's {@link entityKey},
+   * and those of every other policy (`action`, `action in …`), which may match any action. `undefined`
+   * when some policy could not be read.
+   */
+  readonly byAction:
+    | { readonly named: ReadonlyMap<string, readonly string[]>; readonly any: readonly string[] }
+    | undefined
   /** Equal fingerprints mean equal sources: a reload that changes nothing keeps the running set. */
   readonly fingerprint: string
 }
@@ -120,6 +128,7 @@ export function compilePolicies(
     policies: Object.freeze(policies),
     schema,
     reads: policyReads(located.map((policy) => policy.json)),
+    byAction: byAction(located),
     fingerprint: JSON.stringify([policies, schema ?? null]),
   })
 }
@@ -143,6 +152,25 @@ export function preparse(slot: string, compiled: CompiledPolicies): void {
     for (const error of answer.errors) problems.push({ file: 'policies', message: error.message })
   }
   if (problems.length > 0) throw new CedarPolicyError(problems)
+}
+
+function byAction(located: readonly Located[]): CompiledPolicies['byAction'] {
+  const named = new Map<string, string[]>()
+  const any: string[] = []
+  for (const policy of located) {
+    if (policy.json === undefined) return undefined
+    const action = policy.json.action
+    const entity = action.op === '==' && 'entity' in action ? action.entity : undefined
+    const uid = entity !== undefined && '__entity' in entity ? entity.__entity : entity
+    if (uid === undefined) any.push(policy.id)
+    else {
+      const key = entityKey(uid.type, uid.id)
+      const ids = named.get(key)
+      if (ids === undefined) named.set(key, [policy.id])
+      else ids.push(policy.id)
+    }
+  }
+  return { named, any }
 }
 
 // policySetTextToParts returns the policies sorted by their generated ids as strings (`policy0`,

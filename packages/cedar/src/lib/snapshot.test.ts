@@ -236,7 +236,7 @@ describe('issue 14: slicing never changes a decision', () => {
     expect(seen.allowed).toBeGreaterThan(0)
     expect(seen.denied).toBeGreaterThan(0)
     expect(seen.refused).toBeGreaterThan(0)
-  })
+  }, 120_000)
 
   // Without a schema: group hierarchies (cycles too, which the engine refuses), chains of references,
   // tags, an entity named by a policy, one named by the context, and attributes that error when absent.
@@ -372,5 +372,5 @@ when { context has delegate && context.delegate has level && context.delegate.le
     expect(seen.denied).toBeGreaterThan(0)
     expect(seen.errored).toBeGreaterThan(0)
     expect(seen.refused).toBeGreaterThan(0)
-  })
+  }, 120_000)
 })
