@@ -9,6 +9,7 @@ import { introspectionReasons } from '@zerotrust/introspection'
 import { jwtReasons } from '@zerotrust/jwt'
 import { redisReasons } from '@zerotrust/redis'
 import { secretsReasons } from '@zerotrust/secrets'
+import { workloadReasons } from '@zerotrust/workload'
 import { describe, expect, it } from 'vitest'
 
 // docs/errors.md is the one page users read for codes and reasons: it must say exactly what the code
@@ -25,6 +26,7 @@ const reasonsByPackage: Readonly<Record<string, readonly string[]>> = {
   idempotency: idempotencyReasons,
   redis: redisReasons,
   secrets: secretsReasons,
+  workload: workloadReasons,
 }
 
 /** The first cell of each row of the markdown table under `heading`, up to the next heading. */
