@@ -3,6 +3,7 @@
 // that could be checked here.
 import type { webcrypto } from 'node:crypto'
 import { checkEndpoint, type OptionsSchema, option, parseOptions } from '@zerotrust/core/layer'
+import { parseSpiffeId } from '@zerotrust/workload'
 import { z } from 'zod'
 import { type ClientAuthentication, clientAuthOf } from '../client-auth.js'
 import type { ClientCredentialsOptions, TokenSource } from '../client-credentials.js'
@@ -11,20 +12,17 @@ import { isDpopKeyPair } from './dpop-key.js'
 import type { ClientEventSink } from './events.js'
 import { isSvid, isSvidSource, type Svid, type SvidSource } from './svid.js'
 
-// SPIFFE ID §2: `spiffe://` + a trust domain of lower-case letters, digits, `.`, `-`, `_` + a path of
-// segments of letters, digits, `.`, `-`, `_` (none empty, `.` or `..`); no port, userinfo, query or
-// fragment can pass these characters; at most 2048 bytes.
-const spiffeIdPattern = /^spiffe:\/\/[a-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/
-
-/** Whether `value` is a SPIFFE ID of a workload (with a path), as an X.509-SVID carries it. */
+/**
+ * Whether `value` is the SPIFFE ID of a workload (with a path, as an X.509-SVID carries it), by
+ * `@zerotrust/workload`'s parser of the SPIFFE ID standard.
+ */
 export function isSpiffeId(value: unknown): value is string {
-  return (
-    typeof value === 'string' &&
-    value.length <= 2048 &&
-    spiffeIdPattern.test(value) &&
-    value.slice('spiffe://'.length).includes('/') &&
-    !value.split('/').some((segment, index) => index > 2 && (segment === '.' || segment === '..'))
-  )
+  if (typeof value !== 'string') return false
+  try {
+    return parseSpiffeId(value).path !== ''
+  } catch {
+    return false
+  }
 }
 
 const tls = z.custom<Svid | SvidSource>((value) => isSvidSource(value) || isSvid(value), {
