@@ -1,6 +1,13 @@
+export { type DatabaseCredentials, databaseCredentials } from './database-credentials.js'
 export { env } from './env.js'
 export { files } from './files.js'
-export type { EnvOptions, FilesOptions, LoadSecretsOptions, VaultOptions } from './lib/options.js'
+export type {
+  EnvOptions,
+  FilesOptions,
+  LoadSecretsOptions,
+  VaultDatabaseOptions,
+  VaultOptions,
+} from './lib/options.js'
 export type { SecretSource, SourceContext, SourceValues } from './lib/source.js'
 export {
   loadSecrets,
@@ -9,7 +16,7 @@ export {
   type SecretsControl,
 } from './load-secrets.js'
 export { type SecretsReason, secretsReasons } from './reasons.js'
-export { Secret } from './secret.js'
+export { type RotationListener, Secret } from './secret.js'
 export {
   type InvalidSecret,
   SecretsLoadError,
@@ -17,3 +24,4 @@ export {
   type SourceFailure,
 } from './secrets-load-error.js'
 export { vault } from './vault.js'
+export { vaultDatabase } from './vault-database.js'

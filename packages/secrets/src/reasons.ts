@@ -15,6 +15,9 @@ export const secretsReasons = Object.freeze([
   'vault_unavailable',
   'vault_auth',
   'vault_response',
+  'lease_expired',
+  'lease_refused',
+  'database_connection',
 ] as const)
 
 /** One of {@link secretsReasons}. */

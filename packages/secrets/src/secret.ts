@@ -7,6 +7,9 @@ export interface SecretState<T> {
   error: Error | undefined
 }
 
+/** A listener of a secret's rotation, given the secret (read the new value with `current()`). */
+export type RotationListener<T> = (secret: Secret<T>) => void | PromiseLike<void>
+
 /**
  * One secret value, wrapped so that it never prints: `String(secret)`, `JSON.stringify`, template
  * literals and `util.inspect` (so `console.log` and most loggers) all give `[secret NAME]`.
@@ -21,12 +24,23 @@ export class Secret<T> {
   /** The secret's name in the schema. */
   readonly name: string
   readonly #state: SecretState<T>
+  readonly #subscribe: (listener: RotationListener<T>) => () => void
 
   /** @internal Secrets are made by `loadSecrets`. */
-  constructor(name: string, state: SecretState<T>) {
+  constructor(name: string, state: SecretState<T>, subscribe: (listener: RotationListener<T>) => () => void) {
     this.name = name
     this.#state = state
+    this.#subscribe = subscribe
     Object.freeze(this)
+  }
+
+  /**
+   * Calls `listener` after this secret changes, as `secrets.onRotate(name, listener)` does; returns a
+   * function that removes it. For code that is handed one secret, such as a connection pool.
+   */
+  onRotate(listener: RotationListener<T>): () => void {
+    if (typeof listener !== 'function') throw new TypeError('onRotate: the listener must be a function')
+    return this.#subscribe(listener)
   }
 
   /**

@@ -4,7 +4,8 @@
 //   GET  /v1/auth/token/lookup-self           token lookup developer.hashicorp.com/vault/api-docs/auth/token
 //   POST /v1/auth/token/renew-self            token renewal
 //   POST /v1/auth/kubernetes/login            Kubernetes auth developer.hashicorp.com/vault/api-docs/auth/kubernetes
-// with X-Vault-Token and X-Vault-Namespace headers and `{ "errors": [...] }` error bodies.
+// with X-Vault-Token and X-Vault-Namespace headers and `{ "errors": [...] }` error bodies. Further
+// engines plug in through `engines` (test/vault-database-server.ts: the database secrets engine).
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -24,6 +25,22 @@ export interface RecordedRequest {
   readonly at: number
 }
 
+/** A request an engine may answer, once the token is known to be valid. */
+export interface EngineRequest {
+  readonly method: string
+  readonly path: string
+  readonly body: Record<string, unknown>
+}
+
+/** An engine's answer; no body is a 204. */
+export interface EngineReply {
+  readonly status: number
+  readonly body?: unknown
+}
+
+/** Answers the requests it serves, `undefined` for the others. */
+export type VaultEngine = (request: EngineRequest) => Promise<EngineReply | undefined>
+
 export class FakeVault {
   readonly tokens = new Map<string, TokenInfo>()
   /** `mount/path` → versions (1-based). */
@@ -34,6 +51,8 @@ export class FakeVault {
   /** The namespace requests must name, when set. */
   namespace: string | undefined
   kubernetes = { role: 'orders', jwt: 'service-account-jwt', ttl: 3600, renewable: true }
+  /** Engines asked in turn, after the token is checked; the first that answers wins. */
+  readonly engines: VaultEngine[] = []
   url = ''
   private readonly server: Server
 
@@ -113,6 +132,10 @@ export class FakeVault {
         auth: { client_token: token, lease_duration: info.ttl, renewable: info.renewable },
       })
     }
+    for (const engine of this.engines) {
+      const reply = await engine({ method: req.method ?? '', path: url.pathname, body })
+      if (reply !== undefined) return this.reply(res, reply.status, reply.body)
+    }
     const kv = /^\/v1\/(.+?)\/data\/(.+)$/.exec(url.pathname)
     if (req.method === 'GET' && kv !== null) {
       const versions = this.kv.get(`${kv[1]}/${kv[2]}`)
@@ -144,6 +167,10 @@ export class FakeVault {
   }
 
   private reply(res: ServerResponse, status: number, body: unknown): void {
+    if (body === undefined) {
+      res.writeHead(status).end()
+      return
+    }
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
   }
 }

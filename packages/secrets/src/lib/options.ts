@@ -1,4 +1,4 @@
-import { type OptionsSchema, option, parseOptions } from '@zerotrust/core/layer'
+import { type OptionsSchema, option, type Parsed, parseOptions } from '@zerotrust/core/layer'
 import { z } from 'zod'
 import type { ObjectSchema } from './run-schema.js'
 import type { SetSettings } from './secret-set.js'
@@ -82,6 +82,28 @@ export interface VaultOptions {
   readonly timeout?: number
   /** The fetch implementation, for a proxy or a custom CA; the global `fetch` by default. */
   readonly fetch?: typeof globalThis.fetch
+}
+
+/** Options of `vaultDatabase`: how to reach Vault (as for `vault`), and which credentials to issue. */
+export interface VaultDatabaseOptions
+  extends Pick<VaultOptions, 'address' | 'token' | 'kubernetes' | 'namespace' | 'timeout' | 'fetch'> {
+  /** The database secrets engine's role: credentials come from `GET /v1/<mount>/creds/<role>`. */
+  readonly role: string
+  /** Where the database secrets engine is mounted; `database` by default. */
+  readonly mount?: string
+  /** The secret these credentials are, a key of the schema (`DB` for `z.object({ DB: databaseCredentials })`). */
+  readonly name: string
+  /**
+   * Seconds of lease asked for at each renewal (Vault's `increment`); by default the lease Vault gave
+   * with the credentials (the role's `default_ttl`).
+   */
+  readonly incrementSeconds?: number
+  /**
+   * Milliseconds between replacing credentials and revoking the lease of the old ones, so that pools
+   * drain their connections first; 60 000 by default. Credentials whose lease ends sooner are left to
+   * expire.
+   */
+  readonly revokeGrace?: number
 }
 
 // Durations that arm a timer stop at its largest delay: past it, Node fires the timer at once, and a
@@ -207,40 +229,47 @@ export function filesSettings(input: unknown): FilesSettings {
   })
 }
 
+/** The options of `vault` and `vaultDatabase` that say how to reach and log in to Vault. */
+const vaultClientShape = {
+  address: option.url(),
+  token: z
+    .union([option.nonEmptyString(), option.callable<() => string>()], {
+      error: 'must be a non-empty string or a function returning one',
+    })
+    .optional(),
+  kubernetes: z
+    .strictObject(
+      {
+        role: option.nonEmptyString(),
+        jwtPath: option.nonEmptyString().optional(),
+        mount: option.nonEmptyString().optional(),
+      },
+      { error: 'must be an object with a "role"' },
+    )
+    .optional(),
+  namespace: option.nonEmptyString().optional(),
+  timeout: timerDelay({ min: 1 }).optional(),
+  fetch: option.callable<typeof globalThis.fetch>('must be a fetch function').optional(),
+}
+
+const oneAuth = (o: { token?: unknown; kubernetes?: unknown }, ctx: z.RefinementCtx) => {
+  if ((o.token === undefined) === (o.kubernetes === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['token'], message: 'must be set, or "kubernetes", but not both' })
+  }
+}
+
 const vaultSchema = z
   .strictObject(
     {
-      address: option.url(),
-      token: z
-        .union([option.nonEmptyString(), option.callable<() => string>()], {
-          error: 'must be a non-empty string or a function returning one',
-        })
-        .optional(),
-      kubernetes: z
-        .strictObject(
-          {
-            role: option.nonEmptyString(),
-            jwtPath: option.nonEmptyString().optional(),
-            mount: option.nonEmptyString().optional(),
-          },
-          { error: 'must be an object with a "role"' },
-        )
-        .optional(),
-      namespace: option.nonEmptyString().optional(),
+      ...vaultClientShape,
       mount: option.nonEmptyString().optional(),
       path: option.nonEmptyString(),
       version: option.positiveInteger().optional(),
       refreshInterval: timerDelay().optional(),
-      timeout: timerDelay({ min: 1 }).optional(),
-      fetch: option.callable<typeof globalThis.fetch>('must be a fetch function').optional(),
     },
     { error: 'must be an object' },
   )
-  .superRefine((o, ctx) => {
-    if ((o.token === undefined) === (o.kubernetes === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['token'], message: 'must be set, or "kubernetes", but not both' })
-    }
-  }) satisfies OptionsSchema<VaultOptions>
+  .superRefine(oneAuth) satisfies OptionsSchema<VaultOptions>
 
 /** The options of `vault` after checking, with every default filled in. */
 export interface VaultSourceSettings {
@@ -260,6 +289,19 @@ export interface VaultSourceSettings {
  */
 export function vaultSettings(input: unknown): VaultSourceSettings {
   const o = parseOptions('vault', vaultSchema, input)
+  return Object.freeze({
+    client: vaultClientSettings(o),
+    mount: o.mount ?? 'secret',
+    path: o.path,
+    version: o.version,
+    refreshInterval: o.refreshInterval ?? 300_000,
+  })
+}
+
+/** The settings of a Vault client from checked `vault` or `vaultDatabase` options. */
+function vaultClientSettings(
+  o: Parsed<Pick<VaultOptions, 'address' | 'token' | 'kubernetes' | 'namespace' | 'timeout' | 'fetch'>>,
+): VaultClientSettings {
   const token = o.token
   const auth: VaultAuth =
     o.kubernetes !== undefined
@@ -271,16 +313,58 @@ export function vaultSettings(input: unknown): VaultSourceSettings {
         }
       : { kind: 'token', token: typeof token === 'function' ? token : () => token ?? '' }
   return Object.freeze({
-    client: Object.freeze({
-      address: new URL(o.address),
-      namespace: o.namespace,
-      auth,
-      timeout: o.timeout ?? 5000,
-      fetch: o.fetch ?? ((...args: Parameters<typeof globalThis.fetch>) => globalThis.fetch(...args)),
-    }),
-    mount: o.mount ?? 'secret',
-    path: o.path,
-    version: o.version,
-    refreshInterval: o.refreshInterval ?? 300_000,
+    address: new URL(o.address),
+    namespace: o.namespace,
+    auth,
+    timeout: o.timeout ?? 5000,
+    fetch: o.fetch ?? ((...args: Parameters<typeof globalThis.fetch>) => globalThis.fetch(...args)),
+  })
+}
+
+// Vault's role names: word characters, with "-" and "." inside (its GenericNameRegex). One path segment,
+// so a role can never reach another endpoint.
+const roleName = /^\w(?:[\w.-]{0,126}\w)?$/
+
+const vaultDatabaseSchema = z
+  .strictObject(
+    {
+      ...vaultClientShape,
+      role: z
+        .string({ error: 'must be a Vault role name' })
+        .regex(roleName, { error: 'must be a Vault role name (letters, digits, "_", "-" and ".")' }),
+      mount: option.nonEmptyString().optional(),
+      name: option.nonEmptyString(),
+      incrementSeconds: option.seconds({ min: 1 }).optional(),
+      revokeGrace: timerDelay().optional(),
+    },
+    { error: 'must be an object' },
+  )
+  .superRefine(oneAuth) satisfies OptionsSchema<VaultDatabaseOptions>
+
+/** The options of `vaultDatabase` after checking, with every default filled in. */
+export interface VaultDatabaseSettings {
+  readonly client: VaultClientSettings
+  readonly role: string
+  readonly mount: string
+  readonly name: string
+  /** `undefined` asks for the lease Vault first gave. */
+  readonly incrementSeconds: number | undefined
+  readonly revokeGrace: number
+}
+
+/**
+ * Checks `vaultDatabase` options once.
+ *
+ * @throws TypeError naming the option
+ */
+export function vaultDatabaseSettings(input: unknown): VaultDatabaseSettings {
+  const o = parseOptions('vaultDatabase', vaultDatabaseSchema, input)
+  return Object.freeze({
+    client: vaultClientSettings(o),
+    role: o.role,
+    mount: o.mount ?? 'database',
+    name: o.name,
+    incrementSeconds: o.incrementSeconds,
+    revokeGrace: o.revokeGrace ?? 60_000,
   })
 }

@@ -93,8 +93,10 @@ export class SecretSet {
     for (const name of settings.names) {
       const state: SecretState<unknown> = { value: parsed.data[name], error: undefined }
       set.#states.set(name, state)
-      set.secrets.set(name, new Secret(name, state))
+      set.secrets.set(name, new Secret(name, state, (listener) => set.onRotate(name, listener)))
     }
+    // Values under a lease expire at its end: arm the check from the start.
+    set.#checkStaleness()
     if (settings.watch) {
       for (const state of set.#sources) {
         try {
@@ -298,6 +300,21 @@ export class SecretSet {
       const state = this.#states.get(name)
       if (state === undefined) continue
       const provider = providers.get(name)
+      const validUntil = provider?.source.validUntil?.(provider.good)
+      if (provider !== undefined && validUntil !== undefined) {
+        // A leased value serves until its lease ends, whether or not its source answers meanwhile.
+        if (now >= validUntil) {
+          state.error ??= new ZeroTrustError(
+            'dependency_unavailable',
+            `secret "${name}" has expired: the lease from ${provider.source.label} ended before it was renewed or replaced`,
+            { reason: 'lease_expired' },
+          )
+        } else {
+          state.error = undefined
+          next = Math.min(next, validUntil)
+        }
+        continue
+      }
       if (provider === undefined || provider.failingSince === undefined) {
         state.error = undefined
         continue

@@ -20,6 +20,12 @@ export interface SecretSource {
   read(names: readonly string[]): Promise<SourceValues>
   /** Starts watching or scheduling refreshes; called once, after the first successful load. */
   start?(context: SourceContext): void
+  /**
+   * When values this source returned stop being usable (`Date.now()` milliseconds), for values that
+   * expire, such as credentials under a Vault lease; `undefined` when they do not. The set serves them
+   * until then, whether or not the source answers, and `current()` throws `lease_expired` after.
+   */
+  validUntil?(values: SourceValues): number | undefined
   /** Stops every watcher and timer; reading after close is not supported. */
   close?(): void | Promise<void>
 }

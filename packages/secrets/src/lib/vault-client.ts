@@ -20,6 +20,17 @@ export interface VaultClientSettings {
 
 type Json = Record<string, unknown>
 
+/** A lease Vault issued with a secret: its ID (never shown), duration in seconds, and the secret's data. */
+export interface IssuedLease {
+  readonly leaseId: string
+  readonly duration: number
+  readonly renewable: boolean
+  readonly data: Json
+}
+
+// Vault's lease IDs are a path and a random suffix, well under this.
+const maxLeaseIdLength = 1024
+
 // A KV document or an auth response is a few KiB; anything this large is not one.
 const maxResponseBytes = 1024 * 1024
 const utf8 = new TextDecoder()
@@ -67,7 +78,7 @@ export class VaultClient {
     const what = `read of "${mount}/${path}"`
     let body: Json
     try {
-      body = await this.#authenticated('GET', target, what)
+      body = await this.#authenticated('GET', target)
     } catch (error) {
       if (error instanceof VaultStatus && error.status === 404) return { data: undefined, lease: 0 }
       throw this.#translate(error, what)
@@ -83,6 +94,73 @@ export class VaultClient {
     return { data, lease }
   }
 
+  /**
+   * Issues database credentials: `GET /v1/<mount>/creds/<role>`. Returns the lease and the raw data
+   * (`username`, `password`); `what` names the request in errors, which never carry the lease ID.
+   *
+   * @see https://developer.hashicorp.com/vault/api-docs/secret/databases#generate-credentials
+   */
+  async readCredentials(mount: string, role: string, what: string): Promise<IssuedLease> {
+    let body: Json
+    try {
+      body = await this.#authenticated('GET', `/v1/${segments(mount)}/creds/${segments(role)}`)
+    } catch (error) {
+      throw this.#translate(error, what)
+    }
+    const data = object(body.data)
+    const { lease_id: leaseId, lease_duration: duration } = body
+    if (
+      data === undefined ||
+      typeof leaseId !== 'string' ||
+      leaseId === '' ||
+      leaseId.length > maxLeaseIdLength ||
+      typeof duration !== 'number' ||
+      !Number.isFinite(duration) ||
+      duration <= 0
+    ) {
+      throw sourceError(`vault ${what} returned an unexpected document`, 'vault_response')
+    }
+    return { leaseId, duration, renewable: body.renewable === true, data }
+  }
+
+  /**
+   * Renews a lease for `increment` seconds: `PUT /v1/sys/leases/renew`. Vault may grant less (the role's
+   * `max_ttl` caps it). A refusal (a lease Vault no longer has, or that cannot be renewed) is reason
+   * `lease_refused`; an unreachable Vault, `vault_unavailable`.
+   *
+   * @see https://developer.hashicorp.com/vault/api-docs/system/leases#renew-lease
+   */
+  async renewLease(
+    leaseId: string,
+    increment: number,
+    what: string,
+  ): Promise<{ duration: number; renewable: boolean }> {
+    let body: Json
+    try {
+      body = await this.#authenticated('PUT', '/v1/sys/leases/renew', { lease_id: leaseId, increment })
+    } catch (error) {
+      throw this.#translate(error, what, 'vault_unavailable', 'lease_refused')
+    }
+    const duration = body.lease_duration
+    if (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0) {
+      throw sourceError(`vault ${what} returned an unexpected document`, 'vault_response')
+    }
+    return { duration, renewable: body.renewable === true }
+  }
+
+  /**
+   * Revokes a lease: `PUT /v1/sys/leases/revoke` (for database credentials, Vault drops the role).
+   *
+   * @see https://developer.hashicorp.com/vault/api-docs/system/leases#revoke-lease
+   */
+  async revokeLease(leaseId: string, what: string): Promise<void> {
+    try {
+      await this.#authenticated('PUT', '/v1/sys/leases/revoke', { lease_id: leaseId })
+    } catch (error) {
+      throw this.#translate(error, what, 'vault_unavailable', 'lease_refused')
+    }
+  }
+
   /** Stops renewals and abandons requests in flight. */
   close(): void {
     this.#closed = true
@@ -91,11 +169,14 @@ export class VaultClient {
     this.#renewal = undefined
   }
 
-  /** Sends a request with the token, logging in again once when a Kubernetes-issued token is refused. */
-  async #authenticated(method: string, target: string, what: string): Promise<Json> {
+  /**
+   * Sends a request with the token, logging in again once when a Kubernetes-issued token is refused.
+   * Failures of the request itself are thrown untranslated, for the caller to translate with its words.
+   */
+  async #authenticated(method: string, target: string, body?: Json): Promise<Json> {
     const token = await this.#currentToken()
     try {
-      return await this.#send(method, target, token)
+      return await this.#send(method, target, token, body)
     } catch (error) {
       if (
         !(error instanceof VaultStatus) ||
@@ -106,9 +187,7 @@ export class VaultClient {
       }
       // The token may have been revoked or expired early: a fresh login, then one retry.
       if (this.#token === token) this.#token = undefined
-      return this.#send(method, target, await this.#currentToken()).catch((retry: unknown) => {
-        throw this.#translate(retry, what)
-      })
+      return this.#send(method, target, await this.#currentToken(), body)
     }
   }
 
@@ -219,6 +298,8 @@ export class VaultClient {
     }
     // At most the limit is read, then the body is cancelled: a BoundedFetchError (ERR_FETCH_TOO_LARGE).
     const text = utf8.decode(await readBoundedBody(response, maxResponseBytes))
+    // A revocation answers 204 with no body.
+    if (text === '' && response.status === 204) return {}
     const value: unknown = JSON.parse(text)
     const json = object(value)
     if (json === undefined) throw new Error('response is not a JSON object')
@@ -226,14 +307,15 @@ export class VaultClient {
   }
 
   /** The only place a failure becomes visible: status or error code, never text from the exchange. */
-  #translate(error: unknown, what: string, reason = 'vault_unavailable'): Error {
+  #translate(error: unknown, what: string, reason = 'vault_unavailable', clientError = reason): Error {
     // Already one of ours, from a nested step.
     if (isZeroTrustError(error)) return error
     if (error instanceof VaultStatus) {
       const refused = error.status === 401 || error.status === 403
+      const other = error.status >= 400 && error.status < 500 ? clientError : reason
       return sourceError(
         `vault ${what} failed with HTTP status ${error.status}`,
-        refused ? 'vault_auth' : reason,
+        refused ? 'vault_auth' : other,
       )
     }
     if (error instanceof SyntaxError) return sourceError(`vault ${what} returned invalid JSON`, reason)
