@@ -77,7 +77,10 @@ interface CachedDecision {
  * pre-parsed in the engine, so a decision never parses policy text. Principal, action (method and route
  * pattern, `HEAD` as `GET`), resource (route parameters) and context (scopes, token kind, client id,
  * time, mTLS, route parameters: with a schema, those the action's context declares) come from the
- * request and its `Auth`, each with an override; `entities` loads the slice a decision needs.
+ * request and its `Auth`, each with an override; `entities` loads the slice a decision needs, or a
+ * `{ version, entities }` snapshot that is converted once per version, keys the decision cache by its
+ * version, and is sliced to what each decision can read (`slice`). The policies are pre-parsed once per
+ * action named with `==` too, so a decision hands the engine only the policies that can match it.
  *
  * Allowed: the request goes on, and the decision event names the determining policies. Denied: 403
  * `access_denied`, whose body names no policy. A policy that errors, or a value Cedar cannot represent,
@@ -89,6 +92,8 @@ interface CachedDecision {
  *   schema: { file: './orders.cedarschema' },
  *   entities: async (req, auth) => loadOrderSlice(req.params?.id, auth.subject),
  * })
+ * // Or a versioned snapshot of a whole table, sliced per decision:
+ * // entities: () => ({ version: store.etag, entities: store.all })
  * app.get('/orders/:id', authorize(policies), getOrder)
  * @throws TypeError naming the option, or CedarPolicyError listing each broken policy with its id, file
  * and line, and each default context attribute the schema declares with another type
