@@ -83,7 +83,11 @@ afterEach(async () => {
   await server.close()
 })
 
-async function load(options: Partial<VaultDatabaseOptions> = {}) {
+type LoadOptions = Omit<Partial<VaultDatabaseOptions>, 'token'> & {
+  readonly token?: VaultDatabaseOptions['token'] | undefined
+}
+
+async function load(options: LoadOptions = {}) {
   const errors: Error[] = []
   const secrets = await loadSecrets({
     schema,
