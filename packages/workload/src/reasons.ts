@@ -17,6 +17,26 @@ export const workloadReasons = Object.freeze([
   // server was attached (`internal_error`); reported to `onError`.
   'secure_context_failed',
   'server_not_attached',
+  // workloadIdentity, source mtls: the client certificate (401 `unauthenticated_workload`).
+  'no_client_certificate',
+  'certificate_unverified',
+  'certificate_expired',
+  'certificate_not_yet_valid',
+  'malformed_certificate',
+  'certificate_is_ca',
+  // workloadIdentity, sources xfcc and l5d: the sidecar's header (401 `unauthenticated_workload`).
+  'untrusted_hop',
+  'no_sidecar_header',
+  'sidecar_header_too_large',
+  'malformed_sidecar_header',
+  'xfcc_by_mismatch',
+  // workloadIdentity, every source: the SPIFFE ID (401 `unauthenticated_workload`).
+  'no_spiffe_id',
+  'multiple_uri_sans',
+  'invalid_spiffe_id',
+  'trust_domain_not_allowed',
+  // workloadIdentity: a proven workload that may not call (403 `access_denied`).
+  'workload_not_allowed',
 ] as const)
 
 /** One of {@link workloadReasons}. */

@@ -54,7 +54,7 @@ export class SpiffeIdError extends TypeError {
   readonly rule: SpiffeIdRule
 
   constructor(rule: SpiffeIdRule) {
-    super(`not a SPIFFE ID: ${ruleText[rule]}`)
+    super(`not a SPIFFE ID: ${spiffeIdRuleText(rule)}`)
     this.rule = rule
   }
 }
@@ -62,6 +62,11 @@ export class SpiffeIdError extends TypeError {
 /** Whether `value` is a {@link SpiffeIdError}, by its code (two copies of this package agree). */
 export function isSpiffeIdError(value: unknown): value is SpiffeIdError {
   return value instanceof Error && (value as { code?: unknown }).code === SpiffeIdError.code
+}
+
+/** What breaking `rule` means, in words: `the path ends with "/"`. */
+export function spiffeIdRuleText(rule: SpiffeIdRule): string {
+  return ruleText[rule]
 }
 
 const ruleText: Readonly<Record<SpiffeIdRule, string>> = {
