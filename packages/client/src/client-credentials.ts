@@ -29,7 +29,7 @@ export interface ClientCredentialsOptions {
   /**
    * The SVID to present in mutual TLS to the token endpoint: required by `tlsClientAuth()`, and what
    * makes an issuer bind tokens to the certificate (RFC 8705 §3). When it rotates, cached tokens are
-   * refreshed at their next use.
+   * dropped: one bound to the old certificate would be refused.
    */
   readonly tls?: Svid | SvidSource
   /** CA certificates (PEM) that the issuer's TLS certificate must chain to; the system's by default. */
@@ -127,7 +127,7 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
   )
   const stopRotation =
     settings.tls !== undefined && typeof (settings.tls as SvidSource).onRotate === 'function'
-      ? (settings.tls as SvidSource).onRotate(() => cache.refreshAll())
+      ? (settings.tls as SvidSource).onRotate(() => cache.clear())
       : undefined
 
   const client: oauth.Client = {
@@ -138,7 +138,8 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
     [oauth.customFetch]: boundedFetch,
     ...(insecure ? { [oauth.allowInsecureRequests]: true } : {}),
   }
-  const handles = new WeakMap<DpopKeyBinding, oauth.DPoPHandle>()
+  // One handle per key pair: it keeps the issuer's nonce (RFC 9449 §8) from one token request to the next.
+  const handles = new WeakMap<webcrypto.CryptoKeyPair, oauth.DPoPHandle>()
   let metadata: Promise<oauth.AuthorizationServer> | undefined
 
   async function boundedFetch(
@@ -190,7 +191,7 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
   }
 
   function handleOf(binding: DpopKeyBinding): oauth.DPoPHandle {
-    let handle = handles.get(binding)
+    let handle = handles.get(binding.keyPair)
     if (handle === undefined) {
       handle = oauth.DPoP(client, binding.keyPair, {
         // oauth4webapi names Ed25519 proofs `Ed25519`; the client's own proofs say `EdDSA`, as issuers expect.
@@ -198,7 +199,7 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
           if (header.alg === 'Ed25519') header.alg = 'EdDSA'
         },
       })
-      handles.set(binding, handle)
+      handles.set(binding.keyPair, handle)
     }
     return handle
   }
@@ -319,9 +320,26 @@ function tokenError(error: unknown, target: OutboundTarget, attempts: number): O
   const where = `${target.method} ${target.origin}${target.path}`
   if (error instanceof oauth.ResponseBodyError || error instanceof oauth.WWWAuthenticateChallengeError) {
     const status = error.status
-    const body = error instanceof oauth.ResponseBodyError ? error.cause : undefined
-    const problem = problemOf(body)
-    const upstream = { status, problem, challenges: [], retryAfter: undefined }
+    // RFC 6749 §5.2: the OAuth error code and description, kept as the problem's extensions (bounded).
+    const problem =
+      error instanceof oauth.ResponseBodyError
+        ? problemOf({ error: error.error, error_description: error.error_description })
+        : undefined
+    // RFC 6749 §5.2: a 401 may carry the error as a challenge (oauth4webapi parsed it), bounded here.
+    const challenges =
+      error instanceof oauth.WWWAuthenticateChallengeError
+        ? error.cause.slice(0, 16).map((challenge) => ({
+            scheme: challenge.scheme.slice(0, 64),
+            params: Object.freeze(
+              Object.fromEntries(
+                Object.entries(challenge.parameters)
+                  .slice(0, 32)
+                  .filter(([, value]) => typeof value === 'string' && value.length <= 1024),
+              ) as Record<string, string>,
+            ),
+          }))
+        : []
+    const upstream = { status, problem, challenges, retryAfter: undefined }
     if (status >= 500) {
       return new OutboundError('dependency_unavailable', `the token endpoint ${where} answered ${status}`, {
         reason: 'token_unavailable',

@@ -1,7 +1,7 @@
 import { randomUUID, type webcrypto } from 'node:crypto'
 import type { ZeroTrustErrorCode } from '@zerotrust/core'
 import type { Dispatcher } from 'undici'
-import type { TokenSource } from './client-credentials.js'
+import type { DpopKeyBinding, TokenSource } from './client-credentials.js'
 import { BodyTooLargeError, readBody, readErrorBody } from './lib/body.js'
 import { type Challenge, parseChallenges } from './lib/challenges.js'
 import { type DpopSigner, dpopSigner } from './lib/dpop-key.js'
@@ -161,7 +161,8 @@ export function zeroTrustClient(options: ZeroTrustClientOptions): ZeroTrustClien
     connectTimeout: settings.timeout,
   })
   const signer = settings.dpopKey === undefined ? undefined : dpopSigner(settings.dpopKey)
-  const state: ClientState = { settings, transport, signer, nonce: undefined }
+  const binding = signer === undefined ? undefined : { keyPair: signer.pair, jkt: signer.jkt }
+  const state: ClientState = { settings, transport, signer, binding, nonce: undefined }
   return Object.freeze({
     fetch: (path: string, init: ClientRequestInit = {}) => call(state, path, init),
     close: () => transport.close(),
@@ -172,6 +173,8 @@ interface ClientState {
   readonly settings: ZeroTrustClientSettings
   readonly transport: Transport
   readonly signer: DpopSigner | undefined
+  /** The DPoP key handed to the token source, made once. */
+  readonly binding: DpopKeyBinding | undefined
   /** RFC 9449 §8: the last `DPoP-Nonce` the service sent (one origin per client). */
   nonce: string | undefined
 }
@@ -432,14 +435,14 @@ function stopError(
 }
 
 async function getToken(state: ClientState, request: Call, attempts: number): Promise<AccessToken> {
-  const { settings, signer } = state
+  const { settings, binding } = state
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), Math.max(0, request.deadlineAt - Date.now()))
   const onAbort = () => controller.abort()
   request.signal?.addEventListener('abort', onAbort, { once: true })
   try {
     return await (settings.tokens as TokenSource).token({
-      ...(signer === undefined ? {} : { dpop: { keyPair: signer.pair, jkt: signer.jkt } }),
+      ...(binding === undefined ? {} : { dpop: binding }),
       signal: controller.signal,
     })
   } catch (error) {

@@ -162,3 +162,33 @@ describe('startAuthorizationServer options', () => {
     }
   })
 })
+
+describe('startAuthorizationServer with tls (issue 16)', () => {
+  it('serves HTTPS, asks for client certificates, and lists tls_client_auth', async () => {
+    const { createTestCa, issueSvid } = await import('./ca.js')
+    const ca = await createTestCa({ trustDomain: 'prod.example.com' })
+    const server = await issueSvid(ca, { spiffeId: 'spiffe://prod.example.com/idp', ips: ['127.0.0.1'] })
+    const as = await startAuthorizationServer({
+      clients: [
+        { clientId: 'orders-client' },
+        {
+          clientId: 'checkout',
+          authMethod: 'tls_client_auth',
+          tlsClientAuthSanUri: 'spiffe://prod.example.com/checkout',
+          certificateBoundAccessTokens: true,
+        },
+      ],
+      tls: { cert: server.chain, key: server.key, ca: ca.bundle },
+    })
+    try {
+      expect(as.issuer).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+      expect(as.tokenEndpoint.startsWith(as.issuer)).toBe(true)
+      // The testkit's own requests trust the CA and authenticate with a secret.
+      expect(await as.token({ clientId: 'orders-client' })).toMatchObject({ tokenType: 'Bearer' })
+      await expect(as.token({ clientId: 'checkout' })).rejects.toThrow(TypeError)
+      expect(as.clients[1]?.authMethod).toBe('tls_client_auth')
+    } finally {
+      await as.close()
+    }
+  })
+})

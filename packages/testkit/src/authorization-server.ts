@@ -1,5 +1,7 @@
-import { randomBytes } from 'node:crypto'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { randomBytes, X509Certificate } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https'
+import type { TLSSocket } from 'node:tls'
 import type { JSONWebKeySet } from 'jose'
 import type { ClientMetadata, Configuration, KoaContextWithOIDC, default as Provider } from 'oidc-provider'
 import { type AsymmetricAlgorithm, generateSigningKey, type SigningKey, toJwks } from './keys.js'
@@ -10,8 +12,15 @@ import { loadOidcProvider } from './lib/oidc-provider.js'
 /** How an access token is issued: a signed JWT (RFC 9068) or an opaque handle for introspection. */
 export type TokenFormat = 'jwt' | 'opaque'
 
-/** How a client authenticates at the token and introspection endpoints. */
+/** How a client authenticates at the token and introspection endpoints (through {@link AuthorizationServer.token}). */
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post'
+
+/**
+ * How a registered client may authenticate: a client secret, or (for clients such as
+ * `@zerotrust/client`, not the testkit's own `token()`) RFC 7523 `private_key_jwt` with its `jwks`, or
+ * RFC 8705 `tls_client_auth` with its certificate (the server's `tls` option).
+ */
+export type RegisteredAuthMethod = ClientAuthMethod | 'private_key_jwt' | 'tls_client_auth'
 
 /** A protected resource (an API) tokens can be issued for. */
 export interface ResourceServerOptions {
@@ -37,7 +46,15 @@ export interface ClientOptions {
   /** The scopes the client may ask for; every resource scope by default. */
   readonly scope?: string | readonly string[]
   /** `client_secret_basic` by default. */
-  readonly authMethod?: ClientAuthMethod
+  readonly authMethod?: RegisteredAuthMethod
+  /** The client's public keys, for `private_key_jwt`. */
+  readonly jwks?: JSONWebKeySet
+  /** RFC 8705 §2.1.2: the URI SAN (a SPIFFE ID) the client's certificate must hold, for `tls_client_auth`. */
+  readonly tlsClientAuthSanUri?: string
+  /** RFC 8705 §3: tokens bound to the client certificate presented at the token endpoint (`cnf.x5t#S256`). */
+  readonly certificateBoundAccessTokens?: boolean
+  /** RFC 9449 §5.2: tokens only through a DPoP proof (`dpop_bound_access_tokens`). */
+  readonly dpopBoundAccessTokens?: boolean
 }
 
 /** Options of {@link startAuthorizationServer}. */
@@ -55,13 +72,19 @@ export interface AuthorizationServerOptions {
   readonly accessTokenTtl?: number
   /** Makes the token endpoint demand a server-provided nonce in DPoP proofs (RFC 9449 §8). */
   readonly requireDpopNonce?: boolean
+  /**
+   * Serves HTTPS with this certificate and key (PEM), asking clients for a certificate that chains to
+   * `ca` (not requiring one): mutual TLS for `tls_client_auth` and certificate-bound tokens (RFC 8705).
+   * The testkit's own requests then trust `ca`.
+   */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string }
 }
 
 /** A registered client, with the secret it authenticates with. */
 export interface RegisteredClient {
   readonly clientId: string
   readonly clientSecret: string
-  readonly authMethod: ClientAuthMethod
+  readonly authMethod: RegisteredAuthMethod
   readonly scope: readonly string[]
 }
 
@@ -194,7 +217,8 @@ export async function startAuthorizationServer(
 
   const resourceScopes = new Map(resources.map((resource) => [resource.indicator, toList(resource.scope)]))
   const allScopes = [...new Set([...resourceScopes.values()].flat())]
-  const clients: RegisteredClient[] = (options.clients ?? defaultClients).map((client) => ({
+  const registered = options.clients ?? defaultClients
+  const clients: RegisteredClient[] = registered.map((client) => ({
     clientId: client.clientId,
     clientSecret: client.clientSecret ?? randomBytes(24).toString('base64url'),
     authMethod: client.authMethod ?? 'client_secret_basic',
@@ -210,8 +234,16 @@ export async function startAuthorizationServer(
   let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
     res.writeHead(503).end()
   }
-  const server = createServer((req, res) => handle(req, res))
-  const issuer = await listen(server)
+  const { tls } = options
+  const server: Server = tls
+    ? createHttpsServer(
+        { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false },
+        (req, res) => handle(req, res),
+      )
+    : createServer((req, res) => handle(req, res))
+  const listened = await listen(server)
+  const issuer = tls ? listened.replace(/^http:/, 'https:') : listened
+  const send = (url: string, init: SendInit) => (tls ? sendTls(url, init, tls.ca) : sendPlain(url, init))
 
   const pickAlgorithm = (ctx: KoaContextWithOIDC, resource: ResourceServerOptions): AsymmetricAlgorithm => {
     const asked = ctx.get(algorithmHeader)
@@ -241,8 +273,9 @@ export async function startAuthorizationServer(
   const configuration: Configuration = {
     adapter: memoryAdapter(),
     jwks: { keys: keys.map((key) => ({ ...key.privateJwk })) },
-    clients: clients.map(
-      (client): ClientMetadata => ({
+    clients: clients.map((client, index): ClientMetadata => {
+      const given = registered[index] as ClientOptions
+      return {
         client_id: client.clientId,
         client_secret: client.clientSecret,
         token_endpoint_auth_method: client.authMethod,
@@ -250,8 +283,14 @@ export async function startAuthorizationServer(
         response_types: [],
         redirect_uris: [],
         scope: client.scope.join(' '),
-      }),
-    ),
+        ...(given.jwks === undefined ? {} : { jwks: given.jwks }),
+        ...(given.tlsClientAuthSanUri === undefined
+          ? {}
+          : { tls_client_auth_san_uri: given.tlsClientAuthSanUri }),
+        ...(given.certificateBoundAccessTokens ? { tls_client_certificate_bound_access_tokens: true } : {}),
+        ...(given.dpopBoundAccessTokens ? { dpop_bound_access_tokens: true } : {}),
+      }
+    }),
     // Clients are validated against the keys at hand: an ID token algorithm without a key (RS256 is
     // oidc-provider's default) would make every client invalid.
     clientDefaults: {
@@ -273,6 +312,22 @@ export async function startAuthorizationServer(
       // RFC 9701: a signed answer for a client that asks with Accept: application/token-introspection+jwt.
       jwtIntrospection: { enabled: true },
       revocation: { enabled: true },
+      mTLS: {
+        enabled: tls !== undefined,
+        certificateBoundAccessTokens: true,
+        tlsClientAuth: true,
+        getCertificate: (ctx) => {
+          const socket = ctx.req.socket as Partial<TLSSocket>
+          const raw = socket.getPeerCertificate?.().raw
+          return raw === undefined ? undefined : new X509Certificate(raw)
+        },
+        certificateAuthorized: (ctx) => (ctx.req.socket as Partial<TLSSocket>).authorized === true,
+        certificateSubjectMatches: (ctx, property, expected) => {
+          if (property !== 'tls_client_auth_san_uri') return false
+          const names = (ctx.req.socket as Partial<TLSSocket>).getPeerCertificate?.().subjectaltname ?? ''
+          return names.split(', ').includes(`URI:${expected}`)
+        },
+      },
       dPoP: {
         enabled: true,
         ...(options.requireDpopNonce
@@ -302,6 +357,12 @@ export async function startAuthorizationServer(
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtl,
     },
     clientBasedCORS: () => false,
+    clientAuthMethods: [
+      'client_secret_basic',
+      'client_secret_post',
+      'private_key_jwt',
+      ...(tls === undefined ? [] : (['tls_client_auth'] as const)),
+    ],
   }
 
   const discoveryUri = `${issuer}/.well-known/openid-configuration`
@@ -310,7 +371,7 @@ export async function startAuthorizationServer(
   try {
     provider = new OidcProvider(issuer, configuration)
     handle = provider.callback()
-    endpoints = await discoverEndpoints(discoveryUri)
+    endpoints = await discoverEndpoints(discoveryUri, send)
   } catch (error) {
     await close(server)
     throw error
@@ -330,10 +391,17 @@ export async function startAuthorizationServer(
     params: Record<string, string>,
     headers: Record<string, string>,
     secret = client.clientSecret,
-    method = client.authMethod,
+    method: RegisteredAuthMethod = client.authMethod,
   ): Promise<Record<string, unknown>> {
+    if (method !== 'client_secret_basic' && method !== 'client_secret_post') {
+      throw new TypeError(`the testkit's own requests authenticate with a client secret, not "${method}"`)
+    }
     const body = new URLSearchParams(params)
-    const sent: Record<string, string> = { ...headers, accept: 'application/json' }
+    const sent: Record<string, string> = {
+      ...headers,
+      accept: 'application/json',
+      'content-type': 'application/x-www-form-urlencoded',
+    }
     if (method === 'client_secret_basic') {
       // RFC 6749 §2.3.1: both parts are form-urlencoded before the Basic encoding.
       const pair = `${formEncode(client.clientId)}:${formEncode(secret)}`
@@ -342,12 +410,16 @@ export async function startAuthorizationServer(
       body.set('client_id', client.clientId)
       body.set('client_secret', secret)
     }
-    const response = await fetch(url, { method: 'POST', headers: sent, body })
-    const json = (await response.json()) as Record<string, unknown>
-    if (!response.ok) {
+    const response = await send(url, { method: 'POST', headers: sent, body: body.toString() })
+    const json = JSON.parse(response.text) as Record<string, unknown>
+    if (response.status >= 400) {
       const description = typeof json.error_description === 'string' ? json.error_description : undefined
-      const nonce = response.headers.get('dpop-nonce') ?? undefined
-      throw new TokenRequestError(response.status, String(json.error ?? 'unknown_error'), description, nonce)
+      throw new TokenRequestError(
+        response.status,
+        String(json.error ?? 'unknown_error'),
+        description,
+        response.nonce,
+      )
     }
     return json
   }
@@ -399,11 +471,54 @@ export async function startAuthorizationServer(
   })
 }
 
+interface SendInit {
+  readonly method: string
+  readonly headers: Record<string, string>
+  readonly body?: string
+}
+
+interface Sent {
+  readonly status: number
+  readonly text: string
+  /** The `DPoP-Nonce` header, if any. */
+  readonly nonce: string | undefined
+}
+
+async function sendPlain(url: string, init: SendInit): Promise<Sent> {
+  const response = await fetch(url, init)
+  return {
+    status: response.status,
+    text: await response.text(),
+    nonce: response.headers.get('dpop-nonce') ?? undefined,
+  }
+}
+
+/** The testkit's own request to an HTTPS server of its own, trusting `ca`. */
+function sendTls(url: string, init: SendInit, ca: string): Promise<Sent> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method: init.method, headers: init.headers, ca }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('error', reject)
+      res.on('end', () => {
+        const nonce = res.headers['dpop-nonce']
+        resolve({
+          status: res.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString('utf8'),
+          nonce: typeof nonce === 'string' ? nonce : undefined,
+        })
+      })
+    })
+    req.on('error', reject)
+    req.end(init.body)
+  })
+}
+
 /** Reads the endpoints from the server's own discovery document, which also proves that it answers. */
-async function discoverEndpoints(discoveryUri: string) {
-  const response = await fetch(discoveryUri)
-  if (!response.ok) throw new Error(`discovery answered ${response.status}`)
-  const metadata = (await response.json()) as Record<string, unknown>
+async function discoverEndpoints(discoveryUri: string, send: (url: string, init: SendInit) => Promise<Sent>) {
+  const response = await send(discoveryUri, { method: 'GET', headers: {} })
+  if (response.status !== 200) throw new Error(`discovery answered ${response.status}`)
+  const metadata = JSON.parse(response.text) as Record<string, unknown>
   const endpoint = (name: string): string => {
     const value = metadata[name]
     if (typeof value !== 'string') throw new Error(`discovery document has no "${name}"`)

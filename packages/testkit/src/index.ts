@@ -12,6 +12,7 @@ export {
   type ClientAuthMethod,
   type ClientOptions,
   type IntrospectionResponse,
+  type RegisteredAuthMethod,
   type RegisteredClient,
   type ResourceServerOptions,
   startAuthorizationServer,

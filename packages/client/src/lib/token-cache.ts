@@ -80,9 +80,12 @@ export class TokenCache {
     }
   }
 
-  /** Makes every cached token due for a refresh at its next use (the client certificate changed). */
-  refreshAll(): void {
-    for (const entry of this.#entries.values()) entry.refreshAt = 0
+  /**
+   * Drops every cached token: the client certificate changed, and a token bound to the old one (RFC 8705
+   * §3) would be refused with the new one.
+   */
+  clear(): void {
+    this.#entries.clear()
   }
 
   #fetch(key: string, fetch: () => Promise<AccessToken>): Promise<AccessToken> {
