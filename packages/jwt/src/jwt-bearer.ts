@@ -3,31 +3,29 @@ import {
   bearerChallenges,
   checkBinding,
   checkTokenSyntax,
-  isCanonicalBase64url,
   takeCredentials,
   type VerifyOptions,
 } from '@zerotrust/core/layer'
-import {
-  createLocalJWKSet,
-  decodeJwt,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-  jwtVerify,
-} from 'jose'
+import { createLocalJWKSet, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
-import { minimumSecretBytes } from './lib/algorithms.js'
+import { claimCheck } from './lib/claims.js'
 import { discoverJwksUri } from './lib/discovery.js'
-import { MemoizedKeys } from './lib/memoized-keys.js'
 import {
-  type JwtBearerOptions,
-  type JwtBearerSettings,
-  jwtBearerSettings,
-  type SecretInput,
-} from './lib/options.js'
+  type CompactJws,
+  compactJws,
+  type JoseHeader,
+  readHeader,
+  readPayload,
+  signatureOf,
+  signingInput,
+} from './lib/jws.js'
+import { MemoizedKeys } from './lib/memoized-keys.js'
+import { type JwtBearerOptions, type JwtBearerSettings, jwtBearerSettings } from './lib/options.js'
 import { publicSigningKeys, RemoteKeySet } from './lib/remote-keys.js'
+import { SecretKeys } from './lib/secret-keys.js'
+import type { SignatureKey } from './lib/signature.js'
 import { toAuth } from './lib/to-auth.js'
-import { translateError } from './lib/translate-error.js'
+import { invalidToken, translateError, unexpectedClaim } from './lib/translate-error.js'
 
 /** An authenticator of JWT access tokens; {@link JwtBearer.verify} checks a bare token. */
 export interface JwtBearer extends Authenticator {
@@ -44,8 +42,10 @@ export interface JwtBearer extends Authenticator {
   readonly maxTokenLength: number
 }
 
-type SecretKey = (header: Parameters<JWTVerifyGetKey>[0]) => Promise<Uint8Array>
-type KeyInput = MemoizedKeys | SecretKey
+/** Where the keys of one issuer come from: its JWKS (through jose's selection) or a shared secret. */
+interface Keys {
+  keyFor(header: JoseHeader, jws: CompactJws): SignatureKey | Promise<SignatureKey>
+}
 
 interface CacheEntry {
   /** The whole token: the entry serves only this exact string. */
@@ -86,53 +86,46 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     o.cache === undefined
       ? undefined
       : new LRUCache<string, CacheEntry>({ max: o.cache.max, ttlAutopurge: false })
-  const verifyOptions = (issuer: string): JWTVerifyOptions => ({
-    issuer,
-    audience: o.audience as string[],
-    algorithms: o.algorithms as string[],
-    clockTolerance: o.clockTolerance,
-    requiredClaims: o.requiredClaims as string[],
-    ...(o.typ === undefined ? {} : { typ: o.typ }),
-    ...(o.maxTokenAge === undefined ? {} : { maxTokenAge: o.maxTokenAge }),
-  })
-  const optionsByIssuer = new Map(o.issuers.map((issuer) => [issuer, verifyOptions(issuer)]))
+  const algorithms: ReadonlySet<string> = new Set(o.algorithms)
+  const checkClaims = claimCheck(o)
 
-  async function verifyUncached(token: string): Promise<Auth> {
-    // With several issuers the unverified `iss` only picks the key set; jwtVerify then requires that
-    // very issuer, and the signature covers it.
-    const issuer = single ?? pickIssuer(token)
-    const keys = keysByIssuer.get(issuer) as KeyInput
-    const key = keys instanceof MemoizedKeys ? keys.keyFor(token) : keys
-    const { payload } = await jwtVerify(token, key as JWTVerifyGetKey, optionsByIssuer.get(issuer))
-    // RFC 8725 §3.10, RFC 9068 §4: a token issued in the future is refused even without maxTokenAge
-    // (jose checks "iat" only with it); the same tolerance as jose applies to "exp" and "nbf".
-    if (typeof payload.iat === 'number' && payload.iat > Math.floor(Date.now() / 1000) + o.clockTolerance) {
-      throw new ZeroTrustError('invalid_token', 'the access token was issued in the future', {
-        reason: 'iat_in_future',
-      })
-    }
-    const auth = toAuth(payload, 'Bearer')
+  /**
+   * RFC 7515 §5.2 and RFC 7519 §7.2, in jose's order (the test src/verify-equivalence.test.ts holds the
+   * two to the same answers): the header, the key jose selects for it, the signature with node:crypto,
+   * the claims. jose's jwtVerify checks signatures through WebCrypto, whose every check is a round trip to
+   * libuv's thread pool: 2–5× the cost of node:crypto's `crypto.verify` with a `KeyObject` on this path
+   * (benchmarks/RESULTS.md, issue 14).
+   */
+  async function verifyUncached(jws: CompactJws | undefined): Promise<Auth> {
+    // Not three segments: not a compact JWS, which jose refuses as malformed.
+    if (jws === undefined) throw invalidToken('malformed')
+    // With several issuers the unverified `iss` only picks the key set; the claims must then name that
+    // very issuer, and the signature covers them.
+    let payload = single === undefined ? readPayload(jws) : undefined
+    const issuer = single ?? pickIssuer(payload as Record<string, unknown>)
+    const { header, b64 } = readHeader(jws, algorithms)
+    let key = (keysByIssuer.get(issuer) as Keys).keyFor(header, jws)
+    if (key instanceof Promise) key = await key
+    let valid = key.verify(signingInput(jws), signatureOf(jws))
+    if (typeof valid !== 'boolean') valid = await valid
+    if (!valid) throw invalidToken('signature')
+    // RFC 7797 §7: a JWT's payload is always base64url-encoded; jose refuses `b64: false` after the
+    // signature, and so does this.
+    if (!b64) throw invalidToken('malformed')
+    payload ??= readPayload(jws)
+    checkClaims(header, payload, issuer)
+    const auth = toAuth(payload as JWTPayload, 'Bearer')
     if (cache !== undefined) {
       const expiresAt = cacheUntil(payload, o)
       const ttl = expiresAt - Date.now()
-      if (ttl > 0) cache.set(cacheKey(token), { token, auth, expiresAt }, { ttl })
+      if (ttl > 0) cache.set(cacheKey(jws.token), { token: jws.token, auth, expiresAt }, { ttl })
     }
     return auth
   }
 
-  function pickIssuer(token: string): string {
-    let iss: JWTPayload['iss']
-    try {
-      iss = decodeJwt(token).iss
-    } catch (error) {
-      throw translateError(error, challenges)
-    }
-    if (typeof iss !== 'string' || !keysByIssuer.has(iss)) {
-      throw new ZeroTrustError('invalid_token', 'unexpected "iss" claim value', {
-        reason: 'claim:iss',
-        challenges,
-      })
-    }
+  function pickIssuer(payload: Record<string, unknown>): string {
+    const { iss } = payload
+    if (typeof iss !== 'string' || !keysByIssuer.has(iss)) throw unexpectedClaim('iss')
     return iss
   }
 
@@ -146,32 +139,17 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
   }
 
   /**
-   * RFC 6750 syntax, then the compact JWS form with each segment in its one canonical base64url
-   * spelling: jose decodes a segment whose unused trailing bits are set to the same bytes, so the same
-   * token could be sent as other strings that verify alike and miss anything keyed on the text (the
-   * verified-token cache). The length was bounded before this runs; both checks are linear.
+   * RFC 6750 syntax, then the compact JWS form with each segment in its one canonical base64url spelling
+   * (lib/jws.ts). The length was bounded before this runs; both checks are linear.
    */
-  function checkShape(token: string): void {
+  function checkShape(token: string): CompactJws | undefined {
     checkTokenSyntax(token, readOptions)
-    const first = token.indexOf('.')
-    const second = first === -1 ? -1 : token.indexOf('.', first + 1)
-    // Another number of segments is not a compact JWS: jose refuses it as malformed.
-    if (second === -1 || token.indexOf('.', second + 1) !== -1) return
-    if (
-      !isCanonicalBase64url(token.slice(0, first)) ||
-      !isCanonicalBase64url(token.slice(first + 1, second)) ||
-      !isCanonicalBase64url(token.slice(second + 1))
-    ) {
-      throw new ZeroTrustError('invalid_token', 'the access token is not in canonical base64url', {
-        reason: 'non_canonical_encoding',
-        challenges,
-      })
-    }
+    return compactJws(token, challenges)
   }
 
-  async function verifyFresh(token: string): Promise<Auth> {
+  async function verifyFresh(jws: CompactJws | undefined): Promise<Auth> {
     try {
-      return await verifyUncached(token)
+      return await verifyUncached(jws)
     } catch (error) {
       throw translateError(error, challenges)
     }
@@ -185,10 +163,7 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
       })
     }
     let auth = cached(token)
-    if (auth === undefined) {
-      checkShape(token)
-      auth = await verifyFresh(token)
-    }
+    if (auth === undefined) auth = await verifyFresh(checkShape(token))
     if (auth.cnf !== undefined && options.binding !== 'checked-by-caller')
       checkBinding(auth, undefined, challenges)
     return auth
@@ -207,8 +182,7 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
       let auth = cached(token)
       if (auth === undefined) {
         // A cached token passed these checks before it was cached, so only a miss pays for them.
-        checkShape(token)
-        auth = await verifyFresh(token)
+        auth = await verifyFresh(checkShape(token))
       }
       if (auth.cnf !== undefined) checkBinding(auth, req, challenges)
       return auth
@@ -232,12 +206,12 @@ function cacheKey(token: string): string {
 // A compact JWS after the Bearer scheme (the one `authenticate` reads): three base64url segments.
 const jwtShape = /^bearer +[\w-]+\.[\w-]+\.[\w-]+ *$/i
 
-function keySources(o: JwtBearerSettings): Map<string, KeyInput> {
-  const sources = new Map<string, KeyInput>()
+function keySources(o: JwtBearerSettings): Map<string, Keys> {
+  const sources = new Map<string, Keys>()
   const settings = { ...o.http, algorithms: o.algorithms }
   for (const issuer of o.issuers) {
     if (o.secret !== undefined) {
-      sources.set(issuer, secretKey(o.secret))
+      sources.set(issuer, new SecretKeys(o.secret))
     } else if (o.jwks !== undefined) {
       const getKey = createLocalJWKSet(publicSigningKeys(o.jwks as unknown as Record<string, unknown>))
       sources.set(issuer, new MemoizedKeys({ getKey, generation: () => 0, touch: () => {} }))
@@ -250,49 +224,8 @@ function keySources(o: JwtBearerSettings): Map<string, KeyInput> {
   return sources
 }
 
-const encoder = new TextEncoder()
-
-function secretKey(secret: SecretInput): SecretKey {
-  const fixed = typeof secret === 'function' ? undefined : toBytes(secret)
-  return async (header) => {
-    let bytes = fixed
-    if (bytes === undefined) {
-      let value: string | Uint8Array
-      try {
-        value = await secret_(secret)
-      } catch (cause) {
-        // The secret store is down: a dependency outage (503), not a bad token.
-        throw new ZeroTrustError('dependency_unavailable', 'the verification secret is unavailable', {
-          reason: 'secret_unavailable',
-          cause,
-        })
-      }
-      bytes = toBytes(value)
-    }
-    const needed = minimumSecretBytes[header.alg as keyof typeof minimumSecretBytes] ?? 0
-    if (bytes.byteLength < needed) {
-      throw new ZeroTrustError('internal_error', 'the configured HMAC secret is too short', {
-        reason: 'secret_too_short',
-      })
-    }
-    return bytes
-  }
-}
-
-function secret_(secret: SecretInput): PromiseLike<string | Uint8Array> | string | Uint8Array {
-  return typeof secret === 'function' ? secret() : secret
-}
-
-function toBytes(value: string | Uint8Array): Uint8Array {
-  if (typeof value === 'string') return encoder.encode(value)
-  if (value instanceof Uint8Array) return value
-  throw new ZeroTrustError('internal_error', 'the configured HMAC secret is not a string or Uint8Array', {
-    reason: 'secret_invalid',
-  })
-}
-
 // A cached token serves until the earliest of its `exp`, the end of its `maxTokenAge` and `cache.maxTtl`.
-function cacheUntil(payload: JWTPayload, o: JwtBearerSettings): number {
+function cacheUntil(payload: Readonly<Record<string, unknown>>, o: JwtBearerSettings): number {
   let until = Date.now() + (o.cache?.maxTtl ?? 0) * 1000
   if (typeof payload.exp === 'number') until = Math.min(until, payload.exp * 1000)
   if (o.maxTokenAge !== undefined && typeof payload.iat === 'number') {
