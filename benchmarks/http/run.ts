@@ -41,7 +41,16 @@ interface BenchServer {
 async function startServer(framework: string, mode: string): Promise<BenchServer> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', new URL('server.ts', here).pathname, framework, mode],
+    // The packages' builds (`pnpm build` first), not their sources: tsx keeps function names by wrapping
+    // every closure it creates, a per-request cost the published code does not have.
+    [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      new URL('server.ts', here).pathname,
+      framework,
+      mode,
+    ],
     {
       env: { ...process.env, ZT_BENCH_JWK: JSON.stringify(jwk), NODE_ENV: 'production' },
       // stderr is dropped: frameworks log the EPIPEs of connections autocannon closes at the end.
@@ -73,7 +82,7 @@ async function load(port: number, duration: number) {
   return { rps: result.requests.average, p99: result.latency.p99, total: result.requests.total }
 }
 
-// `noop` mounts an async middleware that does nothing: what any async middleware costs in that framework.
+// `noop` mounts the cheapest middleware that does nothing: what any middleware costs in that framework.
 type Mode = 'bare' | 'noop' | 'protected'
 type Samples = { rps: number[]; p99: number[]; cpuPerRequest: number[] }
 const samples = (): Samples => ({ rps: [], p99: [], cpuPerRequest: [] })

@@ -1,4 +1,4 @@
-import type { Auth, Authenticator } from '@zerotrust/core'
+import type { Authenticator, RequestLike } from '@zerotrust/core'
 import {
   type AdapterOptions,
   adapterSettings,
@@ -7,10 +7,17 @@ import {
   runAuthentication,
   runAuthorization,
 } from '@zerotrust/core/adapter'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
 import fp from 'fastify-plugin'
 import { routedView } from './authorize.js'
-import { kState, sendError, setResponseHeaders, setState, stateOf } from './lib/context.js'
+import {
+  noAuthorizers,
+  RequestState,
+  sendError,
+  setResponseHeaders,
+  setState,
+  stateOf,
+} from './lib/context.js'
 import { errorHandler } from './lib/error-handler.js'
 import { buildRoutePlan, routeName, routePlan, withPlan } from './lib/route-plan.js'
 
@@ -36,9 +43,9 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
     )
   }
 
-  // Fastify decorations must start as null or a primitive, never a shared object.
+  // Fastify decorations must start as null or a primitive, never a shared object. The request state is
+  // no decoration: Fastify's constructor would set it on every request, even where the plugin never runs.
   fastify.decorateRequest('auth', undefined)
-  fastify.decorateRequest(kState, null)
 
   fastify.addHook('onRoute', function zeroTrustRoute(route) {
     // Checked and built once, here: a mistake throws from app.get() / app.route() at startup.
@@ -47,40 +54,77 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
     route.errorHandler = errorHandler(route.errorHandler, realm)
   })
 
-  fastify.addHook('onRequest', async function zeroTrustAuthenticate(request, reply) {
+  // Both hooks take Fastify's callback form: an async hook costs Fastify a promise and a `then` per
+  // request on top of ours (benchmarks/RESULTS.md, "HTTP overhead per framework").
+  fastify.addHook('onRequest', function zeroTrustAuthenticate(request, reply, done) {
     const plan = routePlan(request)
-    if (plan === false) return
+    if (plan === false) {
+      done()
+      return
+    }
     const view = fromNodeRequest(request.raw, { resolveOrigin, target: request.originalUrl })
     if (plan instanceof TypeError) {
       // A route whose `config.zeroTrust` is wrong fails closed (500), reported as the adapter's decision.
-      setState(request, { view, onDecision, realm, authorizers: [] })
-      return sendError(reply, plan, realm, 'fastify')
+      setState(request, new RequestState(view, onDecision, realm, noAuthorizers))
+      sendError(reply, plan, realm, 'fastify')
+      return
     }
-    setState(request, { view, onDecision, realm, authorizers: plan })
-    let auth: Auth
-    try {
-      auth = await runAuthentication(authenticator, view, onDecision)
-    } catch (error) {
-      return sendError(reply, error, realm)
-    }
-    // Authorizers read the state's auth, which other hooks cannot overwrite the way `request.auth` can.
-    setState(request, { view, onDecision, realm, authorizers: plan, auth })
-    request.auth = auth
-    if (auth.responseHeaders !== undefined) setResponseHeaders(reply, auth.responseHeaders)
+    const state = new RequestState(view, onDecision, realm, plan)
+    setState(request, state)
+    runAuthentication(authenticator, view, onDecision).then(
+      (auth) => {
+        try {
+          // Authorizers read the state's auth, which other hooks cannot overwrite the way `request.auth` can.
+          state.auth = auth
+          request.auth = auth
+          if (auth.responseHeaders !== undefined) setResponseHeaders(reply, auth.responseHeaders)
+        } catch (error) {
+          done(error as Error)
+          return
+        }
+        done()
+      },
+      (error: unknown) => {
+        // Answered here; not calling `done` ends the request's hooks (Fastify's callback hook contract).
+        try {
+          sendError(reply, error, realm)
+        } catch (failure) {
+          done(failure as Error)
+        }
+      },
+    )
   })
 
-  fastify.addHook('preHandler', async function zeroTrustAuthorize(request, reply) {
+  fastify.addHook('preHandler', function zeroTrustAuthorize(request, reply, done) {
     const state = stateOf(request)
-    if (state === undefined || state.authorizers.length === 0) return
-    const view = routedView(state.view, request)
-    for (const authorizer of state.authorizers) {
-      try {
-        await runAuthorization(authorizer, view, state.auth, onDecision)
-      } catch (error) {
-        return sendError(reply, error, realm)
-      }
+    if (state === undefined || state.authorizers.length === 0) {
+      done()
+      return
     }
+    authorizeInTurn(state, routedView(state.view, request), reply).then(
+      (answered) => {
+        if (!answered) done()
+      },
+      (error: unknown) => done(error as Error),
+    )
   })
+}
+
+// Runs the route's authorizers in order; resolves `true` once a denial has been answered.
+async function authorizeInTurn(
+  state: RequestState,
+  view: RequestLike,
+  reply: FastifyReply,
+): Promise<boolean> {
+  for (const authorizer of state.authorizers) {
+    try {
+      await runAuthorization(authorizer, view, state.auth, state.onDecision)
+    } catch (error) {
+      sendError(reply, error, state.realm)
+      return true
+    }
+  }
+  return false
 }
 
 /**

@@ -1,23 +1,37 @@
-import { type Authorizer, renderError } from '@zerotrust/core'
+import { type Auth, type Authorizer, type DecisionSink, type RequestLike, renderError } from '@zerotrust/core'
 import { type AdapterContext, exposeHeaders, reportRendered, toZeroTrustError } from '@zerotrust/core/adapter'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
-/** What the plugin's `onRequest` hook leaves for the hooks after it on the same request. */
-export interface RequestState extends AdapterContext {
-  /** The route's authorizers from its `config.zeroTrust`, built once when the route was declared. */
-  readonly authorizers: readonly Authorizer[]
+/**
+ * What the plugin's `onRequest` hook leaves for the hooks after it on the same request. One object per
+ * request, built before authentication; `auth` is set once the authenticator has answered.
+ */
+export class RequestState implements AdapterContext {
+  /** The `Auth` of the request; authorizers read it here, where other hooks cannot overwrite it. */
+  auth: Auth | undefined = undefined
+
+  constructor(
+    readonly view: RequestLike,
+    readonly onDecision: DecisionSink | undefined,
+    readonly realm: string | undefined,
+    /** The route's authorizers from its `config.zeroTrust`, built once when the route was declared. */
+    readonly authorizers: readonly Authorizer[],
+  ) {}
 }
 
-/** The request decoration that holds the {@link RequestState}; `null` until the plugin's hook ran. */
-export const kState: unique symbol = Symbol('zerotrust.state')
+/** The authorizers of a request whose route plan could not be built: none, it is answered with a 500. */
+export const noAuthorizers: readonly Authorizer[] = Object.freeze([])
+
+/** The request property that holds the {@link RequestState}, set by the plugin's `onRequest` hook. */
+const kState: unique symbol = Symbol('zerotrust.state')
 
 interface StatefulRequest {
-  [kState]?: RequestState | null
+  [kState]?: RequestState
 }
 
 /** The state the plugin left on `request`; `undefined` when the plugin did not run for it. */
 export function stateOf(request: FastifyRequest): RequestState | undefined {
-  return (request as StatefulRequest)[kState] ?? undefined
+  return (request as StatefulRequest)[kState]
 }
 
 /** Leaves `state` on `request` for the hooks after the plugin's. */
