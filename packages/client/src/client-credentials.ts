@@ -236,16 +236,16 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
           throw new BoundedFetchError('ERR_FETCH_NOT_JSON', 'the issuer answered an unknown token type')
         }
         const lifetime = typeof answer.expires_in === 'number' ? answer.expires_in : 60
-        report(as, 'allow', undefined, response.status, attempt, started, audience ?? resource)
+        reportAttempt(as, 'allow', undefined, response.status, attempt, started, audience ?? resource)
         return accessToken(answer.access_token, type, Date.now() + lifetime * 1000)
       } catch (error) {
         // RFC 9449 §8: the issuer asks for its nonce; the handle keeps the one it sent, and one more try uses it.
         if (attempt === 1 && handle !== undefined && oauth.isDPoPNonceError(error)) {
-          report(as, 'deny', undefined, 400, attempt, started, audience ?? resource, 0)
+          reportAttempt(as, 'deny', undefined, 400, attempt, started, audience ?? resource, 0)
           continue
         }
         const failure = tokenError(error, targetOf(as), attempt)
-        report(
+        reportAttempt(
           as,
           failure.code === 'internal_error' ? 'deny' : 'error',
           failure,
@@ -259,7 +259,7 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
     }
   }
 
-  function report(
+  function reportAttempt(
     as: oauth.AuthorizationServer | undefined,
     outcome: 'allow' | 'deny' | 'error',
     error: OutboundError | undefined,

@@ -8,7 +8,6 @@ export const clientReasons = Object.freeze([
   // The transport: the server's identity and the connection.
   'peer_mismatch',
   'peer_unverified',
-  'svid_unavailable',
   'connection_failed',
   'timeout',
   'deadline',

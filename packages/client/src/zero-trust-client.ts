@@ -331,7 +331,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
         (failure.reason === 'connection_failed' || failure.reason === 'timeout') &&
         (!failure.sent || mayRepeat(request.method, request.keyed))
       const wait = repeatable ? nextWait(settings, request, counted, undefined) : undefined
-      report(state, request, attempts, started, error, undefined, wait)
+      reportAttempt(state, request, attempts, started, error, undefined, wait)
       if (wait === undefined) throw error
       await sleep(wait, request, attempts)
       continue
@@ -339,7 +339,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     const answer = outcome
     rememberNonce(state, answer)
     if (answer.status < 400) {
-      report(state, request, attempts, started, undefined, answer.status, undefined)
+      reportAttempt(state, request, attempts, started, undefined, answer.status, undefined)
       return toResponse(answer)
     }
     const upstream = upstreamOf(answer)
@@ -352,7 +352,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     ) {
       nonceRetried = true
       counted--
-      report(state, request, attempts, started, refusal(request, attempts, upstream), answer.status, 0)
+      reportAttempt(state, request, attempts, started, refusal(request, attempts, upstream), answer.status, 0)
       continue
     }
     // RFC 6750 §3.1: the token is expired or revoked before its time; a fresh one gets one more attempt.
@@ -365,7 +365,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
       tokenRetried = true
       counted--
       settings.tokens?.invalidate(token)
-      report(state, request, attempts, started, refusal(request, attempts, upstream), answer.status, 0)
+      reportAttempt(state, request, attempts, started, refusal(request, attempts, upstream), answer.status, 0)
       continue
     }
     const error = refusal(request, attempts, upstream)
@@ -376,7 +376,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     ) {
       wait = nextWait(settings, request, counted, upstream.retryAfter === undefined ? undefined : answer)
     }
-    report(state, request, attempts, started, error, answer.status, wait)
+    reportAttempt(state, request, attempts, started, error, answer.status, wait)
     if (wait === undefined) throw error
     await sleep(wait, request, attempts)
   }
@@ -623,7 +623,7 @@ function sleep(ms: number, request: Call, attempts: number): Promise<void> {
   })
 }
 
-function report(
+function reportAttempt(
   state: ClientState,
   request: Call,
   attempt: number,

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cedarReasons } from '@zerotrust/cedar'
+import { clientReasons } from '@zerotrust/client'
 import { coreReasons, errorTable } from '@zerotrust/core'
 import { dpopReasons } from '@zerotrust/dpop'
 import { idempotencyReasons } from '@zerotrust/idempotency'
@@ -26,6 +27,7 @@ const reasonsByPackage: Readonly<Record<string, readonly string[]>> = {
   idempotency: idempotencyReasons,
   redis: redisReasons,
   secrets: secretsReasons,
+  client: clientReasons,
   workload: workloadReasons,
 }
 
