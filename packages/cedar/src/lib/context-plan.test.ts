@@ -34,6 +34,8 @@ describe('contextPlans (issue 12)', () => {
       clientId: true,
       time: true,
       mtls: true,
+      // Issue 15: the calling workload, when the request proved one.
+      workload: ['id', 'trustDomain', 'path', 'proof'],
       params: true,
     })
     expect(

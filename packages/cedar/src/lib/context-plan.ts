@@ -5,6 +5,9 @@ import { CedarPolicyError, type PolicyProblem, type SchemaInput } from './source
 /** The attributes of `context.token` the default context can set. */
 export type TokenAttribute = 'scheme' | 'format'
 
+/** The attributes of `context.workload` the default context can set. */
+export type WorkloadAttribute = 'id' | 'trustDomain' | 'path' | 'proof'
+
 /** Which default attributes the context of one action's requests carries. */
 export interface ContextPlan {
   readonly scopes: boolean
@@ -13,6 +16,11 @@ export interface ContextPlan {
   readonly clientId: boolean
   readonly time: boolean
   readonly mtls: boolean
+  /**
+   * The attributes of `workload` (of `id`, `trustDomain`, `path`, `proof`, strings), set when the request
+   * proved a workload; `undefined`: no `workload`.
+   */
+  readonly workload: readonly WorkloadAttribute[] | undefined
   /** `true`: every route parameter; a list: those parameters only; `undefined`: no `params`. */
   readonly params: true | readonly string[] | undefined
 }
@@ -28,6 +36,12 @@ export interface ContextPlans {
 }
 
 const bothTokenAttributes: readonly TokenAttribute[] = Object.freeze(['scheme', 'format'])
+const allWorkloadAttributes: readonly WorkloadAttribute[] = Object.freeze([
+  'id',
+  'trustDomain',
+  'path',
+  'proof',
+])
 
 const none: ContextPlan = Object.freeze({
   scopes: false,
@@ -35,6 +49,7 @@ const none: ContextPlan = Object.freeze({
   clientId: false,
   time: false,
   mtls: false,
+  workload: undefined,
   params: undefined,
 })
 
@@ -95,6 +110,7 @@ function all(time: boolean): ContextPlan {
     clientId: true,
     time,
     mtls: true,
+    workload: allWorkloadAttributes,
     params: true,
   })
 }
@@ -183,6 +199,33 @@ function planFor(
     }
   }
 
+  // `workload` as `token`: the declared attributes among ours, each a String.
+  let workload: readonly WorkloadAttribute[] | undefined
+  const declaredWorkload = attribute('workload')
+  if (declaredWorkload !== undefined) {
+    const shape = declaredWorkload.shape
+    if (shape.kind === 'Unknown') workload = allWorkloadAttributes
+    else if (shape.kind !== 'Record') {
+      mismatch('workload', shape, 'a record { id: String, trustDomain: String, path: String, proof: String }')
+    } else {
+      const kept: WorkloadAttribute[] = []
+      for (const [name, { shape: inner, required }] of shape.attributes) {
+        if (!(allWorkloadAttributes as readonly string[]).includes(name)) {
+          if (required) {
+            problems.push({
+              file: 'schema',
+              message: `${where}: context attribute "workload.${name}" is required by the schema, but the default context sets only "workload.id", "workload.trustDomain", "workload.path" and "workload.proof"`,
+            })
+          }
+          continue
+        }
+        if (sameShape(inner, string)) kept.push(name as WorkloadAttribute)
+        else mismatch(`workload.${name}`, inner, 'a String')
+      }
+      workload = Object.freeze(kept)
+    }
+  }
+
   let params: true | readonly string[] | undefined
   const declaredParams = attribute('params')
   if (declaredParams !== undefined) {
@@ -198,7 +241,7 @@ function planFor(
       params = Object.freeze(names)
     }
   }
-  return Object.freeze({ scopes, token, clientId, time, mtls, params })
+  return Object.freeze({ scopes, token, clientId, time, mtls, workload, params })
 }
 
 // A shape this module could not resolve matches: the engine has the last word on it.

@@ -29,10 +29,14 @@ export class UnmappableRequest extends Error {
 
 /**
  * The default principal: the user (`sub`) when the token speaks for one, else the OAuth client of a
- * client-credentials token (no `sub`, or `sub` equal to the client id, as RFC 9068 §2.2 has it).
+ * client-credentials token (no `sub`, or `sub` equal to the client id, as RFC 9068 §2.2 has it), else
+ * the workload proven without a token (`Workload::"spiffe://…"`). A workload beside a token is in the
+ * context (`context.workload`), not the principal.
  */
 function defaultPrincipal(settings: CedarAuthorizerSettings, auth: Auth): EntityRef {
-  const { subject, clientId } = auth
+  const { subject, clientId, workload } = auth
+  if (workload !== undefined && auth.scheme === 'mtls')
+    return { type: settings.types.workload, id: workload.id }
   if (subject !== undefined && subject !== '' && subject !== clientId)
     return { type: settings.types.user, id: subject }
   if (clientId !== undefined && clientId !== '') return { type: settings.types.client, id: clientId }
@@ -93,6 +97,12 @@ function buildContext(
     context.token = token
   }
   if (plan.mtls) context.mtls = req.peerCertificate?.() !== undefined
+  const workload = auth.workload
+  if (plan.workload !== undefined && workload !== undefined) {
+    const attributes: Record<string, string> = {}
+    for (const name of plan.workload) attributes[name] = workload[name]
+    context.workload = attributes
+  }
   if (plan.params !== undefined) {
     const params = req.params
     if (plan.params === true) context.params = { ...params }

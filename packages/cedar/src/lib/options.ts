@@ -90,16 +90,21 @@ export interface CedarAuthorizerOptions {
   readonly namespace?: string
   /**
    * The entity type names the default mapping uses, before the namespace: `user` (`User`) for tokens
-   * with a subject, `client` (`Client`) for client-credentials tokens, `resource` (`Resource`) and `action`
-   * (`Action`).
+   * with a subject, `client` (`Client`) for client-credentials tokens, `workload` (`Workload`) for a
+   * workload proven without a token (`workloadIdentity` of `@zerotrust/workload`), `resource`
+   * (`Resource`) and `action` (`Action`).
    */
   readonly entityTypes?: {
     readonly user?: string
     readonly client?: string
+    readonly workload?: string
     readonly resource?: string
     readonly action?: string
   }
-  /** The principal of a request; by default `User::"<sub>"`, or `Client::"<client id>"` without a user. */
+  /**
+   * The principal of a request; by default `User::"<sub>"`, or `Client::"<client id>"` without a user,
+   * or `Workload::"<SPIFFE ID>"` for a workload proven without a token.
+   */
   readonly principal?: (auth: Auth, req: RequestLike) => EntityRef
   /**
    * The action of a request; by default `Action::"<METHOD> <route pattern>"`, such as `GET /orders/:id`
@@ -115,7 +120,7 @@ export interface CedarAuthorizerOptions {
   readonly context?: (req: RequestLike, auth: Auth) => Readonly<Record<string, CedarValue>>
   /**
    * Whether the context carries the default attributes (`scopes`, `token`, `clientId`, `time`, `mtls`,
-   * `params`); `true` by default. With a schema, an action's requests carry only the default attributes
+   * `params`, and `workload` when the request proved one); `true` by default. With a schema, an action's requests carry only the default attributes
    * its declared context names (a context declaring none gets none), and a default attribute declared
    * with another type stops the start. `false` leaves the context to the `context` option alone.
    */
@@ -201,6 +206,7 @@ export interface CedarAuthorizerSettings {
   readonly types: {
     readonly user: string
     readonly client: string
+    readonly workload: string
     readonly resource: string
     readonly action: string
   }
@@ -273,6 +279,7 @@ const schema = z.strictObject(
       .strictObject({
         user: typeName.optional(),
         client: typeName.optional(),
+        workload: typeName.optional(),
         resource: typeName.optional(),
         action: typeName.optional(),
       })
@@ -338,6 +345,7 @@ export function cedarAuthorizerSettings(input: CedarAuthorizerOptions): CedarAut
     types: Object.freeze({
       user: prefix + (types.user ?? 'User'),
       client: prefix + (types.client ?? 'Client'),
+      workload: prefix + (types.workload ?? 'Workload'),
       resource: prefix + (types.resource ?? 'Resource'),
       action: prefix + (types.action ?? 'Action'),
     }),
