@@ -332,6 +332,25 @@ describe.skipIf(skip)('vaultDatabase on PostgreSQL', { timeout: 60_000 }, () => 
     expect(await user(db)).toBe(second.username)
   })
 
+  it('reports a checked-out connection the database ends, without an unhandled error event', async () => {
+    const { secrets } = await load({ defaultTtl: 30, maxTtl: 60 })
+    const poolErrors: Error[] = []
+    const db = rotatingPool(secrets.DB, { ...server, max: 2, onError: (error) => poolErrors.push(error) })
+    cleanup.push(() => db.end())
+    const client = await db.connect()
+    try {
+      await client.query('select 1')
+      // Ended while checked out and idle, as a revocation ends the sessions of its role.
+      await engine.revokeByUsername(secrets.DB.current().username)
+      await waitFor(() => expect(poolErrors.length).toBeGreaterThanOrEqual(1))
+      expect(poolErrors[0]).toMatchObject({ code: 'dependency_unavailable', reason: 'database_connection' })
+      expect(poolErrors[0]?.message).toBe('a checked-out database connection failed (57P01)')
+      for (const error of poolErrors) expect(error).toMatchObject({ reason: 'database_connection' })
+    } finally {
+      client.release(true)
+    }
+  })
+
   it('never prints a password or a lease ID: errors, reports, logs and inspection', async () => {
     const { secrets, errors } = await load({ defaultTtl: 30, maxTtl: 60 })
     const db = pool(secrets)
