@@ -71,8 +71,12 @@ class MemoryEngine {
 let server: FakeVault
 let engine: MemoryEngine
 const cleanup: (() => Promise<void>)[] = []
+/** Unhandled rejections while a test runs: one would end a real process. */
+const rejections: unknown[] = []
+const onRejection = (reason: unknown) => rejections.push(reason)
 
 beforeEach(async () => {
+  process.on('unhandledRejection', onRejection)
   server = await new FakeVault().start()
   server.tokens.set(token, { ttl: 0, renewable: false })
   engine = new MemoryEngine()
@@ -81,6 +85,10 @@ beforeEach(async () => {
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step()
   await server.close()
+  // Long enough for a stray rejection of the closed sources to surface.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  process.off('unhandledRejection', onRejection)
+  expect(rejections.splice(0)).toEqual([])
 })
 
 type LoadOptions = Omit<Partial<VaultDatabaseOptions>, 'token'> & {
