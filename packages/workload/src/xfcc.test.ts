@@ -125,7 +125,7 @@ describe('parseXfcc (issue 15)', () => {
       fc.property(elements, (written) => {
         const expected = written.map((pairs) => {
           const element: Partial<Record<XfccKey, string[]>> = {}
-          for (const [key, value] of pairs) (element[key] ??= []).push(value)
+          for (const [key, value] of pairs) element[key] = [...(element[key] ?? []), value]
           return element
         })
         expect(parseXfcc(serialize(written))).toEqual(expected)
