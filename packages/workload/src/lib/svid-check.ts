@@ -4,7 +4,7 @@
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto'
 import { ZeroTrustError } from '@zerotrust/core'
 import { readSpiffeId } from '../spiffe-id.js'
-import { subjectAltNames } from './subject-alt-names.js'
+import { altNames } from './alt-names.js'
 
 /** An X.509-SVID that passed every check: what `svidFiles().current()` returns. */
 export interface Svid {
@@ -161,7 +161,14 @@ export function checkSvid(texts: SvidTexts, paths: SvidPaths, now: number = Date
       },
     )
   }
-  const uris = subjectAltNames(leaf.subjectAltName).filter((name) => name.type === 'URI')
+  // A SAN string that cannot be read is refused, never guessed at.
+  const names = leaf.subjectAltName === undefined ? [] : altNames(leaf.subjectAltName)
+  if (names === undefined) {
+    throw svidError('svid_invalid', `the names of the certificate in "${paths.certificate}" cannot be read`, {
+      file: paths.certificate,
+    })
+  }
+  const uris = names.filter((name) => name.type === 'URI')
   // X.509-SVID §2: exactly one URI SAN, and it is the SPIFFE ID.
   if (uris.length !== 1) {
     throw svidError(
