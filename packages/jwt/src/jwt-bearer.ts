@@ -1,11 +1,5 @@
 import { type Auth, type Authenticator, type RequestLike, ZeroTrustError } from '@zerotrust/core'
-import {
-  bearerChallenges,
-  checkBinding,
-  checkTokenSyntax,
-  takeCredentials,
-  type VerifyOptions,
-} from '@zerotrust/core/layer'
+import { bearerChallenges, checkBinding, takeCredentials, type VerifyOptions } from '@zerotrust/core/layer'
 import { createLocalJWKSet, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
 import { claimCheck } from './lib/claims.js'
@@ -13,8 +7,9 @@ import { discoverJwksUri } from './lib/discovery.js'
 import {
   type CompactJws,
   compactJws,
+  HeaderReader,
   type JoseHeader,
-  readHeader,
+  type ReadHeader,
   readPayload,
   signatureOf,
   signingInput,
@@ -86,7 +81,7 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     o.cache === undefined
       ? undefined
       : new LRUCache<string, CacheEntry>({ max: o.cache.max, ttlAutopurge: false })
-  const algorithms: ReadonlySet<string> = new Set(o.algorithms)
+  const headers = new HeaderReader(new Set(o.algorithms))
   const checkClaims = claimCheck(o)
 
   /**
@@ -95,28 +90,66 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
    * the claims. jose's jwtVerify checks signatures through WebCrypto, whose every check is a round trip to
    * libuv's thread pool: 2–5× the cost of node:crypto's `crypto.verify` with a `KeyObject` on this path
    * (benchmarks/RESULTS.md, issue 14).
+   *
+   * The Auth itself when the key is remembered and the check synchronous (the usual token), a promise
+   * when a key must be fetched or a secret read; a refusal is thrown or rejected, translated.
    */
-  async function verifyUncached(jws: CompactJws | undefined): Promise<Auth> {
+  function verifyFresh(jws: CompactJws | undefined): Auth | Promise<Auth> {
+    try {
+      const auth = verifyToken(jws)
+      return auth instanceof Promise ? auth.catch(translated) : auth
+    } catch (error) {
+      throw translateError(error, challenges)
+    }
+  }
+
+  function translated(error: unknown): never {
+    throw translateError(error, challenges)
+  }
+
+  function verifyToken(jws: CompactJws | undefined): Auth | Promise<Auth> {
     // Not three segments: not a compact JWS, which jose refuses as malformed.
     if (jws === undefined) throw invalidToken('malformed')
     // With several issuers the unverified `iss` only picks the key set; the claims must then name that
     // very issuer, and the signature covers them.
-    let payload = single === undefined ? readPayload(jws) : undefined
+    const payload = single === undefined ? readPayload(jws) : undefined
     const issuer = single ?? pickIssuer(payload as Record<string, unknown>)
-    const { header, b64 } = readHeader(jws, algorithms)
-    let key = (keysByIssuer.get(issuer) as Keys).keyFor(header, jws)
-    if (key instanceof Promise) key = await key
-    let valid = key.verify(signingInput(jws), signatureOf(jws))
-    if (typeof valid !== 'boolean') valid = await valid
+    const header = headers.read(jws)
+    const key = (keysByIssuer.get(issuer) as Keys).keyFor(header.header, jws)
+    return key instanceof Promise
+      ? key.then((found) => checkSignature(jws, header, found, issuer, payload))
+      : checkSignature(jws, header, key, issuer, payload)
+  }
+
+  function checkSignature(
+    jws: CompactJws,
+    header: ReadHeader,
+    key: SignatureKey,
+    issuer: string,
+    payload: Record<string, unknown> | undefined,
+  ): Auth | Promise<Auth> {
+    const valid = key.verify(signingInput(jws), signatureOf(jws))
+    return typeof valid === 'boolean'
+      ? accept(jws, header, valid, issuer, payload)
+      : valid.then((checked) => accept(jws, header, checked, issuer, payload))
+  }
+
+  function accept(
+    jws: CompactJws,
+    { header, b64 }: ReadHeader,
+    valid: boolean,
+    issuer: string,
+    payload: Record<string, unknown> | undefined,
+  ): Auth {
     if (!valid) throw invalidToken('signature')
     // RFC 7797 §7: a JWT's payload is always base64url-encoded; jose refuses `b64: false` after the
     // signature, and so does this.
     if (!b64) throw invalidToken('malformed')
-    payload ??= readPayload(jws)
-    checkClaims(header, payload, issuer)
-    const auth = toAuth(payload as JWTPayload, 'Bearer')
+    const claims = payload ?? readPayload(jws)
+    checkClaims(header, claims, issuer)
+    const auth = toAuth(claims as JWTPayload, 'Bearer')
     if (cache !== undefined) {
-      const expiresAt = cacheUntil(payload, o)
+      const expiresAt = cacheUntil(claims, o)
       const ttl = expiresAt - Date.now()
       if (ttl > 0) cache.set(cacheKey(jws.token), { token: jws.token, auth, expiresAt }, { ttl })
     }
@@ -143,16 +176,7 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
    * (lib/jws.ts). The length was bounded before this runs; both checks are linear.
    */
   function checkShape(token: string): CompactJws | undefined {
-    checkTokenSyntax(token, readOptions)
     return compactJws(token, challenges)
-  }
-
-  async function verifyFresh(jws: CompactJws | undefined): Promise<Auth> {
-    try {
-      return await verifyUncached(jws)
-    } catch (error) {
-      throw translateError(error, challenges)
-    }
   }
 
   async function verify(token: string, options: VerifyOptions = {}): Promise<Auth> {
@@ -163,7 +187,10 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
       })
     }
     let auth = cached(token)
-    if (auth === undefined) auth = await verifyFresh(checkShape(token))
+    if (auth === undefined) {
+      const fresh = verifyFresh(checkShape(token))
+      auth = fresh instanceof Promise ? await fresh : fresh
+    }
     if (auth.cnf !== undefined && options.binding !== 'checked-by-caller')
       checkBinding(auth, undefined, challenges)
     return auth
@@ -182,7 +209,8 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
       let auth = cached(token)
       if (auth === undefined) {
         // A cached token passed these checks before it was cached, so only a miss pays for them.
-        auth = await verifyFresh(checkShape(token))
+        const fresh = verifyFresh(checkShape(token))
+        auth = fresh instanceof Promise ? await fresh : fresh
       }
       if (auth.cnf !== undefined) checkBinding(auth, req, challenges)
       return auth
