@@ -69,6 +69,11 @@ export interface TokenRequestOptions {
 /** Where a client gets its access tokens: {@link clientCredentials}, or any object of this shape. */
 export interface TokenSource {
   token(options?: TokenRequestOptions): Promise<AccessToken>
+  /**
+   * The token `token(options)` would resolve with at once, when the source holds a fresh one; else
+   * `undefined`. Optional: a client calls it first, so a cached token costs no promise and no timer.
+   */
+  peek?(options?: TokenRequestOptions): AccessToken | undefined
   /** Drops `token` from the cache: a service refused it (`invalid_token`). */
   invalidate(token: AccessToken): void
 }
@@ -297,8 +302,22 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
       const resource = request_.resource ?? settings.resource
       const scope = scopeString(request_.scope) ?? settings.scope
       const dpop = request_.dpop
-      const key = `${audience ?? ''}\n${resource ?? ''}\n${scope ?? ''}\n${dpop?.jkt ?? ''}`
-      return cache.get(key, () => request(audience, resource, scope, dpop), request_.signal)
+      return cache.get(
+        keyOf(audience, resource, scope, dpop),
+        () => request(audience, resource, scope, dpop),
+        request_.signal,
+      )
+    },
+    peek(request_: TokenRequestOptions = {}): AccessToken | undefined {
+      const scope = scopeString(request_.scope) ?? settings.scope
+      return cache.peek(
+        keyOf(
+          request_.audience ?? settings.audience,
+          request_.resource ?? settings.resource,
+          scope,
+          request_.dpop,
+        ),
+      )
     },
     invalidate(token: AccessToken): void {
       cache.invalidate(token)
@@ -308,6 +327,16 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
       await transport?.close()
     },
   })
+}
+
+/** The cache key of a token: what it is for, and the DPoP key it is bound to. */
+function keyOf(
+  audience: string | undefined,
+  resource: string | undefined,
+  scope: string | undefined,
+  dpop: DpopKeyBinding | undefined,
+): string {
+  return `${audience ?? ''}\n${resource ?? ''}\n${scope ?? ''}\n${dpop?.jkt ?? ''}`
 }
 
 function scopeString(scope: string | readonly string[] | undefined): string | undefined {

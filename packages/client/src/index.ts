@@ -15,6 +15,7 @@ export {
   type TokenRequestOptions,
   type TokenSource,
 } from './client-credentials.js'
+export { ClientResponse, ClientResponseHeaders } from './client-response.js'
 export type { Challenge } from './lib/challenges.js'
 export type { ClientEvent, ClientEventSink } from './lib/events.js'
 export type { Problem } from './lib/problem.js'

@@ -1,7 +1,9 @@
 import { randomUUID, type webcrypto } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import type { ZeroTrustErrorCode } from '@zerotrust/core'
 import type { Dispatcher } from 'undici'
-import type { DpopKeyBinding, TokenSource } from './client-credentials.js'
+import type { DpopKeyBinding, TokenRequestOptions, TokenSource } from './client-credentials.js'
+import { ClientResponse, ClientResponseHeaders } from './client-response.js'
 import { BodyTooLargeError, readBody, readErrorBody } from './lib/body.js'
 import { type Challenge, parseChallenges } from './lib/challenges.js'
 import { type DpopSigner, dpopSigner } from './lib/dpop-key.js'
@@ -108,7 +110,7 @@ export interface ZeroTrustClient {
    * (bounded); rejects with an {@link OutboundError} for any answer that is not 2xx or 3xx once retries
    * are spent, and for every failure on the way.
    */
-  fetch(path: string, init?: ClientRequestInit): Promise<Response>
+  fetch(path: string, init?: ClientRequestInit): Promise<ClientResponse>
   /** Closes the connections once calls in flight are done, and stops following the SVID. */
   close(): Promise<void>
 }
@@ -128,7 +130,7 @@ const reservedHeaders = new Set([
   'transfer-encoding',
   'connection',
 ])
-const nullBodyStatuses = new Set([101, 103, 204, 205, 304])
+const empty = new Uint8Array(0)
 
 /**
  * A client of one service that calls it the zero-trust way: over mutual TLS with this workload's SVID,
@@ -162,7 +164,8 @@ export function zeroTrustClient(options: ZeroTrustClientOptions): ZeroTrustClien
   })
   const signer = settings.dpopKey === undefined ? undefined : dpopSigner(settings.dpopKey)
   const binding = signer === undefined ? undefined : { keyPair: signer.pair, jkt: signer.jkt }
-  const state: ClientState = { settings, transport, signer, binding, nonce: undefined }
+  const tokenRequest = binding === undefined ? {} : { dpop: binding }
+  const state: ClientState = { settings, transport, signer, binding, tokenRequest, nonce: undefined }
   return Object.freeze({
     fetch: (path: string, init: ClientRequestInit = {}) => call(state, path, init),
     close: () => transport.close(),
@@ -175,6 +178,8 @@ interface ClientState {
   readonly signer: DpopSigner | undefined
   /** The DPoP key handed to the token source, made once. */
   readonly binding: DpopKeyBinding | undefined
+  /** What is asked of the token source at each call, made once. */
+  readonly tokenRequest: TokenRequestOptions
   /** RFC 9449 §8: the last `DPoP-Nonce` the service sent (one origin per client). */
   nonce: string | undefined
 }
@@ -292,7 +297,7 @@ interface Failure {
   readonly cause: unknown
 }
 
-async function call(state: ClientState, path: string, init: ClientRequestInit): Promise<Response> {
+async function call(state: ClientState, path: string, init: ClientRequestInit): Promise<ClientResponse> {
   const { settings, signer } = state
   const request = prepare(settings, path, init)
   let attempts = 0
@@ -307,7 +312,8 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     if (stop !== undefined) throw stop
     let token: AccessToken | undefined
     if (settings.tokens !== undefined) {
-      token = await getToken(state, request, attempts)
+      // A fresh cached token without a wait; otherwise the source's answer, within the deadline.
+      token = settings.tokens.peek?.(state.tokenRequest) ?? (await getToken(state, request, attempts))
     }
     const headers = { ...request.headers }
     if (token !== undefined) {
@@ -340,7 +346,11 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     rememberNonce(state, answer)
     if (answer.status < 400) {
       reportAttempt(state, request, attempts, started, undefined, answer.status, undefined)
-      return toResponse(answer)
+      return new ClientResponse(
+        answer.status,
+        new ClientResponseHeaders(answer.headers),
+        answer.body ?? empty,
+      )
     }
     const upstream = upstreamOf(answer)
     // RFC 9449 §8 and §9: the service wants its nonce in the proof; one more attempt carries it.
@@ -436,15 +446,21 @@ function stopError(
 
 async function getToken(state: ClientState, request: Call, attempts: number): Promise<AccessToken> {
   const { settings, binding } = state
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), Math.max(0, request.deadlineAt - Date.now()))
-  const onAbort = () => controller.abort()
-  request.signal?.addEventListener('abort', onAbort, { once: true })
+  // The caller's signal stops the wait; the deadline is a timer raced against it. No AbortController of
+  // our own: one costs more than a cached token's whole lookup.
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(stopError(request, attempts, 'deadline', undefined)),
+      Math.max(0, request.deadlineAt - Date.now()),
+    )
+  })
   try {
-    return await (settings.tokens as TokenSource).token({
+    const pending = (settings.tokens as TokenSource).token({
       ...(binding === undefined ? {} : { dpop: binding }),
-      signal: controller.signal,
+      ...(request.signal === undefined ? {} : { signal: request.signal }),
     })
+    return await Promise.race([pending, deadline])
   } catch (error) {
     const stopped = checkStop(request, attempts)
     if (stopped !== undefined) throw stopped
@@ -457,7 +473,6 @@ async function getToken(state: ClientState, request: Call, attempts: number): Pr
     })
   } finally {
     clearTimeout(timer)
-    request.signal?.removeEventListener('abort', onAbort)
   }
 }
 
@@ -470,11 +485,19 @@ async function attempt(
   const { transport, settings } = state
   const remaining = request.deadlineAt - Date.now()
   const byDeadline = remaining < request.timeout
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), Math.max(1, byDeadline ? remaining : request.timeout))
-  const onAbort = () => controller.abort()
+  // undici takes an emitter as the request's signal: far cheaper than an AbortController per attempt.
+  const abort = new EventEmitter()
+  let timedOut = false
+  const timer = setTimeout(
+    () => {
+      timedOut = true
+      abort.emit('abort')
+    },
+    Math.max(1, byDeadline ? remaining : request.timeout),
+  )
+  const onAbort = () => abort.emit('abort')
   request.signal?.addEventListener('abort', onAbort, { once: true })
-  let lease: Lease | undefined = transport.acquire()
+  const lease: Lease = transport.acquire()
   let sent = false
   try {
     const options: Dispatcher.RequestOptions = {
@@ -482,7 +505,7 @@ async function attempt(
       path: request.requestPath,
       method: request.method as Dispatcher.HttpMethod,
       headers,
-      signal: controller.signal,
+      signal: abort,
     }
     if (request.body !== undefined) options.body = request.body
     const response = await lease.dispatcher.request(options)
@@ -497,12 +520,11 @@ async function attempt(
     }
     return { status: statusCode, headers: answerHeaders, body: bytes }
   } catch (error) {
-    return failureOf(error, sent, controller.signal.aborted && !request.signal?.aborted, byDeadline)
+    return failureOf(error, sent, timedOut && !request.signal?.aborted, byDeadline)
   } finally {
     clearTimeout(timer)
     request.signal?.removeEventListener('abort', onAbort)
     transport.release(lease)
-    lease = undefined
   }
 }
 
@@ -594,18 +616,6 @@ function rememberNonce(state: ClientState, answer: Answer): void {
 function headerString(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined
   return typeof value === 'string' ? value : value.join(', ')
-}
-
-function toResponse(answer: Answer): Response {
-  const headers = new Headers()
-  for (const [name, value] of Object.entries(answer.headers)) {
-    if (value === undefined) continue
-    if (typeof value === 'string') headers.append(name, value)
-    else for (const each of value) headers.append(name, each)
-  }
-  const empty =
-    nullBodyStatuses.has(answer.status) || answer.body === undefined || answer.body.byteLength === 0
-  return new Response(empty ? null : answer.body, { status: answer.status, headers })
 }
 
 function sleep(ms: number, request: Call, attempts: number): Promise<void> {

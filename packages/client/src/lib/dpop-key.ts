@@ -1,7 +1,7 @@
 // RFC 9449 §4.2 proofs, signed with node:crypto directly: the key is imported once, the protected header
 // encoded once, and a proof costs one signature plus a small JSON payload. A proof's `ath` is the hash of
 // the token it goes with, kept for the last token (tokens are cached, so it is nearly always that one).
-import { constants, createHash, KeyObject, randomBytes, sign, type webcrypto } from 'node:crypto'
+import { constants, createHash, KeyObject, randomUUID, sign, type webcrypto } from 'node:crypto'
 
 /** The algorithms proofs are signed with, named from the key. */
 export type DpopProofAlgorithm = 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'RS256' | 'PS256'
@@ -107,7 +107,8 @@ export function dpopSigner(pair: webcrypto.CryptoKeyPair): DpopSigner {
     jkt,
     proof(method: string, htu: string, accessToken: string | undefined, nonce: string | undefined): string {
       const claims: Record<string, string | number> = {
-        jti: randomBytes(16).toString('base64url'),
+        // RFC 9449 §4.2: a unique identifier; a random UUID (122 random bits) draws on Node's entropy cache.
+        jti: randomUUID(),
         htm: method,
         htu,
         iat: Math.floor(Date.now() / 1000),

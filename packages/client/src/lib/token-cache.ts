@@ -73,6 +73,12 @@ export class TokenCache {
     return waitFor(this.#fetch(key, fetch), signal)
   }
 
+  /** The token of `key` while it is fresh (not yet due for a refresh), without waiting; else `undefined`. */
+  peek(key: string): AccessToken | undefined {
+    const entry = this.#entries.get(key)
+    return entry !== undefined && Date.now() < entry.refreshAt ? entry.token : undefined
+  }
+
   /** Drops `token` if it is still the one cached (a service answered `invalid_token`). */
   invalidate(token: AccessToken): void {
     for (const [key, entry] of this.#entries) {
