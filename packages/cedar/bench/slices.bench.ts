@@ -5,12 +5,14 @@
 //    (`statefulIsAuthorized` with every entity), and `cedarAuthorizer` with a loader that returns an array,
 //    a `{ version, entities }` snapshot sent whole (`slice: false`), and the same snapshot sliced.
 // 2. Decision-cache hits as the entities grow, keyed by every entity (array) or by the version.
-// 3. The ideas, each measured against the floor at 100 entities: the shape of entity references, the
+// 3. The ideas at 100 entities, each run right after its baseline: the shape of entity references, the
 //    schema's checks per call, the JSON the glue writes per call, slicing, and fewer policies per call.
 //
 // Run: pnpm --filter @zerotrust/cedar bench (after cedar.bench.ts), or this file alone with
 // `npx tsx bench/slices.bench.ts`. BENCH_ROUNDS (3) rounds, each running every task in turn for
-// BENCH_SLICE_TIME ms (150), at least 5 calls; the tables give the median of the rounds' means.
+// BENCH_SLICE_TIME ms (150), at least 5 calls. The tables give the median over the rounds of each task's
+// p50 (on a shared machine a preempted call inflates a mean far more than a median), and each ratio is
+// the median of the ratios within a round (neighbouring tasks see the same load).
 import os from 'node:os'
 import {
   type EntityJson,
@@ -132,6 +134,16 @@ interface Task {
 
 const tasks: Task[] = []
 const add = (name: string, fn: () => unknown, perCall = 1) => tasks.push({ name, fn, perCall })
+/** An idea and the baseline it is compared with. */
+interface Idea {
+  readonly name: string
+  readonly base: string
+  readonly baseFn: () => unknown
+  readonly fn: () => unknown
+}
+const ideas: Idea[] = []
+const idea = (name: string, base: string, baseFn: () => unknown, fn: () => unknown) =>
+  ideas.push({ name, base, baseFn, fn })
 
 for (const p of policyCounts) {
   const slot = `slices-${p}`
@@ -227,35 +239,56 @@ if (preparseSchema('slices-schema', schema).type !== 'success') throw new Error(
   })
   const slot = 'slices-1'
   const withSchema = { preparsedSchemaName: 'slices-schema' }
-  const call = floorCall(slot, explicit)
-  add('idea floor, no schema', () => statefulIsAuthorized(call))
-  add('idea uids and parents as { __entity }', () => statefulIsAuthorized(floorCall(slot, uidsEscaped)))
-  add('idea schema, validateRequest', () =>
-    statefulIsAuthorized(floorCall(slot, explicit, { ...withSchema, validateRequest: true })),
-  )
-  add('idea schema, no validateRequest', () =>
-    statefulIsAuthorized(floorCall(slot, explicit, { ...withSchema, validateRequest: false })),
-  )
-  add('idea schema, implicit references', () =>
-    statefulIsAuthorized(floorCall(slot, implicit, { ...withSchema, validateRequest: true })),
-  )
-  add('idea JSON.stringify of the call alone', () => JSON.stringify(call))
-  add('idea reachable entities, every attribute', () => statefulIsAuthorized(floorCall(slot, reachable)))
-  add('idea reachable entities, attributes read', () => statefulIsAuthorized(floorCall(slot, trimmed)))
+  const floor = () => statefulIsAuthorized(floorCall(slot, explicit))
   const snapshot = { version: 'v100', entities }
   const sliced = authorizer(1, () => snapshot)
   const slicedSchema = authorizer(1, () => snapshot, { schema: { text: schema } })
-  add('idea ours sliced, no schema', () => sliced.authorize(req, auth))
-  add('idea ours sliced, schema', () => slicedSchema.authorize(req, auth))
+  const schemaCall =
+    (entities: EntityJson[], validateRequest = true) =>
+    () =>
+      statefulIsAuthorized(floorCall(slot, entities, { ...withSchema, validateRequest }))
+  // Each idea runs right after its own baseline, so the two see the same load; the table gives the
+  // median of the rounds' ratios.
+  idea('uids and parents as { __entity }', 'floor', floor, () =>
+    statefulIsAuthorized(floorCall(slot, uidsEscaped)),
+  )
+  idea('schema, validateRequest (every check)', 'floor', floor, schemaCall(explicit))
+  idea(
+    'schema, no validateRequest',
+    'schema, validateRequest',
+    schemaCall(explicit),
+    schemaCall(explicit, false),
+  )
+  idea('schema, implicit entity references', 'schema, explicit', schemaCall(explicit), schemaCall(implicit))
+  idea('JSON.stringify of the call alone', 'floor', floor, () => JSON.stringify(floorCall(slot, explicit)))
+  idea('reachable entities, every attribute', 'floor', floor, () =>
+    statefulIsAuthorized(floorCall(slot, reachable)),
+  )
+  idea('reachable entities, attributes read', 'floor', floor, () =>
+    statefulIsAuthorized(floorCall(slot, trimmed)),
+  )
+  idea('ours, versioned and sliced', 'floor', floor, () => sliced.authorize(req, auth))
+  idea('ours, versioned and sliced, with the schema', 'floor', floor, () => slicedSchema.authorize(req, auth))
   // Fewer policies per call: 1000 pre-parsed against the one policy the action can match.
-  add('idea 1000 policies, 4 entities', () => statefulIsAuthorized(floorCall('slices-1000', json(store(4)))))
-  add('idea the action’s 1 policy, 4 entities', () => statefulIsAuthorized(floorCall(slot, json(store(4)))))
+  idea(
+    'the action’s 1 policy, 4 entities',
+    '1000 policies, 4 entities',
+    () => statefulIsAuthorized(floorCall('slices-1000', json(store(4)))),
+    () => statefulIsAuthorized(floorCall(slot, json(store(4)))),
+  )
 }
 
 async function main(): Promise<void> {
   // Every task must decide the request, and allow it: a refusal would time the wrong thing.
-  for (const task of tasks) {
-    if (task.name.startsWith('idea JSON') || task.name.startsWith('hit')) continue
+  const checked = [
+    ...tasks,
+    ...ideas.flatMap(({ name, baseFn, fn }) => [
+      { name: `${name} (baseline)`, fn: baseFn },
+      { name, fn },
+    ]),
+  ]
+  for (const task of checked) {
+    if (task.name.startsWith('JSON') || task.name.startsWith('hit')) continue
     let answer = task.fn()
     if (answer instanceof Promise) answer = await answer
     const allowed =
@@ -286,7 +319,7 @@ async function main(): Promise<void> {
     for (const task of tasks) {
       const run = bench.getTask(task.name)
       if (run === undefined) throw new Error(`${task.name} did not run`)
-      means.get(task.name)?.push(summarize(samplesOf(run), task.perCall).mean)
+      means.get(task.name)?.push(summarize(samplesOf(run), task.perCall).p50)
     }
   }
   const median = (name: string) => {
@@ -296,7 +329,7 @@ async function main(): Promise<void> {
   const ms = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${micros(us)} µs`)
   console.log(machineLine())
   console.log(
-    `load average ${loadBefore} before, ${load()} after; ${rounds} rounds, median of the rounds' means`,
+    `load average ${loadBefore} before, ${load()} after; ${rounds} rounds, median of the rounds' p50`,
   )
   console.log(`V8 flag --no-turbo-inline-js-wasm-calls ${remedy ? 'on' : 'off'}\n`)
 
@@ -304,6 +337,9 @@ async function main(): Promise<void> {
     entityCounts.map((n) => {
       const floor = median(`curve ${p}×${n} floor`)
       const sliced = median(`curve ${p}×${n} sliced`)
+      const ratios = (means.get(`curve ${p}×${n} sliced`) ?? [])
+        .map((mean, round) => mean / (means.get(`curve ${p}×${n} floor`)?.[round] ?? Number.NaN))
+        .sort((a, b) => a - b)
       return [
         String(p),
         String(n),
@@ -311,7 +347,7 @@ async function main(): Promise<void> {
         ms(median(`curve ${p}×${n} array`)),
         ms(median(`curve ${p}×${n} versioned`)),
         ms(sliced),
-        (sliced / floor).toFixed(2),
+        (ratios[Math.floor(ratios.length / 2)] ?? Number.NaN).toFixed(3),
       ]
     }),
   )
@@ -346,21 +382,51 @@ async function main(): Promise<void> {
     ),
   )
   console.log()
-  const floor = median('idea floor, no schema')
-  const ideas = tasks
-    .filter((task) => task.name.startsWith('idea '))
-    .map((task) => {
-      const mean = median(task.name)
-      return [task.name.slice(5), ms(mean), (mean / floor).toFixed(2)]
-    })
+  // Each idea and its baseline run as a pair, for BENCH_PAIR_TIME ms each (40), in BENCH_PAIR_ROUNDS
+  // rounds (9): close enough in time to share the machine's load, and the ratio is the median of the
+  // rounds' ratios of p50.
+  const pairRounds = envInteger('BENCH_PAIR_ROUNDS', 9)
+  const pairTime = envInteger('BENCH_PAIR_TIME', 40)
+  const rows: string[][] = []
+  for (const { name, base, baseFn, fn } of ideas) {
+    const bases: number[] = []
+    const values: number[] = []
+    const ratios: number[] = []
+    for (let round = 0; round < pairRounds; round++) {
+      const pair = new Bench({
+        time: pairTime,
+        iterations: 3,
+        warmupIterations: 1,
+        warmupTime: 5,
+        retainSamples: true,
+      })
+      // Which of the two runs first alternates, so neither always follows the other.
+      const order = round % 2 === 0 ? ['base', 'idea'] : ['idea', 'base']
+      for (const which of order) pair.add(which, which === 'base' ? baseFn : fn)
+      await pair.run()
+      const p50 = (which: string) => {
+        const task = pair.getTask(which)
+        if (task === undefined) throw new Error(`${name}: ${which} did not run`)
+        return summarize(samplesOf(task)).p50
+      }
+      bases.push(p50('base'))
+      values.push(p50('idea'))
+      ratios.push(p50('idea') / p50('base'))
+    }
+    const mid = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)] ?? Number.NaN
+    rows.push([name, base, ms(mid(bases)), ms(mid(values)), mid(ratios).toFixed(2)])
+  }
+  console.log(`load average ${load()} after the pairs`)
   console.log(
     markdownTable(
       [
-        ['100 entities, 1 policy', 'left'],
-        ['mean', 'right'],
-        ['÷ floor', 'right'],
+        ['idea (100 entities, 1 policy)', 'left'],
+        ['against', 'left'],
+        ['against: p50', 'right'],
+        ['idea: p50', 'right'],
+        ['ratio', 'right'],
       ],
-      ideas,
+      rows,
     ),
   )
 }

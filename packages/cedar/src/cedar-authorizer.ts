@@ -20,6 +20,7 @@ import {
   type ReloadResult,
 } from './lib/options.js'
 import { type ActionSets, preparseByAction } from './lib/partition.js'
+import { readPlans } from './lib/read-plans.js'
 import { entityKey } from './lib/reads.js'
 import { sanitize } from './lib/sanitize.js'
 import { isSnapshot, namesIn, type Slicer, type Snapshot, slice, slicer, snapshotOf } from './lib/snapshot.js'
@@ -60,8 +61,12 @@ interface ActiveSet {
   readonly cache: LRUCache<number, CachedDecision> | undefined
   /** The versions of the loader's entities, converted and checked once each. */
   readonly snapshots: LRUCache<string | number, Snapshot> | undefined
-  /** How this set slices a versioned loader's entities; `undefined`: they are sent whole. */
-  readonly slicer: Slicer | undefined
+  /**
+   * How this set slices a versioned loader's entities; `undefined`: they are sent whole. Built on the
+   * first snapshot (it pre-parses a schema of its own), so a loader of arrays never pays for it; `build`
+   * false only looks (a set that no longer serves must not pre-parse under a slot now in use).
+   */
+  readonly slicer: (build: boolean) => Slicer | undefined
   /** The set pre-parsed per action; `undefined`: the whole set, under `slot`, serves every action. */
   readonly sets: ActionSets | undefined
 }
@@ -181,7 +186,7 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
         let entities: EntityJson[]
         let schemaName = set.schemaName
         if (versioned !== undefined) {
-          const snapshot = snapshotFor(set, versioned.version, versioned.entities)
+          const snapshot = snapshotFor(set, versioned.version, versioned.entities, set === active)
           if (snapshot.unrepresentable !== undefined) throw snapshot.unrepresentable
           if (snapshot.refused !== undefined) {
             const decision = decide({ type: 'failure', errors: [...snapshot.refused], warnings: [] })
@@ -191,7 +196,7 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
           if (snapshot.nodes === undefined) entities = snapshot.entities
           else {
             entities = slice(snapshot, roots(request))
-            schemaName = set.slicer?.schemaName
+            schemaName = set.slicer(false)?.schemaName
           }
         } else entities = toEntities(loaded)
         const call: StatefulAuthorizationCall = {
@@ -242,11 +247,16 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
 const noEntities: readonly never[] = Object.freeze([])
 
 /** A version's snapshot, converted and checked on the first decision that names the version. */
-function snapshotFor(set: ActiveSet, version: string | number, entities: unknown): Snapshot {
+function snapshotFor(
+  set: ActiveSet,
+  version: string | number,
+  entities: unknown,
+  serving: boolean,
+): Snapshot {
   const snapshots = set.snapshots as LRUCache<string | number, Snapshot>
   let snapshot = snapshots.get(version)
   if (snapshot === undefined) {
-    snapshot = snapshotOf(entities as readonly CedarEntity[], set.slicer)
+    snapshot = snapshotOf(entities as readonly CedarEntity[], set.slicer(serving))
     snapshots.set(version, snapshot)
   }
   return snapshot
@@ -280,6 +290,8 @@ function activate(
   // The key holds the time (in seconds) where the context carries it: entries would serve one second.
   const cached = settings.cacheMax !== undefined && (settings.cacheTimeVarying || !plans.time)
   const loads = settings.entities !== undefined
+  let slicing: Slicer | undefined
+  let built = !(loads && settings.slice)
   return Object.freeze({
     slot,
     compiled,
@@ -288,18 +300,28 @@ function activate(
     plans,
     cache: cached ? new LRUCache<number, CachedDecision>({ max: settings.cacheMax as number }) : undefined,
     snapshots: loads ? new LRUCache<string | number, Snapshot>({ max: settings.maxVersions }) : undefined,
-    slicer: loads && settings.slice ? slicer(slot, compiled.reads, compiled.schema) : undefined,
+    slicer: (build: boolean) => {
+      if (!built && build) {
+        built = true
+        slicing = slicer(slot, compiled.reads, compiled.schema)
+      }
+      return slicing
+    },
     sets,
   })
 }
 
-/** The plans of the compiled set's schema; those of `previous` (the same object) when it is the same. */
+/**
+ * The plans of the compiled set's schema (without one, of what its policies read); those of `previous`
+ * (the same object) when they are the same.
+ */
 function planContexts(
   compiled: CompiledPolicies,
   settings: CedarAuthorizerSettings,
   previous: ContextPlans | undefined,
 ): ContextPlans {
-  const plans = contextPlans(compiled.schema, settings)
+  const declared = contextPlans(compiled.schema, settings)
+  const plans = compiled.schema === undefined ? readPlans(declared, compiled.reads) : declared
   return previous !== undefined && previous.key === plans.key ? previous : plans
 }
 

@@ -12,6 +12,11 @@ import type { PolicyJson } from '@cedar-policy/cedar-wasm/nodejs'
 export interface PolicyReads {
   readonly attributes: ReadonlySet<string>
   readonly tags: boolean
+  /**
+   * Whether some policy uses `context` otherwise than to read an attribute of it (`context == {…}`,
+   * `[context]`): its attributes then all count.
+   */
+  readonly wholeContext: boolean
   /** The entities named as literals, as {@link entityKey}s. */
   readonly literals: readonly string[]
 }
@@ -24,6 +29,9 @@ export function policyReads(policies: readonly (PolicyJson | undefined)[]): Poli
   const attributes = new Set<string>()
   const literals = new Set<string>()
   let tags = false
+  // Every `context`, and those that are the record an attribute is read from.
+  let contexts = 0
+  let contextReads = 0
   // Walked with a stack: a policy's expressions can nest deeper than the call stack.
   const stack: unknown[] = []
   for (const policy of policies) {
@@ -38,12 +46,14 @@ export function policyReads(policies: readonly (PolicyJson | undefined)[]): Poli
       continue
     }
     const node = value as Record<string, unknown>
+    if (node.Var === 'context') contexts++
     const { type, id } = node
     if (typeof type === 'string' && typeof id === 'string') literals.add(entityKey(type, id))
     for (const key in node) {
       const inner = node[key]
       if (key === '.' || key === 'has') {
-        const attr = (inner as { attr?: unknown } | null)?.attr
+        const { attr, left } = (inner ?? {}) as { attr?: unknown; left?: { Var?: unknown } | null }
+        if (left?.Var === 'context') contextReads++
         if (typeof attr === 'string') attributes.add(attr)
         else if (Array.isArray(attr))
           for (const name of attr) if (typeof name === 'string') attributes.add(name)
@@ -51,7 +61,12 @@ export function policyReads(policies: readonly (PolicyJson | undefined)[]): Poli
       stack.push(inner)
     }
   }
-  return Object.freeze({ attributes, tags, literals: Object.freeze([...literals]) })
+  return Object.freeze({
+    attributes,
+    tags,
+    wholeContext: contexts > contextReads,
+    literals: Object.freeze([...literals]),
+  })
 }
 
 /** One string per entity reference: the type's length, the type, the id (no two references share one). */
