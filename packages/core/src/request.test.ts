@@ -122,6 +122,39 @@ describe('fromNodeRequest', () => {
     expect(view('true')).toEqual({ raw, authorized: false })
     expect(view(undefined)).toEqual({ raw, authorized: false })
   })
+
+  it("reads a TLS socket's peer certificate through getPeerX509Certificate, its names only when asked (issue 15)", () => {
+    const raw = new Uint8Array([1, 2, 3])
+    let namesRead = 0
+    const x509 = {
+      raw,
+      get subjectAltName() {
+        namesRead++
+        return 'URI:spiffe://x/y'
+      },
+    }
+    const view = (peer: typeof x509 | undefined) =>
+      fromNodeRequest(
+        {
+          ...node([]),
+          socket: {
+            authorized: true,
+            getPeerX509Certificate: () => peer,
+            getPeerCertificate: () => {
+              throw new Error('the X509Certificate is read instead')
+            },
+          },
+        },
+        { resolveOrigin: originResolver() },
+      ).peerCertificate?.()
+    const certificate = view(x509)
+    expect(certificate?.raw).toBe(raw)
+    expect(certificate?.authorized).toBe(true)
+    expect(namesRead).toBe(0)
+    expect(certificate?.subjectAltName).toBe('URI:spiffe://x/y')
+    expect(view(undefined)).toBeUndefined()
+    expect(view({ raw: new Uint8Array(), subjectAltName: undefined } as never)).toBeUndefined()
+  })
 })
 
 describe('fromFetchRequest', () => {

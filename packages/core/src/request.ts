@@ -6,7 +6,7 @@ export interface PeerCertificate {
   /** The certificate's DER encoding. */
   readonly raw: Uint8Array
   /** The `subjectAltName` string as Node reports it, such as `URI:spiffe://example.org/api`. */
-  readonly subjectAltName?: string
+  readonly subjectAltName?: string | undefined
   /**
    * Whether the TLS stack verified the peer's chain against the server's CA certificates (Node's
    * `socket.authorized`). Absent means not known, which layers treat as not verified.
@@ -200,6 +200,10 @@ export interface NodeRequestSource {
     /** A TLS socket's `authorized`: whether the peer's certificate chain verified. */
     readonly authorized?: boolean | undefined
     getPeerCertificate?: (detailed?: boolean) => { raw?: Uint8Array; subjectaltname?: string } | object | null
+    /** A TLS socket's peer certificate as a node:crypto `X509Certificate`, whose fields are read on demand. */
+    getPeerX509Certificate?: () =>
+      | { readonly raw: Uint8Array; readonly subjectAltName: string | undefined }
+      | undefined
   }
 }
 
@@ -313,6 +317,24 @@ function readRawHeader(rawHeaders: readonly string[], name: string): readonly st
 }
 
 function nodePeerCertificate(socket: NodeRequestSource['socket']): PeerCertificate | undefined {
+  // `getPeerX509Certificate()` reads a field when it is asked for; `getPeerCertificate()` builds an object
+  // of every field (fingerprints of three hashes included) on each call, about 60 µs per request on a
+  // loaded 2-vCPU machine against under 10 µs for the DER through the X509Certificate (issue 15).
+  if (typeof socket.getPeerX509Certificate === 'function') {
+    const x509 = socket.getPeerX509Certificate()
+    if (x509 === undefined) return undefined
+    const raw = x509.raw
+    if (raw.length === 0) return undefined
+    // Only a TLS socket that checked the chain says `authorized: true`; anything else is not verified.
+    const authorized = socket.authorized === true
+    return {
+      raw,
+      authorized,
+      get subjectAltName() {
+        return x509.subjectAltName
+      },
+    }
+  }
   const cert = socket.getPeerCertificate?.(false) as { raw?: Uint8Array; subjectaltname?: string } | null
   if (cert?.raw === undefined || cert.raw.length === 0) return undefined
   // Only a TLS socket that checked the chain says `authorized: true`; anything else is not verified.
