@@ -217,17 +217,17 @@ function prepare(settings: ZeroTrustClientSettings, path: string, init: ClientRe
     throw new TypeError('fetch: "path" must be a path starting with a single "/", at most 8192 characters')
   }
   if (typeof init !== 'object' || init === null) throw new TypeError('fetch: "init" must be an object')
-  const url = new URL(settings.prefix + path, settings.origin)
-  if (url.origin !== settings.origin) throw new TypeError('fetch: "path" must stay on the base URL\'s origin')
-  const method = (init.method ?? 'GET').toUpperCase()
-  if (!/^[A-Z]{1,32}$/.test(method)) throw new TypeError('fetch: "method" option must be an HTTP method')
-  const headers: Record<string, string> = { ...settings.headers }
-  for (const [name, value] of headerEntries(init.headers)) {
-    const lower = name.toLowerCase()
-    if (reservedHeaders.has(lower) || (lower === 'authorization' && settings.tokens !== undefined)) {
-      throw new TypeError(`fetch: "headers" option must not set "${lower}": the client sets it`)
+  const target = targetOf(settings, path)
+  const method = init.method === undefined ? 'GET' : methodOf(init.method)
+  const headers: Record<string, string> = settings.hasHeaders ? { ...settings.headers } : {}
+  if (init.headers !== undefined) {
+    for (const [name, value] of headerEntries(init.headers)) {
+      const lower = name.toLowerCase()
+      if (reservedHeaders.has(lower) || (lower === 'authorization' && settings.tokens !== undefined)) {
+        throw new TypeError(`fetch: "headers" option must not set "${lower}": the client sets it`)
+      }
+      headers[lower] = value
     }
-    headers[lower] = value
   }
   let body: Uint8Array | string | undefined
   const given = init.body
@@ -253,13 +253,20 @@ function prepare(settings: ZeroTrustClientSettings, path: string, init: ClientRe
     }
   }
   const timeout = init.timeout ?? settings.timeout
-  if (!Number.isSafeInteger(timeout) || timeout < 1) {
+  if (init.timeout !== undefined && (!Number.isSafeInteger(timeout) || timeout < 1)) {
     throw new TypeError('fetch: "timeout" option must be a positive integer number of milliseconds')
   }
-  const now = Date.now()
   const deadline = init.deadline ?? settings.deadline
-  const deadlineAt = deadline instanceof Date ? deadline.getTime() : now + deadline
-  if (!Number.isFinite(deadlineAt) || (typeof deadline === 'number' && deadline < 1)) {
+  const deadlineAt =
+    typeof deadline === 'number'
+      ? Date.now() + deadline
+      : deadline instanceof Date
+        ? deadline.getTime()
+        : Number.NaN
+  if (
+    init.deadline !== undefined &&
+    (!Number.isFinite(deadlineAt) || (typeof deadline === 'number' && deadline < 1))
+  ) {
     throw new TypeError('fetch: "deadline" option must be a positive number of milliseconds or a valid Date')
   }
   if (init.signal !== undefined && !(init.signal instanceof AbortSignal)) {
@@ -267,9 +274,9 @@ function prepare(settings: ZeroTrustClientSettings, path: string, init: ClientRe
   }
   return {
     method,
-    target: { method, origin: settings.origin, path: url.pathname },
-    requestPath: url.pathname + url.search,
-    htu: settings.origin + url.pathname,
+    target: { method, origin: settings.origin, path: target.pathname },
+    requestPath: target.requestPath,
+    htu: target.htu,
     headers,
     body,
     keyed,
@@ -277,6 +284,49 @@ function prepare(settings: ZeroTrustClientSettings, path: string, init: ClientRe
     deadlineAt,
     signal: init.signal,
   }
+}
+
+// Methods as given and as sent (upper case), checked once each; bounded.
+const methods = new Map<string, string>()
+
+function methodOf(given: string): string {
+  const known = methods.get(given)
+  if (known !== undefined) return known
+  const method = typeof given === 'string' ? given.toUpperCase() : ''
+  if (!/^[A-Z]{1,32}$/.test(method)) throw new TypeError('fetch: "method" option must be an HTTP method')
+  if (methods.size < 64) methods.set(given, method)
+  return method
+}
+
+interface Target {
+  readonly pathname: string
+  readonly requestPath: string
+  readonly htu: string
+}
+
+// Paths already resolved (RFC 3986 §5.2 with the base URL, dot segments removed), as most services call a
+// few paths again and again; bounded, and dropped whole when full.
+const targets = new WeakMap<ZeroTrustClientSettings, Map<string, Target>>()
+const maxTargets = 512
+
+function targetOf(settings: ZeroTrustClientSettings, path: string): Target {
+  let known = targets.get(settings)
+  if (known === undefined) {
+    known = new Map()
+    targets.set(settings, known)
+  }
+  const found = known.get(path)
+  if (found !== undefined) return found
+  const url = new URL(settings.prefix + path, settings.origin)
+  if (url.origin !== settings.origin) throw new TypeError('fetch: "path" must stay on the base URL\'s origin')
+  const target = {
+    pathname: url.pathname,
+    requestPath: url.pathname + url.search,
+    htu: settings.origin + url.pathname,
+  }
+  if (known.size >= maxTargets) known.clear()
+  known.set(path, target)
+  return target
 }
 
 function headerEntries(headers: ClientRequestInit['headers']): Iterable<readonly [string, string]> {
@@ -315,10 +365,11 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
       // A fresh cached token without a wait; otherwise the source's answer, within the deadline.
       token = settings.tokens.peek?.(state.tokenRequest) ?? (await getToken(state, request, attempts))
     }
-    const headers = { ...request.headers }
+    // The call's own headers object (prepare copied it), its credentials set again at each attempt.
+    const headers = request.headers
     if (token !== undefined) {
       const bound = token.type === 'DPoP' && signer !== undefined
-      headers.authorization = `${bound ? 'DPoP' : 'Bearer'} ${token.value}`
+      headers.authorization = authorizationOf(token, bound)
       if (bound) headers.dpop = signer.proof(request.method, request.htu, token.value, state.nonce)
     }
     const outcome = await attempt(state, request, headers)
@@ -390,6 +441,22 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     if (wait === undefined) throw error
     await sleep(wait, request, attempts)
   }
+}
+
+// The Authorization value of each token, made once per scheme: a token is sent on many calls.
+const authorizations = {
+  DPoP: new WeakMap<AccessToken, string>(),
+  Bearer: new WeakMap<AccessToken, string>(),
+}
+
+function authorizationOf(token: AccessToken, bound: boolean): string {
+  const scheme = bound ? 'DPoP' : 'Bearer'
+  let value = authorizations[scheme].get(token)
+  if (value === undefined) {
+    value = `${scheme} ${token.value}`
+    authorizations[scheme].set(token, value)
+  }
+  return value
 }
 
 /** draft-ietf-httpapi-idempotency-key-header-07 §2.6: the same key is still being processed. */

@@ -239,6 +239,8 @@ export interface ZeroTrustClientSettings {
   readonly deadline: number
   readonly maxResponseBytes: number
   readonly headers: Readonly<Record<string, string>>
+  /** Whether `headers` has any. */
+  readonly hasHeaders: boolean
   readonly idempotencyKeys: boolean
   readonly connections: number
   readonly onEvent: ClientEventSink | undefined
@@ -275,6 +277,7 @@ export function zeroTrustClientSettings(input: ZeroTrustClientOptions): ZeroTrus
     deadline: parsed.deadline ?? 30_000,
     maxResponseBytes: parsed.maxResponseBytes ?? 10 * 1024 * 1024,
     headers: Object.freeze(headers),
+    hasHeaders: Object.keys(headers).length > 0,
     idempotencyKeys: parsed.idempotencyKeys ?? true,
     connections: parsed.connections ?? 64,
     onEvent: parsed.onEvent,
