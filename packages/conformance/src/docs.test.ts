@@ -8,6 +8,7 @@ import { dpopReasons } from '@zerotrust/dpop'
 import { idempotencyReasons } from '@zerotrust/idempotency'
 import { introspectionReasons } from '@zerotrust/introspection'
 import { jwtReasons } from '@zerotrust/jwt'
+import { ratelimitReasons } from '@zerotrust/ratelimit'
 import { redisReasons } from '@zerotrust/redis'
 import { secretsReasons } from '@zerotrust/secrets'
 import { workloadReasons } from '@zerotrust/workload'
@@ -29,6 +30,7 @@ const reasonsByPackage: Readonly<Record<string, readonly string[]>> = {
   secrets: secretsReasons,
   client: clientReasons,
   workload: workloadReasons,
+  ratelimit: ratelimitReasons,
 }
 
 /** The first cell of each row of the markdown table under `heading`, up to the next heading. */
