@@ -16,3 +16,4 @@ export type {
 } from './lib/options.js'
 export { type MaxActorDepthOptions, maxActorDepth } from './max-actor-depth.js'
 export { type ExchangeReason, exchangeReasons } from './reasons.js'
+export { type ExchangeRequest, type TokenExchange, tokenExchange } from './token-exchange.js'

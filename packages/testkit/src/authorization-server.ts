@@ -8,6 +8,11 @@ import { type AsymmetricAlgorithm, generateSigningKey, type SigningKey, toJwks }
 import { close, listen } from './lib/loopback.js'
 import { memoryAdapter } from './lib/memory-adapter.js'
 import { loadOidcProvider } from './lib/oidc-provider.js'
+import {
+  tokenExchangeGrantType,
+  tokenExchangeHandler,
+  tokenExchangeParameters,
+} from './lib/token-exchange-grant.js'
 
 /** How an access token is issued: a signed JWT (RFC 9068) or an opaque handle for introspection. */
 export type TokenFormat = 'jwt' | 'opaque'
@@ -78,6 +83,18 @@ export interface AuthorizationServerOptions {
    * The testkit's own requests then trust `ca`.
    */
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca: string }
+  /**
+   * Enables the RFC 8693 token exchange grant (`urn:ietf:params:oauth:grant-type:token-exchange`) for
+   * these registered clients (an edge service), each limited to the resource indicators it lists (every
+   * resource when absent). The grant takes a JWT access token of this server as `subject_token`
+   * (`subject_token_type` `…:access_token`), optionally an `actor_token` of this server, `resource` or
+   * `audience`, and `scope` (at most the subject token's); it issues an RFC 9068 JWT for that one
+   * resource with the `act` claim (§4.1) naming the client (or the actor token's subject) in front of any
+   * earlier actor, expiring no later than the subject token. Off by default.
+   */
+  readonly tokenExchange?: {
+    readonly clients: readonly { readonly clientId: string; readonly resources?: readonly string[] }[]
+  }
 }
 
 /** A registered client, with the secret it authenticates with. */
@@ -228,6 +245,20 @@ export async function startAuthorizationServer(
   const defaultResource = resources[0] as ResourceServerOptions
   if (defaultClient === undefined) throw new TypeError('"clients" option must not be empty')
 
+  const exchangers = new Map(
+    (options.tokenExchange?.clients ?? []).map((exchanger) => {
+      if (!clients.some((client) => client.clientId === exchanger.clientId)) {
+        throw new TypeError(`"tokenExchange" names "${exchanger.clientId}", which is not a registered client`)
+      }
+      for (const indicator of exchanger.resources ?? []) {
+        if (!resourceScopes.has(indicator)) {
+          throw new TypeError(`"tokenExchange" names the resource "${indicator}", which is not registered`)
+        }
+      }
+      return [exchanger.clientId, exchanger.resources] as const
+    }),
+  )
+
   const keys = await Promise.all(algorithms.map((alg) => generateSigningKey(alg)))
   const { default: OidcProvider, errors } = await loadOidcProvider()
 
@@ -279,7 +310,9 @@ export async function startAuthorizationServer(
         client_id: client.clientId,
         client_secret: client.clientSecret,
         token_endpoint_auth_method: client.authMethod,
-        grant_types: ['client_credentials'],
+        grant_types: exchangers.has(client.clientId)
+          ? ['client_credentials', tokenExchangeGrantType]
+          : ['client_credentials'],
         response_types: [],
         redirect_uris: [],
         scope: client.scope.join(' '),
@@ -370,6 +403,29 @@ export async function startAuthorizationServer(
   let endpoints: { jwksUri: string; tokenEndpoint: string; introspectionEndpoint: string }
   try {
     provider = new OidcProvider(issuer, configuration)
+    if (options.tokenExchange !== undefined) {
+      const allowed = new Map<string, ReadonlySet<string>>()
+      for (const [clientId, indicators] of exchangers) {
+        if (indicators !== undefined) allowed.set(clientId, new Set(indicators))
+      }
+      provider.registerGrantType(
+        tokenExchangeGrantType,
+        tokenExchangeHandler({
+          issuer: () => issuer,
+          key: keys[0] as SigningKey,
+          jwks: toJwks(...keys),
+          targets: resources.map((resource) => ({
+            indicator: resource.indicator,
+            audience: resource.audience ?? resource.indicator,
+            scope: resourceScopes.get(resource.indicator) ?? [],
+            ttl: resource.accessTokenTtl ?? accessTokenTtl,
+          })),
+          allowed,
+          errors,
+        }),
+        tokenExchangeParameters,
+      )
+    }
     handle = provider.callback()
     endpoints = await discoverEndpoints(discoveryUri, send)
   } catch (error) {
