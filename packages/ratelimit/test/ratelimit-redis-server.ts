@@ -1,0 +1,51 @@
+// One replica of an orders service, started as a child process by ratelimit-redis.test.ts: Express,
+// jwtBearer, and rateLimit() counting on the Redis shared with the other replica. It prints
+// `{"port":N}` once listening. Run with tsx and `--conditions=@zerotrust/source`.
+import type { AddressInfo } from 'node:net'
+import { authenticate, authorize, errorHandler } from '@zerotrust/express'
+import { jwtBearer } from '@zerotrust/jwt'
+import { rateLimit } from '@zerotrust/ratelimit'
+import express from 'express'
+import { Redis } from 'ioredis'
+
+const env = (name: string): string => {
+  const value = process.env[name]
+  if (value === undefined) throw new Error(`${name} is not set`)
+  return value
+}
+
+const redis = new Redis({
+  host: '127.0.0.1',
+  port: Number(env('REDIS_PORT')),
+  maxRetriesPerRequest: 1,
+  enableOfflineQueue: false,
+})
+redis.on('error', () => {})
+await new Promise((resolve) => redis.once('ready', resolve))
+
+const limits = rateLimit({
+  budgets: [{ name: 'orders', limit: Number(env('LIMIT')), windowSeconds: 60 }],
+  redis,
+  prefix: env('KEY_PREFIX'),
+})
+const app = express()
+app.use(
+  authenticate(
+    jwtBearer({
+      issuer: env('ISSUER'),
+      audience: env('AUDIENCE'),
+      algorithms: ['ES256'],
+      jwks: JSON.parse(env('JWKS')),
+    }),
+    {
+      publicOrigin: 'https://api.example.com',
+    },
+  ),
+)
+app.get('/orders', authorize(limits), (_req, res) => {
+  res.json({ pid: process.pid })
+})
+app.use(errorHandler())
+const server = app.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`)
+})
