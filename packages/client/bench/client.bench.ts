@@ -86,22 +86,25 @@ const client = zeroTrustClient({
     events++
   },
 })
+const quiet = zeroTrustClient({
+  baseUrl: origin,
+  tls,
+  expectPeer: `spiffe://${td}/billing`,
+  tokens,
+  connections: 1,
+})
 const dpopKey = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
   'sign',
   'verify',
 ])) as webcrypto.CryptoKeyPair
+const cached = await tokens.token()
+const dpopToken = { type: 'DPoP', expiresAt: cached.expiresAt, value: cached.value } as const
 // The DPoP row measures the proof's cost on the wire, not the token's binding (the server checks nothing).
 const dpopClient = zeroTrustClient({
   baseUrl: origin,
   tls,
   expectPeer: `spiffe://${td}/billing`,
-  tokens: {
-    token: async () => {
-      const token = await tokens.token()
-      return { type: 'DPoP', expiresAt: token.expiresAt, value: token.value }
-    },
-    invalidate: () => {},
-  },
+  tokens: { token: async () => dpopToken, peek: () => dpopToken, invalidate: () => {} },
   dpop: { key: dpopKey },
   connections: 1,
 })
@@ -109,6 +112,7 @@ const dpopClient = zeroTrustClient({
 const tasks = {
   bare: 'undici Agent.request, body read (baseline)',
   client: 'zeroTrustClient.fetch, token cached',
+  quiet: 'zeroTrustClient.fetch, token cached, no event sink',
   dpop: 'zeroTrustClient.fetch, token cached + DPoP proof',
 } as const
 
@@ -125,6 +129,7 @@ async function bareCall(): Promise<void> {
 const runs: Record<keyof typeof tasks, () => Promise<unknown>> = {
   bare: bareCall,
   client: async () => (await client.fetch('/v1/charges/ch_1')).text(),
+  quiet: async () => (await quiet.fetch('/v1/charges/ch_1')).text(),
   dpop: async () => (await dpopClient.fetch('/v1/charges/ch_1')).text(),
 }
 
@@ -144,7 +149,7 @@ const microRuns: Record<keyof typeof micro, () => unknown> = {
 }
 
 // Warm everything: connections, the JIT, the token cache.
-for (let i = 0; i < 300; i++) await Promise.all([runs.bare(), runs.client(), runs.dpop()])
+for (let i = 0; i < 300; i++) await Promise.all([runs.bare(), runs.client(), runs.quiet(), runs.dpop()])
 
 /** CPU microseconds (user + system, both sides: the server runs in this process) per call over `calls`. */
 async function cpuPerCall(run: () => Promise<unknown>, calls: number): Promise<number> {
@@ -155,11 +160,16 @@ async function cpuPerCall(run: () => Promise<unknown>, calls: number): Promise<n
 }
 
 const cpuCalls = envInteger('BENCH_CPU_CALLS', 3000)
-const cpu: Record<keyof typeof tasks, number[]> = { bare: [], client: [], dpop: [] }
-const cpuRatios: { client: number[]; dpop: number[] } = { client: [], dpop: [] }
+const cpu: Record<keyof typeof tasks, number[]> = { bare: [], client: [], quiet: [], dpop: [] }
+const cpuRatios: { client: number[]; quiet: number[]; dpop: number[] } = { client: [], quiet: [], dpop: [] }
 const httpSamples = new Map<string, number[]>()
 const microSamples = new Map<string, number[]>()
-const ratios: { client: number[]; dpop: number[]; proof: number[] } = { client: [], dpop: [], proof: [] }
+const ratios: { client: number[]; quiet: number[]; dpop: number[]; proof: number[] } = {
+  client: [],
+  quiet: [],
+  dpop: [],
+  proof: [],
+}
 const load: number[] = []
 for (let round = 0; round < rounds; round++) {
   load.push(os.loadavg()[0] ?? 0)
@@ -180,8 +190,10 @@ for (let round = 0; round < rounds; round++) {
   for (const id of order) if (id !== undefined) roundCpu[id] = await cpuPerCall(runs[id], cpuCalls)
   for (const id of Object.keys(cpu) as (keyof typeof tasks)[]) cpu[id].push(roundCpu[id] ?? 0)
   cpuRatios.client.push((roundCpu.client ?? 0) / (roundCpu.bare ?? 1))
+  cpuRatios.quiet.push((roundCpu.quiet ?? 0) / (roundCpu.bare ?? 1))
   cpuRatios.dpop.push((roundCpu.dpop ?? 0) / (roundCpu.bare ?? 1))
   ratios.client.push((medians[tasks.client] ?? 0) / (medians[tasks.bare] ?? 1))
+  ratios.quiet.push((medians[tasks.quiet] ?? 0) / (medians[tasks.bare] ?? 1))
   ratios.dpop.push((medians[tasks.dpop] ?? 0) / (medians[tasks.bare] ?? 1))
   const microBench = new Bench(benchOptions(Math.max(200, time / 3)))
   const microOrder = round % 2 === 0 ? (['raw', 'proof'] as const) : (['proof', 'raw'] as const)
@@ -239,7 +251,7 @@ const text = [
   '',
   table(httpSamples, tasks.bare),
   '',
-  `Median of the per-round ratios of medians: client ×${median(ratios.client).toFixed(3)} (rounds: ${ratios.client.map((r) => r.toFixed(3)).join(', ')}); with DPoP ×${median(ratios.dpop).toFixed(3)}`,
+  `Median of the per-round ratios of medians: client ×${median(ratios.client).toFixed(3)} (rounds: ${ratios.client.map((r) => r.toFixed(3)).join(', ')}); without an event sink ×${median(ratios.quiet).toFixed(3)} (rounds: ${ratios.quiet.map((r) => r.toFixed(3)).join(', ')}); with DPoP ×${median(ratios.dpop).toFixed(3)}`,
   '',
   `CPU time per call (user + system, client and server, ${cpuCalls} sequential calls per task and round):`,
   '',
@@ -258,7 +270,7 @@ const text = [
     ]),
   ),
   '',
-  `Median of the per-round CPU ratios: client ×${median(cpuRatios.client).toFixed(3)} (rounds: ${cpuRatios.client.map((r) => r.toFixed(3)).join(', ')}); with DPoP ×${median(cpuRatios.dpop).toFixed(3)}`,
+  `Median of the per-round CPU ratios: client ×${median(cpuRatios.client).toFixed(3)} (rounds: ${cpuRatios.client.map((r) => r.toFixed(3)).join(', ')}); without an event sink ×${median(cpuRatios.quiet).toFixed(3)}; with DPoP ×${median(cpuRatios.dpop).toFixed(3)}`,
   '',
   'A DPoP proof against one raw ES256 signature:',
   '',
@@ -271,6 +283,13 @@ console.log(text)
 mkdirSync(dirname(out), { recursive: true })
 writeFileSync(out, `${text}\n`)
 
-await Promise.all([client.close(), dpopClient.close(), bare.close(), tokens.close(), as.close()])
+await Promise.all([
+  client.close(),
+  quiet.close(),
+  dpopClient.close(),
+  bare.close(),
+  tokens.close(),
+  as.close(),
+])
 server.closeAllConnections()
 server.close()

@@ -146,6 +146,7 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
   // One handle per key pair: it keeps the issuer's nonce (RFC 9449 §8) from one token request to the next.
   const handles = new WeakMap<webcrypto.CryptoKeyPair, oauth.DPoPHandle>()
   let metadata: Promise<oauth.AuthorizationServer> | undefined
+  const keys = new WeakMap<TokenRequestOptions, string>()
 
   async function boundedFetch(
     url: string,
@@ -309,15 +310,19 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
       )
     },
     peek(request_: TokenRequestOptions = {}): AccessToken | undefined {
-      const scope = scopeString(request_.scope) ?? settings.scope
-      return cache.peek(
-        keyOf(
+      // A client asks with the same options object at each call: its key is made once.
+      let key = keys.get(request_)
+      if (key === undefined) {
+        const scope = scopeString(request_.scope) ?? settings.scope
+        key = keyOf(
           request_.audience ?? settings.audience,
           request_.resource ?? settings.resource,
           scope,
           request_.dpop,
-        ),
-      )
+        )
+        keys.set(request_, key)
+      }
+      return cache.peek(key)
     },
     invalidate(token: AccessToken): void {
       cache.invalidate(token)

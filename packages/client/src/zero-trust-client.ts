@@ -7,7 +7,7 @@ import { ClientResponse, ClientResponseHeaders } from './client-response.js'
 import { BodyTooLargeError, readBody, readErrorBody } from './lib/body.js'
 import { type Challenge, parseChallenges } from './lib/challenges.js'
 import { type DpopSigner, dpopSigner } from './lib/dpop-key.js'
-import { type ClientEventSink, emit, since } from './lib/events.js'
+import { type ClientEvent, type ClientEventSink, emit, since } from './lib/events.js'
 import { type ZeroTrustClientSettings, zeroTrustClientSettings } from './lib/options.js'
 import { peerIdentityError } from './lib/peer.js'
 import { maxProblemBytes, parseProblem } from './lib/problem.js'
@@ -543,6 +543,16 @@ async function getToken(state: ClientState, request: Call, attempts: number): Pr
   }
 }
 
+/** The signal of one attempt: aborted by its timer or by the caller's signal. */
+class AttemptSignal extends EventEmitter {
+  timedOut = false
+}
+
+function timeUp(signal: AttemptSignal): void {
+  signal.timedOut = true
+  signal.emit('abort')
+}
+
 /** One attempt: the request sent and its answer read, or why not. */
 async function attempt(
   state: ClientState,
@@ -553,17 +563,10 @@ async function attempt(
   const remaining = request.deadlineAt - Date.now()
   const byDeadline = remaining < request.timeout
   // undici takes an emitter as the request's signal: far cheaper than an AbortController per attempt.
-  const abort = new EventEmitter()
-  let timedOut = false
-  const timer = setTimeout(
-    () => {
-      timedOut = true
-      abort.emit('abort')
-    },
-    Math.max(1, byDeadline ? remaining : request.timeout),
-  )
-  const onAbort = () => abort.emit('abort')
-  request.signal?.addEventListener('abort', onAbort, { once: true })
+  const abort = new AttemptSignal()
+  const timer = setTimeout(timeUp, Math.max(1, byDeadline ? remaining : request.timeout), abort)
+  const onAbort = request.signal === undefined ? undefined : () => abort.emit('abort')
+  if (onAbort !== undefined) request.signal?.addEventListener('abort', onAbort, { once: true })
   const lease: Lease = transport.acquire()
   let sent = false
   try {
@@ -587,10 +590,10 @@ async function attempt(
     }
     return { status: statusCode, headers: answerHeaders, body: bytes }
   } catch (error) {
-    return failureOf(error, sent, timedOut && !request.signal?.aborted, byDeadline)
+    return failureOf(error, sent, abort.timedOut && !request.signal?.aborted, byDeadline)
   } finally {
     clearTimeout(timer)
-    request.signal?.removeEventListener('abort', onAbort)
+    if (onAbort !== undefined) request.signal?.removeEventListener('abort', onAbort)
     transport.release(lease)
   }
 }
@@ -718,19 +721,21 @@ function reportAttempt(
         ? 'deny'
         : 'error'
   const workload = state.transport.spiffeId
-  emit(sink, {
+  // Members in the order of DecisionEvent, absent ones left out rather than undefined (JSON logs).
+  const event: { -readonly [K in keyof ClientEvent]: ClientEvent[K] } = {
     layer: 'client',
     outcome,
     code: error === undefined ? 'ok' : error.code,
-    ...(error === undefined ? {} : { reason: error.reason }),
-    ...(status === undefined ? {} : { status }),
-    ...(retryInMs === undefined ? {} : { retryInMs }),
-    method: request.method,
-    origin: request.target.origin,
-    path: request.target.path,
-    attempt,
-    ...(workload === undefined ? {} : { workload }),
-    ...(state.settings.peer === undefined ? {} : { peer: state.settings.peer }),
-    durationMs: since(started),
-  })
+  } as ClientEvent
+  if (error !== undefined) event.reason = error.reason
+  if (status !== undefined) event.status = status
+  if (retryInMs !== undefined) event.retryInMs = retryInMs
+  event.method = request.method
+  event.origin = request.target.origin
+  event.path = request.target.path
+  event.attempt = attempt
+  if (workload !== undefined) event.workload = workload
+  if (state.settings.peer !== undefined) event.peer = state.settings.peer
+  event.durationMs = since(started)
+  emit(sink, event)
 }
