@@ -1,6 +1,11 @@
 import { isZeroTrustError, type RequestLike, type ZeroTrustError } from '@zerotrust/core'
 import { jwtBearer } from '@zerotrust/jwt'
-import { type AuthorizationServer, generateSigningKey, signAccessToken, startAuthorizationServer } from '@zerotrust/testkit'
+import {
+  type AuthorizationServer,
+  generateSigningKey,
+  signAccessToken,
+  startAuthorizationServer,
+} from '@zerotrust/testkit'
 import { decodeJwt } from 'jose'
 import { ClientSecretBasic } from 'oauth4webapi'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -71,7 +76,12 @@ describe('tokenExchange against oidc-provider (RFC 8693)', () => {
     const token = await edge().exchange(subject, { resource: 'api://orders', scope: 'orders:read' })
     expect(token.value).not.toBe(subject)
     expect(token.scopes).toEqual(['orders:read'])
-    const orders = jwtBearer({ issuer: as.issuer, audience: 'api://orders', algorithms: ['ES256'], jwksUri: as.jwksUri })
+    const orders = jwtBearer({
+      issuer: as.issuer,
+      audience: 'api://orders',
+      algorithms: ['ES256'],
+      jwksUri: as.jwksUri,
+    })
     const auth = await orders.authenticate(bearer(token.value))
     expect(auth.subject).toBe('alice')
     expect(auth.scopes).toEqual(['orders:read'])
@@ -86,7 +96,9 @@ describe('tokenExchange against oidc-provider (RFC 8693)', () => {
 
   it('refuses a scope wider than the subject token: 403 insufficient_scope', async () => {
     const subject = await userToken({ scope: 'orders:read' })
-    const error = await refusal(edge().exchange(subject, { resource: 'api://orders', scope: 'orders:read orders:write' }))
+    const error = await refusal(
+      edge().exchange(subject, { resource: 'api://orders', scope: 'orders:read orders:write' }),
+    )
     expect({ code: error.code, status: error.status, reason: error.reason }).toEqual({
       code: 'insufficient_scope',
       status: 403,
@@ -103,19 +115,37 @@ describe('tokenExchange against oidc-provider (RFC 8693)', () => {
       reason: 'exchange_refused',
     })
     const stranger = await generateSigningKey('ES256')
-    const forged = await signAccessToken(stranger, { iss: as.issuer, sub: 'mallory', aud: 'api://edge', scope: 'orders:read' })
-    expect((await refusal(exchange.exchange(forged, { resource: 'api://orders' }))).reason).toBe('exchange_refused')
+    const forged = await signAccessToken(stranger, {
+      iss: as.issuer,
+      sub: 'mallory',
+      aud: 'api://edge',
+      scope: 'orders:read',
+    })
+    expect((await refusal(exchange.exchange(forged, { resource: 'api://orders' }))).reason).toBe(
+      'exchange_refused',
+    )
     const notEdge = await userToken({ may_act: { sub: 'someone-else' } })
-    expect((await refusal(exchange.exchange(notEdge, { resource: 'api://orders' }))).reason).toBe('exchange_refused')
+    expect((await refusal(exchange.exchange(notEdge, { resource: 'api://orders' }))).reason).toBe(
+      'exchange_refused',
+    )
     const mayAct = await userToken({ may_act: { sub: 'edge' } })
-    await expect(exchange.exchange(mayAct, { resource: 'api://orders' })).resolves.toMatchObject({ type: 'Bearer' })
+    await expect(exchange.exchange(mayAct, { resource: 'api://orders' })).resolves.toMatchObject({
+      type: 'Bearer',
+    })
   })
 
   it('refuses a client not allowed the grant', async () => {
     const web = as.clients.find((c) => c.clientId === 'web')
-    const exchange = tokenExchange({ issuer: as.issuer, clientId: 'web', auth: ClientSecretBasic(web?.clientSecret as string) })
+    const exchange = tokenExchange({
+      issuer: as.issuer,
+      clientId: 'web',
+      auth: ClientSecretBasic(web?.clientSecret as string),
+    })
     const error = await refusal(exchange.exchange(await userToken(), { resource: 'api://orders' }))
-    expect({ code: error.code, reason: error.reason }).toEqual({ code: 'access_denied', reason: 'exchange_refused' })
+    expect({ code: error.code, reason: error.reason }).toEqual({
+      code: 'access_denied',
+      reason: 'exchange_refused',
+    })
   })
 
   it('caches per subject token, audience and scope, and coalesces concurrent exchanges', async () => {
@@ -128,14 +158,19 @@ describe('tokenExchange against oidc-provider (RFC 8693)', () => {
       const exchange = edge()
       const subject = await userToken()
       const tokens = await Promise.all(
-        Array.from({ length: 50 }, () => exchange.exchange(subject, { resource: 'api://orders', scope: 'orders:read' })),
+        Array.from({ length: 50 }, () =>
+          exchange.exchange(subject, { resource: 'api://orders', scope: 'orders:read' }),
+        ),
       )
       expect(new Set(tokens).size).toBe(1)
       expect(grants).toBe(1)
       await exchange.exchange(subject, { resource: 'api://orders', scope: 'orders:read' })
       expect(grants).toBe(1)
       await exchange.exchange(subject, { resource: 'api://orders', scope: 'orders:write' })
-      await exchange.exchange(await userToken({ sub: 'bob' }), { resource: 'api://orders', scope: 'orders:read' })
+      await exchange.exchange(await userToken({ sub: 'bob' }), {
+        resource: 'api://orders',
+        scope: 'orders:read',
+      })
       expect(grants).toBe(3)
     } finally {
       as.provider.off('grant.success', count)
@@ -156,7 +191,12 @@ describe('tokenExchange against oidc-provider (RFC 8693)', () => {
     })
     await down.close()
     const error = await refusal(exchange.exchange(await userToken(), { resource: 'api://orders' }))
-    expect({ code: error.code, status: error.status, reason: error.reason, retryAfter: error.retryAfter }).toEqual({
+    expect({
+      code: error.code,
+      status: error.status,
+      reason: error.reason,
+      retryAfter: error.retryAfter,
+    }).toEqual({
       code: 'dependency_unavailable',
       status: 503,
       reason: 'exchange_unavailable',
@@ -167,9 +207,9 @@ describe('tokenExchange against oidc-provider (RFC 8693)', () => {
   })
 
   it('names the option at fault', () => {
-    expect(() => tokenExchange({ issuer: 'http://idp.example.com/', clientId: 'edge', auth: ClientSecretBasic('s') })).toThrow(
-      'tokenExchange: "issuer" option must be an https URL (plain http only on loopback)',
-    )
+    expect(() =>
+      tokenExchange({ issuer: 'http://idp.example.com/', clientId: 'edge', auth: ClientSecretBasic('s') }),
+    ).toThrow('tokenExchange: "issuer" option must be an https URL (plain http only on loopback)')
     expect(() => tokenExchange({ issuer: as.issuer, clientId: 'edge', auth: 'secret' as never })).toThrow(
       'tokenExchange: "auth" option must be an oauth4webapi client authentication',
     )
