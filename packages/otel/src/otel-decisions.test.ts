@@ -136,7 +136,7 @@ describe('pinoDecisions', () => {
   it('writes one JSON line per decision at the level of its outcome, with the stable fields', async () => {
     const { pino } = await import('pino')
     const lines: string[] = []
-    const log = pino({ base: undefined, timestamp: false }, { write: (line: string) => lines.push(line) })
+    const log = pino({ base: null, timestamp: false }, { write: (line: string) => lines.push(line) })
     const sink = pinoDecisions(log)
     sink(events[0] as DecisionEvent)
     sink(events[4] as DecisionEvent)
