@@ -125,18 +125,15 @@ const spiffeId = z.custom<string>(isSpiffeId, {
   error: 'must be a SPIFFE ID (spiffe://<trust domain>/<path>)',
 })
 
-const retrySchema = z.union(
-  [
-    z.literal(false),
-    z.strictObject({
-      attempts: option.integer({ min: 1, max: 10 }).optional(),
-      baseDelay: option.milliseconds({ min: 1, max: 60_000 }).optional(),
-      maxDelay: option.milliseconds({ min: 1, max: 300_000 }).optional(),
-      maxRetryAfter: option.milliseconds({ max: 3_600_000 }).optional(),
-    }),
-  ],
-  { error: 'must be false or an object of retry options' },
-)
+const retrySchema = z.union([
+  z.literal(false),
+  z.strictObject({
+    attempts: option.integer({ min: 1, max: 10 }).optional(),
+    baseDelay: option.milliseconds({ min: 1, max: 60_000 }).optional(),
+    maxDelay: option.milliseconds({ min: 1, max: 300_000 }).optional(),
+    maxRetryAfter: option.milliseconds({ max: 3_600_000 }).optional(),
+  }),
+])
 
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const headerValue = /^[\t\x20-\x7e\x80-\xff]*$/
