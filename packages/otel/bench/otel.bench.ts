@@ -1,7 +1,8 @@
 // Cost of otelDecisions per event with no SDK registered (the API's no-op provider), next to an empty
 // sink. Run: pnpm --filter @zerotrust/otel bench (BENCH_TIME ms per task).
-import type { DecisionEvent } from '@zerotrust/core'
+
 import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
+import type { DecisionEvent } from '@zerotrust/core'
 import { Bench } from 'tinybench'
 import { otelDecisions } from '../src/index.js'
 

@@ -1,8 +1,9 @@
 // Cost of one rateLimit check on the memory store, next to its floor: rate-limiter-flexible's
 // RateLimiterMemory.consume alone on the same key. The difference is this package's own work (budget
 // choice, identity key, decision). Run: pnpm --filter @zerotrust/ratelimit bench (BENCH_TIME ms per task).
-import type { Auth, RequestLike } from '@zerotrust/core'
+
 import { benchOptions, envInteger, report } from '@zerotrust/benchkit'
+import type { Auth, RequestLike } from '@zerotrust/core'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
 import { Bench } from 'tinybench'
 import { rateLimit } from '../src/index.js'
@@ -20,7 +21,13 @@ const auth: Auth = {
   expiresAt: undefined,
   cnf: undefined,
 }
-const req: RequestLike = { method: 'GET', origin: undefined, target: '/orders', path: '/orders', headerValues: () => [] }
+const req: RequestLike = {
+  method: 'GET',
+  origin: undefined,
+  target: '/orders',
+  path: '/orders',
+  headerValues: () => [],
+}
 const big = 1_000_000_000
 const floor = new RateLimiterMemory({ points: big, duration: 3600 })
 const ours = rateLimit({ budgets: [{ name: 'default', limit: big, windowSeconds: 3600 }] })
