@@ -11,6 +11,8 @@ export interface Actor {
 /** Deepest chain {@link actorChain} reads when no bound is given. */
 export const defaultMaxActorDepth = 8
 
+const noActors: readonly Actor[] = Object.freeze([])
+
 /** Most actors any chain may hold, whatever bound is given: a nesting deeper than this is an attack. */
 const hardMaxActorDepth = 32
 
@@ -26,6 +28,7 @@ const hardMaxActorDepth = 32
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-4.1
  */
 export function actorChain(auth: Auth, maxDepth: number = defaultMaxActorDepth): readonly Actor[] {
+  if (auth.claims.act === undefined) return noActors
   const bound = Math.min(maxDepth, hardMaxActorDepth)
   const chain: Actor[] = []
   let act: unknown = auth.claims.act

@@ -152,7 +152,7 @@ export function tokenExchange(options: TokenExchangeOptions): TokenExchange {
       throw malformed(settings.retryAfter)
     const lifetime = typeof answer.expires_in === 'number' && answer.expires_in > 0 ? answer.expires_in : 0
     const target = audience ?? resource ?? ''
-    return issuedToken(answer.access_token, Date.now() + lifetime * 1000, target, Object.freeze([...granted]))
+    return issuedToken(answer.access_token, Date.now() + lifetime * 1000, target, granted)
   }
 
   return Object.freeze({

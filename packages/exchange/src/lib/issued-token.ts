@@ -16,6 +16,30 @@ export interface IssuedToken {
   readonly scopes: readonly string[]
 }
 
+/**
+ * An {@link IssuedToken}: `value` is a getter on the prototype, so it is not an own enumerable property
+ * and neither `JSON.stringify`, object spread nor `util.inspect` shows it.
+ */
+class Issued implements IssuedToken {
+  readonly type = 'Bearer' as const
+  readonly expiresAt: number
+  readonly audience: string
+  readonly scopes: readonly string[]
+  readonly #value: string
+
+  constructor(value: string, expiresAt: number, audience: string, scopes: readonly string[]) {
+    this.#value = value
+    this.expiresAt = expiresAt
+    this.audience = audience
+    this.scopes = scopes
+    Object.freeze(this)
+  }
+
+  get value(): string {
+    return this.#value
+  }
+}
+
 /** Makes an {@link IssuedToken} whose `value` is hidden from enumeration. */
 export function issuedToken(
   value: string,
@@ -23,14 +47,17 @@ export function issuedToken(
   audience: string,
   scopes: readonly string[],
 ): IssuedToken {
-  const token = { type: 'Bearer', expiresAt, audience, scopes }
-  Object.defineProperty(token, 'value', { value, enumerable: false })
-  return Object.freeze(token) as IssuedToken
+  return new Issued(value, expiresAt, audience, scopes)
 }
 
-/** A requested scope, as a list; `undefined` and `''` are the empty list. */
+const none: readonly string[] = Object.freeze([])
+
+/** A requested scope, as a frozen list of its own; `undefined` and `''` are the empty list. */
 export function scopeList(scope: string | readonly string[] | undefined): readonly string[] {
-  if (scope === undefined) return []
-  if (typeof scope === 'string') return scope === '' ? [] : scope.split(' ').filter((s) => s !== '')
-  return scope
+  if (scope === undefined || scope === '') return none
+  if (typeof scope === 'string') {
+    const list = scope.split(' ')
+    return Object.freeze(list.includes('') ? list.filter((s) => s !== '') : list)
+  }
+  return Object.freeze([...scope])
 }
