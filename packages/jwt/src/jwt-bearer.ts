@@ -51,10 +51,10 @@ interface CacheEntry {
 }
 
 /**
- * Verifies JWT access tokens on jose: pinned algorithms, keys only from the issuer's JWKS (discovered
- * and cached), exact `iss`, `aud`, `exp`/`nbf`/`iat` with a small tolerance, `typ: at+jwt` and the
- * RFC 9068 claims by default, and a bounded cache of verified tokens so that a repeated token costs a map
- * lookup.
+ * Verifies JWT access tokens: pinned algorithms, keys only from the issuer's JWKS (discovered and
+ * cached; imported and selected by jose), signatures checked with node:crypto on a `KeyObject` kept per
+ * key, exact `iss`, `aud`, `exp`/`nbf`/`iat` with a small tolerance, `typ: at+jwt` and the RFC 9068
+ * claims by default, and a bounded cache of verified tokens so that a repeated token costs a map lookup.
  *
  * `jku`, `x5u`, `x5c` and an embedded `jwk` in a token header are never used to find keys, and `kid` is
  * only compared. A token bound to a DPoP key (`cnf.jkt`) is refused here (RFC 9449 §7.2); a token bound
@@ -91,8 +91,9 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
    * libuv's thread pool: 2–5× the cost of node:crypto's `crypto.verify` with a `KeyObject` on this path
    * (benchmarks/RESULTS.md, issue 14).
    *
-   * The Auth itself when the key is remembered and the check synchronous (the usual token), a promise
-   * when a key must be fetched or a secret read; a refusal is thrown or rejected, translated.
+   * The Auth itself when the key is remembered (the usual token: the signature check is synchronous, see
+   * lib/signature.ts), a promise when a key must be fetched or a secret read; a refusal is thrown or
+   * rejected, translated.
    */
   function verifyFresh(jws: CompactJws | undefined): Auth | Promise<Auth> {
     try {
@@ -117,31 +118,18 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     const header = headers.read(jws)
     const key = (keysByIssuer.get(issuer) as Keys).keyFor(header.header, jws)
     return key instanceof Promise
-      ? key.then((found) => checkSignature(jws, header, found, issuer, payload))
-      : checkSignature(jws, header, key, issuer, payload)
-  }
-
-  function checkSignature(
-    jws: CompactJws,
-    header: ReadHeader,
-    key: SignatureKey,
-    issuer: string,
-    payload: Record<string, unknown> | undefined,
-  ): Auth | Promise<Auth> {
-    const valid = key.verify(signingInput(jws), signatureOf(jws))
-    return typeof valid === 'boolean'
-      ? accept(jws, header, valid, issuer, payload)
-      : valid.then((checked) => accept(jws, header, checked, issuer, payload))
+      ? key.then((found) => accept(jws, header, found, issuer, payload))
+      : accept(jws, header, key, issuer, payload)
   }
 
   function accept(
     jws: CompactJws,
     { header, b64 }: ReadHeader,
-    valid: boolean,
+    key: SignatureKey,
     issuer: string,
     payload: Record<string, unknown> | undefined,
   ): Auth {
-    if (!valid) throw invalidToken('signature')
+    if (!key.verify(signingInput(jws), signatureOf(jws))) throw invalidToken('signature')
     // RFC 7797 §7: a JWT's payload is always base64url-encoded; jose refuses `b64: false` after the
     // signature, and so does this.
     if (!b64) throw invalidToken('malformed')

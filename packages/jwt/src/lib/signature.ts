@@ -10,14 +10,26 @@ import {
 } from 'node:crypto'
 import type { CryptoKey, KeyObject as JoseKeyObject, JWK } from 'jose'
 
-/** A key ready to check the signatures of one JWS algorithm. */
+/**
+ * A key ready to check the signatures of one JWS algorithm.
+ *
+ * The check is the synchronous `crypto.verify`, on the event loop's thread, not its callback form, which
+ * runs on libuv's thread pool. Measured with 64 verifications in flight (bench/verify.bench.ts,
+ * benchmarks/RESULTS.md, 2 vCPUs): the pool costs about as much CPU per verification (ECDSA, EdDSA) or
+ * more (RSA: +3 to +15 µs for the trip), so it raises throughput only by running on a core the process
+ * would otherwise leave idle: ×0.8–2.9 with two cores, the most when the second one was free of other
+ * processes; with one core (`taskset -c 0`: a container limited to one CPU, or one process per core)
+ * ×0.85–1.2 for ECDSA and EdDSA and ×0.7–0.9 for RSA. A lone token waits 13–18 µs longer for the trip
+ * (+15% on ES256, +45% on RS256, where the goal is 1.2× the synchronous floor), and the pool's four
+ * threads are shared with the file system, DNS lookups and zlib. jose's WebCrypto check takes that trip
+ * for every token.
+ */
 export interface SignatureKey {
   /**
-   * Whether `signature` is this key's signature of `input` (RFC 7515 §5.2 step 8). A synchronous
-   * answer, or a promise when the check runs on libuv's thread pool. Throws a `TypeError` (an internal
-   * error, as jose's own key checks) when the key cannot serve the algorithm.
+   * Whether `signature` is this key's signature of `input` (RFC 7515 §5.2 step 8). Throws a `TypeError`
+   * (an internal error, as jose's own key checks) when the key cannot serve the algorithm.
    */
-  verify(input: Buffer, signature: Buffer): boolean | Promise<boolean>
+  verify(input: Buffer, signature: Buffer): boolean
 }
 
 type Digest = 'sha256' | 'sha384' | 'sha512'
