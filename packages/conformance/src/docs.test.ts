@@ -5,6 +5,7 @@ import { cedarReasons } from '@zerotrust/cedar'
 import { clientReasons } from '@zerotrust/client'
 import { coreReasons, errorTable } from '@zerotrust/core'
 import { dpopReasons } from '@zerotrust/dpop'
+import { exchangeReasons } from '@zerotrust/exchange'
 import { idempotencyReasons } from '@zerotrust/idempotency'
 import { introspectionReasons } from '@zerotrust/introspection'
 import { jwtReasons } from '@zerotrust/jwt'
@@ -30,6 +31,7 @@ const reasonsByPackage: Readonly<Record<string, readonly string[]>> = {
   secrets: secretsReasons,
   client: clientReasons,
   workload: workloadReasons,
+  exchange: exchangeReasons,
   ratelimit: ratelimitReasons,
 }
 
