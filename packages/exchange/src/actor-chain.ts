@@ -19,7 +19,7 @@ const hardMaxActorDepth = 32
 /**
  * The actor chain of a token's `act` claim (RFC 8693 §4.1), current actor first: `[orders, edge]` for a
  * token orders minted on behalf of a user whose token the edge had turned into an internal one. Empty
- * for a token without `act`. The chain is read iteratively and bounded, never recursively.
+ * for a token without `act`, or no `Auth` at all. The chain is read iteratively and bounded, never recursively.
  *
  * @example
  * const [caller] = actorChain(req.auth) // { sub: 'spiffe://prod.example.com/ns/shop/sa/edge', iss: undefined }
@@ -27,8 +27,8 @@ const hardMaxActorDepth = 32
  *   string `sub`, `actor_chain_too_deep` when the chain holds more than `maxDepth` actors
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-4.1
  */
-export function actorChain(auth: Auth, maxDepth: number = defaultMaxActorDepth): readonly Actor[] {
-  if (auth.claims.act === undefined) return noActors
+export function actorChain(auth: Auth | undefined, maxDepth: number = defaultMaxActorDepth): readonly Actor[] {
+  if (auth?.claims.act === undefined) return noActors
   const bound = Math.min(maxDepth, hardMaxActorDepth)
   const chain: Actor[] = []
   let act: unknown = auth.claims.act

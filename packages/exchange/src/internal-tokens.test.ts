@@ -152,6 +152,11 @@ describe('internalTokens', () => {
     expect(
       thrown(() => tokens.mint(userAuth({ subject: undefined }), { audience: 'api://orders' })).reason,
     ).toBe('no_subject')
+    const unauthenticated = thrown(() => tokens.mint(undefined, { audience: 'api://orders' }))
+    expect({ code: unauthenticated.code, reason: unauthenticated.reason }).toEqual({
+      code: 'internal_error',
+      reason: 'no_subject',
+    })
     const off = thrown(() => tokens.mint(userAuth(), { audience: 'api://billing' }))
     expect({ code: off.code, reason: off.reason }).toEqual({
       code: 'internal_error',

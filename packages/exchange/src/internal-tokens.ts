@@ -29,9 +29,10 @@ export interface InternalTokens {
    *
    * @throws ZeroTrustError 403 `insufficient_scope` (`scope_not_granted`), 401 `invalid_token`
    *   (`no_subject`, `subject_expired`, `actor_chain_too_deep`, `malformed_actor`), 500 `internal_error`
-   *   (`audience_not_allowed`), 503 `dependency_unavailable` (`signing_key_unavailable`)
+   *   (`audience_not_allowed`; `no_subject` when `auth` is `undefined`: no `authenticate` ran), 503
+   *   `dependency_unavailable` (`signing_key_unavailable`)
    */
-  mint(auth: Auth, request: MintRequest): IssuedToken
+  mint(auth: Auth | undefined, request: MintRequest): IssuedToken
   /** The published keys (RFC 7517 §5): the current key first, then replaced keys within their overlap. */
   jwks(): JsonWebKeySet
   /**
@@ -114,7 +115,11 @@ export function internalTokens(options: InternalTokensOptions): InternalTokens {
     return { x5t: certificate.x5t, actor }
   }
 
-  function mint(auth: Auth, request: MintRequest): IssuedToken {
+  function mint(auth: Auth | undefined, request: MintRequest): IssuedToken {
+    if (auth === undefined) {
+      // A route without `authenticate` before it: the calling code's mistake, never the client's.
+      throw new ZeroTrustError('internal_error', 'no authenticated user to act for', { reason: 'no_subject' })
+    }
     const audience = request.audience
     if (typeof audience !== 'string' || audience === '' || settings.audiences?.has(audience) === false) {
       throw new ZeroTrustError('internal_error', 'internal tokens are not minted for this audience', {
