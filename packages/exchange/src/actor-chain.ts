@@ -27,7 +27,10 @@ const hardMaxActorDepth = 32
  *   string `sub`, `actor_chain_too_deep` when the chain holds more than `maxDepth` actors
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-4.1
  */
-export function actorChain(auth: Auth | undefined, maxDepth: number = defaultMaxActorDepth): readonly Actor[] {
+export function actorChain(
+  auth: Auth | undefined,
+  maxDepth: number = defaultMaxActorDepth,
+): readonly Actor[] {
   if (auth?.claims.act === undefined) return noActors
   const bound = Math.min(maxDepth, hardMaxActorDepth)
   const chain: Actor[] = []

@@ -140,7 +140,9 @@ export function internalTokens(options: InternalTokensOptions): InternalTokens {
     const scopes = scopeList(request.scope)
     let missing: string[] | undefined
     for (const scope of scopes) {
-      if (!auth.scopes.includes(scope)) (missing ??= []).push(scope)
+      if (auth.scopes.includes(scope)) continue
+      missing ??= []
+      missing.push(scope)
     }
     if (missing !== undefined) {
       throw new ZeroTrustError('insufficient_scope', 'the user was not granted a scope the call needs', {
