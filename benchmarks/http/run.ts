@@ -1,6 +1,8 @@
-// autocannon against every adapter, in one run: the bare route, then the same route behind
-// authenticate(jwtBearer) with a token the verified-token cache already holds. Each server runs in its
-// own process (one core) and autocannon in this one (the other core). Every load is bounded in time.
+// autocannon against every adapter, in one run: the bare route, the route behind a no-op middleware,
+// and the route behind authenticate(jwtBearer) with a token the verified-token cache already holds. Each
+// server runs in its own process and autocannon in this one. The three servers of a framework run side
+// by side and take short bursts in turn, so that the other work on a shared machine weighs on each
+// alike; every burst reads the server's CPU time before and after. Every load is bounded in time.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -9,8 +11,9 @@ import autocannon from 'autocannon'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 
 const frameworks = process.env.BENCH_FRAMEWORKS?.split(',') ?? ['express', 'fastify', 'koa', 'hono']
-const seconds = Number(process.env.BENCH_SECONDS ?? 5)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+// BENCH_ROUNDS bursts of BENCH_SECONDS each, per server.
+const seconds = Number(process.env.BENCH_SECONDS ?? 0.5)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 20)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20)
 const pipelining = Number(process.env.BENCH_PIPELINING ?? 10)
 const here = new URL('.', import.meta.url)
@@ -80,7 +83,9 @@ async function load(port: number, duration: number) {
   if (result['2xx'] === 0 || result.non2xx > 0 || result.errors > 0) {
     throw new Error(`unexpected answers: ${result.non2xx} non-2xx, ${result.errors} errors`)
   }
-  return { rps: result.requests.average, p99: result.latency.p99, total: result.requests.total }
+  // Over the burst as it ran; autocannon's own average counts whole seconds only.
+  const total = result.requests.total
+  return { rps: total / result.duration, p99: result.latency.p99, total }
 }
 
 // `noop` mounts the cheapest middleware that does nothing: what any middleware costs in that framework.
@@ -91,32 +96,6 @@ const rows = new Map<string, Record<Mode, Samples>>(
   frameworks.map((f) => [f, { bare: samples(), noop: samples(), protected: samples() }]),
 )
 
-for (let round = 0; round < rounds; round++) {
-  for (const framework of frameworks) {
-    // Alternate which mode goes first, so a warming machine favours neither.
-    const modes: Mode[] = round % 2 === 0 ? ['bare', 'noop', 'protected'] : ['protected', 'noop', 'bare']
-    for (const mode of modes) {
-      const server = await startServer(framework, mode)
-      try {
-        await load(server.port, 1) // warm-up: JIT, and the token into the cache
-        const before = await server.cpu()
-        const { rps, p99, total } = await load(server.port, seconds)
-        const cpuPerRequest = ((await server.cpu()) - before) / total
-        const row = rows.get(framework)?.[mode] as Samples
-        row.rps.push(rps)
-        row.p99.push(p99)
-        row.cpuPerRequest.push(cpuPerRequest)
-        console.error(
-          `${framework} ${mode}: ${Math.round(rps)} req/s, ${cpuPerRequest.toFixed(1)} µs CPU/request`,
-        )
-      } finally {
-        server.child.kill()
-      }
-    }
-    loads.push(loadavg()[0] as number)
-  }
-}
-
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
@@ -124,15 +103,50 @@ const median = (values: number[]) => {
     ? (sorted[middle] as number)
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
+const modes: readonly Mode[] = ['bare', 'noop', 'protected']
+for (const framework of frameworks) {
+  const servers = new Map<Mode, BenchServer>()
+  try {
+    for (const mode of modes) servers.set(mode, await startServer(framework, mode))
+    // Warm-up: JIT, and the token into the cache.
+    for (const server of servers.values()) await load(server.port, 1)
+    for (let round = 0; round < rounds; round++) {
+      // Rotate which mode goes first, so that a warming or busier machine favours none.
+      const order = modes.map((_, i) => modes[(i + round) % modes.length] as Mode)
+      for (const mode of order) {
+        const server = servers.get(mode) as BenchServer
+        const before = await server.cpu()
+        const { rps, p99, total } = await load(server.port, seconds)
+        const cpuPerRequest = ((await server.cpu()) - before) / total
+        const row = rows.get(framework)?.[mode] as Samples
+        row.rps.push(rps)
+        row.p99.push(p99)
+        row.cpuPerRequest.push(cpuPerRequest)
+      }
+    }
+    const row = rows.get(framework) as Record<Mode, Samples>
+    console.error(
+      `${framework}: ${modes.map((m) => `${m} ${median(row[m].cpuPerRequest).toFixed(1)} µs CPU/request`).join(', ')}`,
+    )
+  } finally {
+    for (const server of servers.values()) server.child.kill()
+  }
+  loads.push(loadavg()[0] as number)
+}
+
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
-// The spread of a figure across rounds, as ± half its range.
+// The spread of a figure across bursts, as ± half its interquartile range.
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
+}
 const spread = (values: number[]) =>
-  values.length < 2 ? '' : ` ±${((Math.max(...values) - Math.min(...values)) / 2).toFixed(1)}`
+  values.length < 4 ? '' : ` ±${((quantile(values, 0.75) - quantile(values, 0.25)) / 2).toFixed(1)}`
 const lines = [
   `- Date: ${new Date().toISOString().slice(0, 10)}; 1-minute load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} during the run`,
   `- Machine: ${cpus()[0]?.model.trim()}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-  `- Node ${process.version}; autocannon ${connections} connections, pipelining ${pipelining}, ${seconds} s per run after 1 s of warm-up; medians of ${rounds} rounds, modes interleaved`,
-  "- Every mode sends the same request, token included. CPU/request is the server process's user + system time over the run divided by the requests it served (± half the range across rounds); capacity is bare CPU/request ÷ protected CPU/request, the share of the bare route's throughput one core keeps when it is the limit.",
+  `- Node ${process.version}; autocannon ${connections} connections, pipelining ${pipelining}, the three servers side by side after 1 s of warm-up each, then ${rounds} bursts of ${seconds} s per server in turn; medians over bursts`,
+  "- Every mode sends the same request, token included. CPU/request is the server process's user + system time over the run divided by the requests it served (± half the interquartile range across bursts); capacity is bare CPU/request ÷ protected CPU/request, the share of the bare route's throughput one core keeps when it is the limit.",
   '',
   '| Framework | bare req/s | no-op req/s | protected req/s | protected ÷ bare req/s | bare CPU/req (µs) | no-op CPU/req (µs) | protected CPU/req (µs) | ours over no-op (µs) | capacity | ≥ 90 % and ≤ 2 µs |',
   '| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |',

@@ -22,10 +22,6 @@ export interface ChartRow {
 }
 
 const colors: Record<Contender['kind'], string> = { bare: '#9e9e9e', zerotrust: '#1f6fb4', peer: '#e8842c' }
-const titles: Record<Workload, string> = {
-  single: 'one token, again and again',
-  rotating: '20,000 tokens in turn',
-}
 
 const labelWidth = 290
 const panelWidth = 300
@@ -52,7 +48,16 @@ function short(value: number): string {
  * The SVG of the results: a panel per workload, a group of rows per framework, a bar per server, longer
  * when one CPU-second serves more requests. `caption` says when and where it was measured.
  */
-export function chart(rows: readonly ChartRow[], order: readonly Framework[], caption: string): string {
+export function chart(
+  rows: readonly ChartRow[],
+  order: readonly Framework[],
+  caption: string,
+  tokenCount: number,
+): string {
+  const titles: Record<Workload, string> = {
+    single: 'one token, again and again',
+    rotating: `${tokenCount.toLocaleString('en-US')} tokens in turn`,
+  }
   const width = labelWidth + workloads.length * (panelWidth + gap) + 10
   const out: string[] = []
   let y = top

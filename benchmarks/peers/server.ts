@@ -2,6 +2,7 @@
 // (`ServerSettings`) as JSON in the PEERS_SETTINGS environment variable. It listens on 127.0.0.1 with a
 // port the OS picks, prints `{"port":N}` on one line, and serves GET /orders until it is killed; `mark`
 // on stdin prints `{"cpu":N}`, the CPU microseconds (user + system) it has used so far.
+import { createPublicKey, type JsonWebKeyInput } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import fastifyJwt from '@fastify/jwt'
 import { serve } from '@hono/node-server'
@@ -86,14 +87,27 @@ async function fastifyApp(setup?: (app: FastifyInstance) => Promise<void>): Prom
 // @fastify/jwt as its README pairs it with get-jwks, the key found by the token's `kid` at our one issuer
 // (the README's `domain: iss` would fetch from whatever issuer a token names; get-jwks's allow-list then
 // answers a foreign issuer with a 500); `cache` adds fast-jwt's verified-token cache (1,000 tokens).
+// get-jwks caches the JWK but its `getPublicKey` converts it to PEM on every call, in pure JavaScript
+// (jwk-to-pem): milliseconds of CPU for an EC key (8 ms on the loaded machine of RESULTS.md), which would
+// make the plugin look a hundred times slower than it is. The PEM is kept per cached JWK instead,
+// converted by node:crypto once, as a production setup would.
 function fastifyJwtSetup(cache: boolean) {
   return async (app: FastifyInstance) => {
     const getJwks = buildGetJwks({ issuersWhitelist: [issuer], jwksPath: new URL(jwksUri).pathname })
+    const pems = new WeakMap<object, string>()
     await app.register(fastifyJwt, {
       decode: { complete: true },
-      secret: (_request: FastifyRequest, token: unknown) => {
+      secret: async (_request: FastifyRequest, token: unknown) => {
         const { header } = token as { header: { kid: string; alg: string } }
-        return getJwks.getPublicKey({ kid: header.kid, alg: header.alg, domain: issuer })
+        const key = await getJwks.getJwk({ kid: header.kid, alg: header.alg, domain: issuer })
+        let pem = pems.get(key)
+        if (pem === undefined) {
+          pem = createPublicKey({ key: key as JsonWebKeyInput['key'], format: 'jwk' })
+            .export({ type: 'spki', format: 'pem' })
+            .toString()
+          pems.set(key, pem)
+        }
+        return pem
       },
       verify: { algorithms: [algorithm], allowedIss: issuer, allowedAud: audience, cache },
     })
