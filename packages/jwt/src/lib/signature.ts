@@ -17,12 +17,13 @@ import type { CryptoKey, KeyObject as JoseKeyObject, JWK } from 'jose'
  * runs on libuv's thread pool. Measured with 64 verifications in flight (bench/verify.bench.ts,
  * benchmarks/RESULTS.md, 2 vCPUs): the pool costs about as much CPU per verification (ECDSA, EdDSA) or
  * more (RSA: +3 to +15 µs for the trip), so it raises throughput only by running on a core the process
- * would otherwise leave idle: ×0.8–2.9 with two cores, the most when the second one was free of other
+ * would otherwise leave idle: ×0.8–3.4 with two cores, the most when the second one was free of other
  * processes; with one core (`taskset -c 0`: a container limited to one CPU, or one process per core)
  * ×0.85–1.2 for ECDSA and EdDSA and ×0.7–0.9 for RSA. A lone token waits 13–18 µs longer for the trip
  * (+15% on ES256, +45% on RS256, where the goal is 1.2× the synchronous floor), and the pool's four
  * threads are shared with the file system, DNS lookups and zlib. jose's WebCrypto check takes that trip
- * for every token.
+ * for every token, so one process on two cores verified 7–28% more cold tokens a second with it than it
+ * does now, for 27–140% more CPU per token: one process per core uses the cores better.
  */
 export interface SignatureKey {
   /**
