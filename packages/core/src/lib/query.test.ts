@@ -61,9 +61,14 @@ describe('hasQueryParameter', () => {
   it('scans a 64 KiB query of near misses in linear time', () => {
     for (const filler of ['%61ccess_toke&', '%61%61%61%61%61', '%'.repeat(64), 'access_token'.repeat(9)]) {
       const target = `/p?${filler.repeat(Math.ceil(65_536 / filler.length))}`
-      const started = performance.now()
-      hasQueryParameter(target, 'access_token')
-      expect(performance.now() - started, filler).toBeLessThan(50)
+      // The fastest of three runs: a pause of a loaded machine is no failure, a quadratic scan (seconds) is.
+      let fastest = Number.POSITIVE_INFINITY
+      for (let attempt = 0; attempt < 3 && fastest >= 50; attempt++) {
+        const started = performance.now()
+        hasQueryParameter(target, 'access_token')
+        fastest = Math.min(fastest, performance.now() - started)
+      }
+      expect(fastest, filler).toBeLessThan(50)
     }
   })
 })
