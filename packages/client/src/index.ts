@@ -31,6 +31,8 @@ export { type ClientReason, clientReasons } from './reasons.js'
 export {
   type ClientRequestBody,
   type ClientRequestInit,
+  type OnBehalfOfOptions,
+  type OnBehalfOfTokens,
   type RetryOptions,
   type ZeroTrustClient,
   type ZeroTrustClientOptions,

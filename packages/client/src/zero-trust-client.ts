@@ -1,6 +1,6 @@
 import { randomUUID, type webcrypto } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import type { ZeroTrustErrorCode } from '@zerotrust/core'
+import type { Auth, ZeroTrustErrorCode } from '@zerotrust/core'
 import type { Dispatcher } from 'undici'
 import type { DpopKeyBinding, TokenRequestOptions, TokenSource } from './client-credentials.js'
 import { ClientResponse, ClientResponseHeaders } from './client-response.js'
@@ -51,6 +51,12 @@ export interface ZeroTrustClientOptions {
   readonly expectPeer?: string | readonly string[]
   /** Where access tokens come from: `clientCredentials(…)`, or any {@link TokenSource}. */
   readonly tokens?: TokenSource
+  /**
+   * Tokens for a call made on behalf of an inbound request's user (`fetch(path, { onBehalfOf: req.auth })`):
+   * minted for this service's `audience` and `scope` by `internalTokens(…)` of `@zerotrust/exchange`, so
+   * the user's own token is never sent on. Such a call carries that token in place of one from `tokens`.
+   */
+  readonly onBehalfOf?: OnBehalfOfOptions
   /** A DPoP key (RFC 9449): tokens are bound to it and every request carries a proof signed with it. */
   readonly dpop?: { readonly key: webcrypto.CryptoKeyPair }
   /**
@@ -80,6 +86,26 @@ export interface ZeroTrustClientOptions {
   readonly onEvent?: ClientEventSink
 }
 
+/**
+ * What mints a token for a user: `internalTokens(…)` of `@zerotrust/exchange`, or any object of this shape.
+ * Its refusals (a scope the user lacks: 403 `insufficient_scope`) reach the caller as they are.
+ */
+export interface OnBehalfOfTokens {
+  mint(
+    auth: Auth | undefined,
+    request: { readonly audience: string; readonly scope?: string | readonly string[] },
+  ): AccessToken | PromiseLike<AccessToken>
+}
+
+/** The client's `onBehalfOf` option: who mints, for which audience and scopes of the called service. */
+export interface OnBehalfOfOptions {
+  readonly tokens: OnBehalfOfTokens
+  /** The called service's audience, such as `api://billing`. */
+  readonly audience: string
+  /** The scopes its calls need; each must be one the user holds. */
+  readonly scope?: string | readonly string[]
+}
+
 /** The body of a call: sent as it is at every attempt, so never a stream. */
 export type ClientRequestBody = string | Uint8Array | URLSearchParams
 
@@ -95,6 +121,12 @@ export interface ClientRequestInit {
    * unrepeatable.
    */
   readonly idempotencyKey?: string | false
+  /**
+   * The inbound request's `Auth` (`req.auth`): the call carries a token minted for that user by the
+   * client's `onBehalfOf` option, never the user's own token. `undefined` (a route without
+   * `authenticate`) is refused by the minter.
+   */
+  readonly onBehalfOf?: Auth | undefined
   /** Cancels the call: the attempt in flight, a wait for a token and a wait between attempts. */
   readonly signal?: AbortSignal
   /** Milliseconds this call's attempts may take each, in place of the client's `timeout`. */
@@ -198,6 +230,9 @@ interface Call {
   readonly timeout: number
   readonly deadlineAt: number
   readonly signal: AbortSignal | undefined
+  /** Whether the call is made for a user (`onBehalfOf` given). */
+  readonly delegated: boolean
+  readonly user: Auth | undefined
 }
 
 /** The answer of one attempt, body read. */
@@ -217,13 +252,20 @@ function prepare(settings: ZeroTrustClientSettings, path: string, init: ClientRe
     throw new TypeError('fetch: "path" must be a path starting with a single "/", at most 8192 characters')
   }
   if (typeof init !== 'object' || init === null) throw new TypeError('fetch: "init" must be an object')
+  const delegated = 'onBehalfOf' in init
+  if (delegated && settings.onBehalfOf === undefined) {
+    throw new TypeError(
+      'fetch: "onBehalfOf" option needs the client\'s "onBehalfOf" option: who mints the token',
+    )
+  }
   const target = targetOf(settings, path)
   const method = init.method === undefined ? 'GET' : methodOf(init.method)
   const headers: Record<string, string> = settings.hasHeaders ? { ...settings.headers } : {}
   if (init.headers !== undefined) {
     for (const [name, value] of headerEntries(init.headers)) {
       const lower = name.toLowerCase()
-      if (reservedHeaders.has(lower) || (lower === 'authorization' && settings.tokens !== undefined)) {
+      const tokensSet = settings.tokens !== undefined || delegated
+      if (reservedHeaders.has(lower) || (lower === 'authorization' && tokensSet)) {
         throw new TypeError(`fetch: "headers" option must not set "${lower}": the client sets it`)
       }
       headers[lower] = value
@@ -283,6 +325,8 @@ function prepare(settings: ZeroTrustClientSettings, path: string, init: ClientRe
     timeout,
     deadlineAt,
     signal: init.signal,
+    delegated,
+    user: init.onBehalfOf,
   }
 }
 
@@ -361,7 +405,11 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     const stop = checkStop(request, attempts)
     if (stop !== undefined) throw stop
     let token: AccessToken | undefined
-    if (settings.tokens !== undefined) {
+    if (request.delegated) {
+      // A user's token is never sent on: a token minted for this service, for that user, in its place.
+      const delegation = settings.onBehalfOf as OnBehalfOfOptions
+      token = await delegation.tokens.mint(request.user, delegation)
+    } else if (settings.tokens !== undefined) {
       // A fresh cached token without a wait; otherwise the source's answer, within the deadline.
       token = settings.tokens.peek?.(state.tokenRequest) ?? (await getToken(state, request, attempts))
     }
@@ -420,6 +468,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     if (
       answer.status === 401 &&
       token !== undefined &&
+      !request.delegated &&
       !tokenRetried &&
       hasError(upstream.challenges, 'invalid_token')
     ) {

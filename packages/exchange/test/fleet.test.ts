@@ -7,6 +7,7 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { createServer as createHttpsServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { zeroTrustClient } from '@zerotrust/client'
 import { type Auth, allOf, type DecisionEvent } from '@zerotrust/core'
 import { authenticate, errorHandler } from '@zerotrust/express'
 import { jwtBearer } from '@zerotrust/jwt'
@@ -224,6 +225,21 @@ beforeAll(async () => {
     })
     res.status(answer.status).type('json').send(answer.body)
   })
+  // The same call through @zerotrust/client: the SVID in mutual TLS, orders' SPIFFE ID checked, and the
+  // token minted on behalf of the request's user.
+  const ordersClient = zeroTrustClient({
+    baseUrl: ordersUrl,
+    tls: edgeSvid,
+    expectPeer: idOf('orders'),
+    onBehalfOf: { tokens: edgeTokens, audience: 'api://orders', scope: 'orders:read billing:read' },
+  })
+  cleanups.push(() => ordersClient.close())
+  edge.get('/via-client/orders/:id', async (req, res) => {
+    const answer = await ordersClient.fetch(`/orders/${req.params.id}`, {
+      onBehalfOf: (req as AuthedRequest).auth,
+    })
+    res.status(answer.status).json(await answer.json())
+  })
   edge.get('/exchanged/orders/:id', async (req, res) => {
     const userToken = (req.headers.authorization ?? '').replace(/^Bearer /, '')
     const token = await downClient.exchange(userToken, { resource: 'api://orders', scope: 'orders:read' })
@@ -292,6 +308,33 @@ describe('edge → orders → billing over mutual TLS (issue 17)', () => {
       cnf: { 'x5t#S256': pki.orders.x5tS256 },
     })
     expect(seen[0]?.auth.workload?.id).toBe(idOf('orders'))
+  })
+
+  it('attaches the token minted on behalf of req.auth through @zerotrust/client (onBehalfOf)', async () => {
+    const token = await userToken('grace')
+    const answer = await callEdge('/via-client/orders/12', token)
+    expect(answer.status).toBe(200)
+    expect(answer.body.billing).toEqual({
+      subject: 'grace',
+      scopes: ['billing:read'],
+      actors: [idOf('orders'), idOf('edge')],
+    })
+    const received = ordersSaw.at(-1) as string
+    expect(received).not.toBe(token)
+    expect(decodeJwt(received)).toMatchObject({
+      iss: edgeIssuer,
+      sub: 'grace',
+      aud: 'api://orders',
+      act: { sub: idOf('edge') },
+    })
+    // A user without the scope the call needs: the minter's 403 reaches the edge's answer, nothing is sent.
+    const before = ordersSaw.length
+    const refused = await callEdge('/via-client/orders/13', await userToken('heidi', 'orders:read'))
+    expect({ status: refused.status, reason: refused.body.reason }).toEqual({
+      status: 403,
+      reason: 'scope_not_granted',
+    })
+    expect(ordersSaw.length).toBe(before)
   })
 
   it('refuses at the edge a call needing a scope the user lacks: 403, nothing sent inward', async () => {
@@ -383,7 +426,7 @@ describe('edge → orders → billing over mutual TLS (issue 17)', () => {
     expect(kids.size).toBe(3)
     // The two replaced keys are still published beside the current one.
     expect(edgeTokens.jwks().keys).toHaveLength(3)
-  })
+  }, 60_000)
 
   it('answers 503 with Retry-After at the edge when the token exchange is down, and sends nothing inward', async () => {
     const before = ordersSaw.length

@@ -7,7 +7,7 @@ import { parseSpiffeId } from '@zerotrust/workload'
 import { z } from 'zod'
 import { type ClientAuthentication, clientAuthOf } from '../client-auth.js'
 import type { ClientCredentialsOptions, TokenSource } from '../client-credentials.js'
-import type { ZeroTrustClientOptions } from '../zero-trust-client.js'
+import type { OnBehalfOfOptions, OnBehalfOfTokens, ZeroTrustClientOptions } from '../zero-trust-client.js'
 import { isDpopKeyPair } from './dpop-key.js'
 import type { ClientEventSink } from './events.js'
 import { isSvid, isSvidSource, type Svid, type SvidSource } from './svid.js'
@@ -161,6 +161,23 @@ const clientSchema = z
         { error: 'must be a token source, with "token" and "invalidate" methods (clientCredentials())' },
       )
       .optional(),
+    onBehalfOf: z
+      .strictObject({
+        tokens: z.custom<OnBehalfOfTokens>(
+          (value) => typeof (value as OnBehalfOfTokens | undefined)?.mint === 'function',
+          {
+            error:
+              'must mint tokens for a user, with a "mint" method (internalTokens() of @zerotrust/exchange)',
+          },
+        ),
+        audience: option.nonEmptyString(),
+        scope: z
+          .union([z.string(), z.array(option.nonEmptyString())], {
+            error: 'must be a space-separated string or an array of scopes',
+          })
+          .optional(),
+      })
+      .optional(),
     dpop: z
       .strictObject({
         key: z.custom<webcrypto.CryptoKeyPair>(isDpopKeyPair, {
@@ -230,6 +247,7 @@ export interface ZeroTrustClientSettings {
   readonly expectPeer: ReadonlySet<string> | undefined
   readonly peer: string | undefined
   readonly tokens: TokenSource | undefined
+  readonly onBehalfOf: OnBehalfOfOptions | undefined
   readonly dpopKey: webcrypto.CryptoKeyPair | undefined
   readonly retry: RetrySettings
   readonly timeout: number
@@ -241,6 +259,17 @@ export interface ZeroTrustClientSettings {
   readonly idempotencyKeys: boolean
   readonly connections: number
   readonly onEvent: ClientEventSink | undefined
+}
+
+/** The `onBehalfOf` option as the minter is handed it: `scope` absent rather than `undefined`. */
+function onBehalfOfOf(
+  given:
+    | { tokens: OnBehalfOfTokens; audience: string; scope?: string | readonly string[] | undefined }
+    | undefined,
+): OnBehalfOfOptions | undefined {
+  if (given === undefined) return undefined
+  const { tokens, audience, scope } = given
+  return Object.freeze(scope === undefined ? { tokens, audience } : { tokens, audience, scope })
 }
 
 /** Checks `zeroTrustClient`'s options and applies the defaults. */
@@ -263,6 +292,7 @@ export function zeroTrustClientSettings(input: ZeroTrustClientOptions): ZeroTrus
     expectPeer: peers === undefined ? undefined : new Set(peers),
     peer: peers?.[0],
     tokens: parsed.tokens,
+    onBehalfOf: onBehalfOfOf(parsed.onBehalfOf),
     dpopKey: parsed.dpop?.key,
     retry: Object.freeze({
       attempts: retry.attempts ?? 3,
