@@ -234,19 +234,22 @@ export function fromNodeRequest(req: NodeRequestSource, options: NodeRequestOpti
   const headerValues = (name: string): readonly string[] => readRawHeader(rawHeaders, name)
   const query = target.indexOf('?')
   const socket = req.socket
+  // Read once: Node's getter goes through the socket handle's peer name on each read.
+  const remoteAddress = socket.remoteAddress
   return {
     method: (req.method ?? 'GET').toUpperCase(),
-    origin: options.resolveOrigin({ remoteAddress: socket.remoteAddress, headerValues }),
+    origin: options.resolveOrigin({ remoteAddress, headerValues }),
     target,
     path: query === -1 ? target : target.slice(0, query),
     headerValues,
     requestId: requestIdOf(headerValues('x-request-id')[0]),
     peerCertificate: () => nodePeerCertificate(socket),
-    remoteAddress: socket.remoteAddress,
+    remoteAddress,
   }
 }
 
 const absoluteForm = /^[a-z][a-z0-9+.-]*:\/\//i
+const slash = 0x2f
 
 /**
  * The origin-form target (`/path?query`) of a request target or URL. An absolute URL (a Fetch request's
@@ -258,7 +261,8 @@ const absoluteForm = /^[a-z][a-z0-9+.-]*:\/\//i
  */
 export function requestTarget(url: string): string {
   let target = url
-  if (absoluteForm.test(url)) {
+  // The origin form, as nearly every request sends it, starts with "/" and skips the pattern.
+  if (url.charCodeAt(0) !== slash && absoluteForm.test(url)) {
     const start = url.indexOf('/', url.indexOf('//') + 2)
     target = start === -1 ? '/' : url.slice(start)
   }
