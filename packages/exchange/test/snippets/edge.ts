@@ -24,6 +24,8 @@ const orders = zeroTrustClient({
   baseUrl: 'https://orders.internal:8443',
   tls: svid,
   expectPeer: 'spiffe://prod.example.com/ns/shop/sa/orders',
+  // Calls made for a user carry a token minted for orders alone, with one scope.
+  onBehalfOf: { tokens: internal, audience: 'api://orders', scope: 'orders:read' },
 })
 
 const app = express()
@@ -37,11 +39,8 @@ app.use(
   ),
 )
 app.get('/orders/:id', async (req, res) => {
-  // The user's token stops here: orders gets a token for itself alone, with one scope.
-  const token = internal.mint(req.auth, { audience: 'api://orders', scope: 'orders:read' })
-  const answer = await orders.fetch(`/orders/${req.params.id}`, {
-    headers: { authorization: `Bearer ${token.value}` },
-  })
+  // The user's token stops here. Without the client: internal.mint(req.auth, { audience, scope }).
+  const answer = await orders.fetch(`/orders/${req.params.id}`, { onBehalfOf: req.auth })
   res.status(answer.status).json(answer.json())
 })
 app.use(errorHandler())
