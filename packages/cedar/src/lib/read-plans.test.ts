@@ -17,11 +17,25 @@ const reading = (...attributes: string[]) => ({
 })
 
 describe('the default context without a schema carries what the policies read (issue 14)', () => {
+  it('keeps "scopes", so a token past "maxScopes" is refused whatever the policies read', async () => {
+    const authorizer = cedarAuthorizer({ policies: { text: 'permit (principal, action, resource);' } })
+    const decision = await authorizer.authorize(
+      routed('GET', '/x'),
+      userAuth(
+        'u',
+        Array.from({ length: 300 }, (_, i) => `s${i}`),
+      ),
+    )
+    expect(decision.allowed).toBe(false)
+    if (!decision.allowed) expect(decision.error.reason).toBe('too_many_scopes')
+  })
+
   const all = contextPlans(undefined, { defaultContext: true, time: true })
 
   it('leaves out each default attribute no policy names', () => {
-    const plans = readPlans(all, reading('scopes', 'params', 'owner'))
+    const plans = readPlans(all, reading('params', 'owner'))
     expect(plans.forAction(action)).toMatchObject({
+      // Kept though no policy reads them: the token's scopes are bounded whatever the policies read.
       scopes: true,
       token: undefined,
       clientId: false,

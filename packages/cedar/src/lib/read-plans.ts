@@ -28,10 +28,11 @@ export function readPlans(plans: ContextPlans, reads: PolicyReads | undefined): 
   const trim = (plan: ContextPlan): ContextPlan => {
     let kept = trimmed.get(plan)
     if (kept === undefined) {
-      // Each member of a plan is named as the attribute it sets.
+      // Each member of a plan is named as the attribute it sets. `scopes` stays: its bounds
+      // ("maxScopes", "maxScopeLength") refuse a token whatever the policies read.
       const members: Record<string, unknown> = {}
       for (const [name, value] of Object.entries(plan)) {
-        members[name] = attributes.has(name) ? value : absent[name]
+        members[name] = name === 'scopes' || attributes.has(name) ? value : absent[name]
       }
       kept = Object.freeze(members) as unknown as ContextPlan
       trimmed.set(plan, kept)
