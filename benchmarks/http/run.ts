@@ -12,8 +12,8 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 
 const frameworks = process.env.BENCH_FRAMEWORKS?.split(',') ?? ['express', 'fastify', 'koa', 'hono']
 // BENCH_ROUNDS bursts of BENCH_SECONDS each, per server.
-const seconds = Number(process.env.BENCH_SECONDS ?? 0.5)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 20)
+const seconds = Number(process.env.BENCH_SECONDS ?? 2)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 8)
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20)
 const pipelining = Number(process.env.BENCH_PIPELINING ?? 10)
 const here = new URL('.', import.meta.url)

@@ -21,8 +21,8 @@ const number = (name: string, fallback: number): number => {
   return value
 }
 // BENCH_ROUNDS bursts of BENCH_SECONDS per server and workload.
-const rounds = number('BENCH_ROUNDS', quick ? 2 : 10)
-const seconds = number('BENCH_SECONDS', quick ? 0.5 : 0.8)
+const rounds = number('BENCH_ROUNDS', quick ? 2 : 6)
+const seconds = number('BENCH_SECONDS', quick ? 0.5 : 1.5)
 const warmup = number('BENCH_WARMUP', quick ? 0.5 : 1)
 const connections = number('BENCH_CONNECTIONS', 20)
 const pipelining = number('BENCH_PIPELINING', 10)

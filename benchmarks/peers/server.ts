@@ -23,6 +23,10 @@ import Koa from 'koa'
 import koaJwt from 'koa-jwt'
 import { contenders, type ServerSettings } from './contenders.js'
 
+// tsx turns source maps on for the process; a client that closes its connections at the end of a burst
+// makes Node build the stack of each aborted request's error, which source maps make costly. No server
+// here needs them, and none should pay for them.
+process.setSourceMapsEnabled(false)
 const id = process.argv[2]
 const contender = contenders.find((c) => c.id === id)
 const settings = JSON.parse(process.env.PEERS_SETTINGS ?? 'null') as ServerSettings | null
