@@ -356,15 +356,20 @@ describe('memoryIdempotencyStore', () => {
       const store = memoryIdempotencyStore({ maxEntries: entries, maxEntriesPerCaller: entries })
       const options = caller === undefined ? undefined : { caller }
       for (let i = 0; i < entries; i++) await store.claim(`held-${i}`, 'fp', 3_600_000, options)
-      const started = performance.now()
-      for (let i = 0; i < refusals; i++) {
-        const claim = await store.claim(`new-${i}`, 'fp', 3_600_000, options)
-        if (claim.state !== 'refused') throw new Error(`expected a refusal, got ${claim.state}`)
-        if (i % 1000 === 0 && performance.now() - started > budgetMs) {
-          throw new Error(`${i} refusals took over ${budgetMs} ms at ${entries} entries`)
+      // The fastest of three rounds: a pause of a loaded machine slows one round, a sweep slows them all.
+      let fastest = Number.POSITIVE_INFINITY
+      for (let round = 0; round < 3; round++) {
+        const started = performance.now()
+        for (let i = 0; i < refusals; i++) {
+          const claim = await store.claim(`new-${round}-${i}`, 'fp', 3_600_000, options)
+          if (claim.state !== 'refused') throw new Error(`expected a refusal, got ${claim.state}`)
+          if (i % 1000 === 0 && performance.now() - started > budgetMs) {
+            throw new Error(`${i} refusals took over ${budgetMs} ms at ${entries} entries`)
+          }
         }
+        fastest = Math.min(fastest, performance.now() - started)
       }
-      return performance.now() - started
+      return fastest
     }
     for (const caller of [undefined, 'flooder']) {
       const small = await timeRefusals(1000, caller)
@@ -372,7 +377,7 @@ describe('memoryIdempotencyStore', () => {
       // 100× the entries; the per-refusal cost must not follow (it did, ~100×, before).
       expect(large).toBeLessThan(Math.max(small, 50) * 10)
     }
-  }, 60_000)
+  }, 120_000)
 
   it('keeps its own copy of a stored body', async () => {
     const store = memoryIdempotencyStore()
