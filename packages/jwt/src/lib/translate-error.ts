@@ -56,7 +56,10 @@ export function missingClaim(claim: string, options: RefusalOptions = {}): ZeroT
 
 /**
  * Turns what jose (or our key sets) threw into a `ZeroTrustError`, by jose's stable error codes, never
- * by message text. What we cannot classify fails closed as `internal_error`.
+ * by message text. What we cannot classify fails closed as `internal_error`. jose's key selection reports
+ * the key errors; the header, signature and claim refusals jwtBearer now finds itself, but their jose
+ * codes stay mapped here, to the same reasons, so that jose's answers and ours read alike (the test that
+ * holds the two together translates jose's with this).
  */
 export function translateError(error: unknown, challenges: readonly Challenge[]): ZeroTrustError {
   if (isZeroTrustError(error)) {
