@@ -83,18 +83,25 @@ async function startServer(contender: Contender): Promise<BenchServer> {
     },
   )
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]()
+  // One listener for the whole life of the server, whichever call is waiting when it exits.
+  const exited = once(child, 'exit')
   const next = async (): Promise<Record<string, number>> => {
-    const line = await Promise.race([
-      lines.next(),
-      once(child, 'exit').then(([code]) => {
-        throw new Error(`${contender.id}: the server exited (${code})`)
-      }),
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error(`${contender.id}: no answer in 30 s`)), 30_000).unref(),
-      ),
-    ])
-    if (line.done) throw new Error(`${contender.id}: the server closed its output`)
-    return JSON.parse(line.value) as Record<string, number>
+    let timer: NodeJS.Timeout | undefined
+    try {
+      const line = await Promise.race([
+        lines.next(),
+        exited.then(([code]) => {
+          throw new Error(`${contender.id}: the server exited (${code})`)
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`${contender.id}: no answer in 30 s`)), 30_000)
+        }),
+      ])
+      if (line.done) throw new Error(`${contender.id}: the server closed its output`)
+      return JSON.parse(line.value) as Record<string, number>
+    } finally {
+      clearTimeout(timer)
+    }
   }
   const { port } = (await next()) as { port: number }
   const cpu = async () => {
