@@ -23,6 +23,7 @@ export interface ChartRow {
 
 const colors: Record<Contender['kind'], string> = { bare: '#9e9e9e', zerotrust: '#1f6fb4', peer: '#e8842c' }
 
+const heading = 'Requests per CPU-second of the server, by framework (higher is better)'
 const labelWidth = 290
 const panelWidth = 300
 const gap = 30
@@ -74,9 +75,10 @@ export function chart(
   }
   const height = y + 40
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', sans-serif" font-size="12" role="img" aria-labelledby="title">`,
+    `<title id="title">${heading}: ${xmlText(caption)}</title>`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="10" y="22" font-size="15" font-weight="600">Requests per CPU-second of the server, by framework (higher is better)</text>`,
+    `<text x="10" y="22" font-size="15" font-weight="600">${heading}</text>`,
     `<text x="10" y="40" fill="#555">${xmlText(caption)}</text>`,
   )
   workloads.forEach((workload, index) => {
