@@ -876,7 +876,7 @@ describe('generated tokens', () => {
         const name = answer.accepted ? 'accepted' : `${answer.code} ${answer.reason}`
         answers.set(name, (answers.get(name) ?? 0) + 1)
       }),
-      { numRuns: 2400 },
+      { numRuns: 1600 },
     )
     // The generator reaches acceptance and the refusals at every step of verification.
     for (const reason of [
