@@ -93,17 +93,9 @@ export interface KeyedRequest {
  * @throws UnrepresentableValue naming the path
  */
 export function decisionKey(request: KeyedRequest, entities: unknown): DecisionKey | undefined {
-  const walk = new Walk()
-  walk.whole(request.principal.type)
-  walk.whole(request.principal.id)
-  walk.whole(request.action.type)
-  walk.whole(request.action.id)
-  walk.whole(request.resource.type)
-  walk.whole(request.resource.id)
-  walk.record(request.context, 'context')
+  const walk = walkRequest(request)
   walk.entities(entities)
-  const { tokens, hash, chars } = walk
-  return tokens.length + chars > maxKeySize ? undefined : { tokens, hash }
+  return keyOf(walk)
 }
 
 /**
@@ -115,6 +107,13 @@ export function decisionKey(request: KeyedRequest, entities: unknown): DecisionK
  * @throws UnrepresentableValue naming the path
  */
 export function versionedKey(request: KeyedRequest, version: string | number): DecisionKey | undefined {
+  const walk = walkRequest(request)
+  walk.version(version)
+  return keyOf(walk)
+}
+
+/** A walk that has checked and written the principal, action, resource and context of `request`. */
+function walkRequest(request: KeyedRequest): Walk {
   const walk = new Walk()
   walk.whole(request.principal.type)
   walk.whole(request.principal.id)
@@ -123,7 +122,11 @@ export function versionedKey(request: KeyedRequest, version: string | number): D
   walk.whole(request.resource.type)
   walk.whole(request.resource.id)
   walk.record(request.context, 'context')
-  walk.version(version)
+  return walk
+}
+
+/** The walk's key, or `undefined` when it weighs more than {@link maxKeySize}. */
+function keyOf(walk: Walk): DecisionKey | undefined {
   const { tokens, hash, chars } = walk
   return tokens.length + chars > maxKeySize ? undefined : { tokens, hash }
 }
