@@ -1,13 +1,16 @@
-// One benchmark server: `tsx server.ts <framework> <bare|protected>`, with the issuer's public JWK in the
+// One benchmark server: `tsx server.ts <framework> <bare|noop|protected|full>`, with the issuer's public JWK in the
 // ZT_BENCH_JWK environment variable. It listens on 127.0.0.1 with a port the OS picks, prints
 // `{"port":N}` on one line, and serves GET /orders until it is killed.
 import { createServer, type Server } from 'node:http'
 import { serve } from '@hono/node-server'
+import { cedarAuthorizer } from '@zerotrust/cedar'
 import { authenticate as expressAuthenticate } from '@zerotrust/express'
 import { zeroTrust } from '@zerotrust/fastify'
 import { authenticate as honoAuthenticate } from '@zerotrust/hono'
 import { jwtBearer } from '@zerotrust/jwt'
 import { authenticate as koaAuthenticate } from '@zerotrust/koa'
+import { otelDecisions } from '@zerotrust/otel'
+import { rateLimit } from '@zerotrust/ratelimit'
 import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
@@ -23,11 +26,18 @@ type Framework = (typeof frameworks)[number]
 const issuer = 'https://idp.example.com/'
 const audience = 'api://orders'
 
-const modes = ['bare', 'noop', 'protected'] as const
+const modes = ['bare', 'noop', 'protected', 'full'] as const
 const [framework, mode] = process.argv.slice(2) as [Framework, (typeof modes)[number]]
 const jwk = JSON.parse(process.env.ZT_BENCH_JWK ?? 'null') as JWK | null
-if (!frameworks.includes(framework) || !modes.includes(mode) || jwk === null) {
-  console.error('usage: ZT_BENCH_JWK=<jwk> tsx server.ts <express|fastify|koa|hono> <bare|noop|protected>')
+if (
+  !frameworks.includes(framework) ||
+  !modes.includes(mode) ||
+  jwk === null ||
+  (mode === 'full' && framework !== 'fastify')
+) {
+  console.error(
+    'usage: ZT_BENCH_JWK=<jwk> tsx server.ts <express|fastify|koa|hono> <bare|noop|protected>, or fastify full',
+  )
   process.exit(2)
 }
 const tokens = jwtBearer({ issuer, audience, algorithms: ['ES256'], jwks: { keys: [jwk] } })
@@ -36,6 +46,10 @@ const protect = mode === 'protected'
 // `noop` mounts the cheapest middleware or hook each framework takes, one that does nothing, where
 // `protected` mounts authenticate(): what having any middleware at all costs, apart from ours.
 const noop = mode === 'noop'
+// `full` (Fastify only) is the stack a service runs: authentication, the route's scope, a Cedar policy,
+// a per-identity rate limit that the load never exhausts, and every decision event to the OTel sink
+// (no SDK registered: the API's no-op provider, as in a service that has not turned tracing on).
+const full = mode === 'full'
 
 async function start(): Promise<number> {
   switch (framework) {
@@ -52,7 +66,22 @@ async function start(): Promise<number> {
       const app = Fastify()
       if (protect) await app.register(zeroTrust, { authenticator: tokens })
       if (noop) app.addHook('onRequest', (_request, _reply, done) => done())
-      app.get('/orders', async () => body)
+      if (full) {
+        await app.register(zeroTrust, { authenticator: tokens, onDecision: otelDecisions() })
+        const policies = cedarAuthorizer({
+          policies: {
+            text: '@id("readers") permit (principal, action == Action::"GET /orders", resource) when { context.scopes.contains("orders:read") };',
+          },
+          // The decision cache, as the Cedar README advises for a hot route: one user's repeat requests hit it.
+          cache: { max: 10_000 },
+        })
+        const limits = rateLimit({ budgets: [{ name: 'default', limit: 1_000_000_000, windowSeconds: 60 }] })
+        app.get(
+          '/orders',
+          { config: { zeroTrust: { scopes: 'orders:read', authorize: [limits, policies] } } },
+          async () => body,
+        )
+      } else app.get('/orders', async () => body)
       await app.listen({ port: 0, host: '127.0.0.1' })
       return (app.server.address() as { port: number }).port
     }
