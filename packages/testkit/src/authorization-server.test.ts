@@ -110,6 +110,26 @@ describe('startAuthorizationServer', () => {
     expect(await as.introspect('not-a-token')).toEqual({ active: false })
   })
 
+  it('goes down on every path and comes back (an identity provider outage)', async () => {
+    try {
+      as.down()
+      const discovery = await fetch(as.discoveryUri)
+      expect({ status: discovery.status, retryAfter: discovery.headers.get('retry-after') }).toEqual({
+        status: 503,
+        retryAfter: '1',
+      })
+      expect((await fetch(as.jwksUri)).status).toBe(503)
+      await expect(as.token({ scope: 'orders:read' })).rejects.toMatchObject({ status: 503 })
+      as.down(true, 'reset')
+      await expect(fetch(as.jwksUri)).rejects.toThrow()
+    } finally {
+      as.down(false)
+    }
+    expect((await fetch(as.jwksUri)).status).toBe(200)
+    expect((await as.token({ scope: 'orders:read' })).tokenType).toBe('Bearer')
+    expect(() => as.down(true, 'slow' as never)).toThrow(TypeError)
+  })
+
   it('binds a token to the DPoP key of the proof it gets', async () => {
     const key = await generateSigningKey('ES256')
     const dpopProof = await createDpopProof(key, { method: 'POST', url: as.tokenEndpoint })

@@ -4,6 +4,7 @@ import { createServer as createHttpsServer, request as httpsRequest } from 'node
 import type { TLSSocket } from 'node:tls'
 import type { JSONWebKeySet } from 'jose'
 import type { ClientMetadata, Configuration, KoaContextWithOIDC, default as Provider } from 'oidc-provider'
+import type { OutageMode } from './jwks-server.js'
 import { type AsymmetricAlgorithm, generateSigningKey, type SigningKey, toJwks } from './keys.js'
 import { close, listen } from './lib/loopback.js'
 import { memoryAdapter } from './lib/memory-adapter.js'
@@ -166,6 +167,12 @@ export interface AuthorizationServer {
   token(request?: TokenRequest): Promise<TokenResponse>
   /** Introspects a token (RFC 7662) as a registered client, the first one by default. */
   introspect(token: string, clientId?: string): Promise<IntrospectionResponse>
+  /**
+   * Takes the whole server down (`on`, the default) or brings it back: while down, every path (discovery,
+   * JWKS, token endpoint) answers `503` with `Retry-After: 1` (`'status'`, the default) or has its
+   * connection destroyed without an answer (`'reset'`): an identity provider outage.
+   */
+  down(on?: boolean, mode?: OutageMode): void
   /** Stops the server and ends its connections. */
   close(): Promise<void>
 }
@@ -265,13 +272,26 @@ export async function startAuthorizationServer(
   let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => {
     res.writeHead(503).end()
   }
+  let outage: OutageMode | undefined
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    if (outage === 'reset') {
+      req.socket.destroy()
+      return
+    }
+    if (outage === 'status') {
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' })
+      res.end('{"error":"service unavailable"}')
+      return
+    }
+    handle(req, res)
+  }
   const { tls } = options
   const server: Server = tls
     ? createHttpsServer(
         { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: false },
-        (req, res) => handle(req, res),
+        serve,
       )
-    : createServer((req, res) => handle(req, res))
+    : createServer(serve)
   const listened = await listen(server)
   const issuer = tls ? listened.replace(/^http:/, 'https:') : listened
   const send = (url: string, init: SendInit) => (tls ? sendTls(url, init, tls.ca) : sendPlain(url, init))
@@ -522,6 +542,10 @@ export async function startAuthorizationServer(
     async introspect(token: string, clientId?: string): Promise<IntrospectionResponse> {
       const json = await post(introspectionEndpoint, clientFor(clientId), { token }, {})
       return json as IntrospectionResponse
+    },
+    down(on = true, mode: OutageMode = 'status') {
+      if (mode !== 'status' && mode !== 'reset') throw new TypeError('"mode" must be "status" or "reset"')
+      outage = on ? mode : undefined
     },
     close: () => close(server),
   })
