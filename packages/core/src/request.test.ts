@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { fromFetchRequest, fromNodeRequest, originResolver, requestTarget, requestUrl } from './request.js'
+import {
+  fromFetchRequest,
+  fromNodeRequest,
+  originResolver,
+  type RequestLike,
+  requestTarget,
+  requestUrl,
+  withRoute,
+} from './request.js'
 
 const node = (rawHeaders: string[], url = '/a/b?c=1', remoteAddress = '10.0.0.2') => ({
   method: 'post',
@@ -191,6 +199,40 @@ describe('fromFetchRequest', () => {
     const req = fromFetchRequest(new Request('http://host.example/'), { resolveOrigin: originResolver() })
     expect(req.origin).toBeUndefined()
     expect(req.target).toBe('/')
+  })
+})
+
+describe('withRoute', () => {
+  const certificate = { raw: new Uint8Array([1]), authorized: true }
+  const headers = (name: string) => (name === 'authorization' ? ['Bearer x'] : [])
+  const view: RequestLike = {
+    method: 'GET',
+    origin: 'https://api.example.com',
+    target: '/orders/7?expand=items',
+    path: '/orders/7',
+    headerValues: headers,
+    peerCertificate: () => certificate,
+    requestId: 'req-1',
+    remoteAddress: '127.0.0.1',
+  }
+
+  it('carries every member of the view, with the route and a frozen copy of the params', () => {
+    const params = { id: '7' }
+    const routed = withRoute(view, '/orders/:id', params)
+    expect(routed).toEqual({ ...view, route: '/orders/:id', params: { id: '7' } })
+    expect(Object.keys(routed).sort()).toEqual([...Object.keys(view), 'route', 'params'].sort())
+    expect(routed.peerCertificate?.()).toBe(certificate)
+    expect(routed.headerValues('authorization')).toEqual(['Bearer x'])
+    expect(Object.isFrozen(routed.params)).toBe(true)
+    params.id = '8'
+    expect(routed.params).toEqual({ id: '7' })
+  })
+
+  it('leaves the original view as it was', () => {
+    withRoute(view, '/orders/:id', { id: '7' })
+    expect(view).not.toHaveProperty('route')
+    expect(view).not.toHaveProperty('params')
+    expect(withRoute(view, undefined, undefined)).toMatchObject({ route: undefined, params: undefined })
   })
 })
 

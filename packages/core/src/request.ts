@@ -62,8 +62,23 @@ export function withRoute(
   route: string | undefined,
   params: Readonly<Record<string, string>> | undefined,
 ): RequestLike {
-  return { ...req, route, params: params === undefined ? undefined : Object.freeze({ ...params }) }
+  // Member by member rather than `{ ...req }`: V8 takes a slow path for that spread of a view, about 3 µs
+  // against 0.1 µs on Node 20, on every routed request (issue 14).
+  return {
+    method: req.method,
+    origin: req.origin,
+    target: req.target,
+    path: req.path,
+    headerValues: req.headerValues,
+    peerCertificate: req.peerCertificate ?? noPeerCertificate,
+    requestId: req.requestId,
+    remoteAddress: req.remoteAddress,
+    route,
+    params: params === undefined ? undefined : Object.freeze({ ...params }),
+  }
 }
+
+const noPeerCertificate = (): PeerCertificate | undefined => undefined
 
 /** How an adapter learns the public origin of the service. */
 export interface OriginOptions {
