@@ -107,7 +107,15 @@ export interface DecisionDetails {
 
 /** The answer of an {@link Authorizer}. */
 export type Decision =
-  | ({ readonly allowed: true } & DecisionDetails)
+  | ({
+      readonly allowed: true
+      /**
+       * Headers the adapter adds to the response of the allowed request, as `Auth.responseHeaders` are
+       * (the IETF `RateLimit` fields of `@zerotrust/ratelimit`), exposed to CORS clients. Names must be
+       * header names and values printable ASCII; any other entry is left out.
+       */
+      readonly responseHeaders?: Readonly<Record<string, string>>
+    } & DecisionDetails)
   | ({ readonly allowed: false; readonly error: ZeroTrustError } & DecisionDetails)
 
 /** Answers allow or deny for an authenticated request. */

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { requestLike } from '../test/request-like.js'
-import type { Auth, Authenticator } from './auth.js'
+import type { Auth, Authenticator, Authorizer } from './auth.js'
 import {
   type DecisionEvent,
   noteIgnoredHeaders,
@@ -160,6 +160,19 @@ describe('runAuthorization', () => {
       ['scopes', 'allow', 'ok'],
       ['scopes', 'deny', 'insufficient_scope'],
     ])
+  })
+
+  it("resolves with an allowed decision's response headers, leaving out those that cannot be sent (issue 18)", async () => {
+    const answering = (responseHeaders: Record<string, string>): Authorizer => ({
+      layer: 'quota',
+      authorize: async () => ({ allowed: true, responseHeaders }),
+    })
+    const fine = { 'RateLimit-Policy': '"default";q=10;w=60', RateLimit: '"default";r=9;t=60' }
+    await expect(runAuthorization(answering(fine), req, auth)).resolves.toBe(fine)
+    await expect(
+      runAuthorization(answering({ ...fine, 'X-Split': 'a\r\nSet-Cookie: b', 'bad name': 'c' }), req, auth),
+    ).resolves.toEqual(fine)
+    await expect(runAuthorization(requireScopes('orders:read'), req, auth)).resolves.toBeUndefined()
   })
 
   it('fails closed when no authentication ran before it', async () => {

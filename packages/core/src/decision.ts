@@ -1,5 +1,6 @@
 import type { Auth, Authenticator, Authorizer, DecisionDetails } from './auth.js'
 import { toZeroTrustError, type ZeroTrustError, type ZeroTrustErrorCode } from './errors.js'
+import { isFieldValue, isToken } from './lib/header-params.js'
 import type { RequestLike } from './request.js'
 
 /**
@@ -69,16 +70,18 @@ export async function runAuthentication(
 }
 
 /**
- * Runs an authorizer for an authenticated request and reports the decision. Resolves when allowed;
- * rejects with the denial's `ZeroTrustError`. Without `auth` (authorization mounted before
- * authentication) it fails closed with `internal_error`.
+ * Runs an authorizer for an authenticated request and reports the decision. Resolves when allowed, with
+ * the headers the allowed decision asks the adapter to add to the response (`responseHeaders`, entries
+ * that could not be sent as they are left out), or `undefined`; rejects with the denial's
+ * `ZeroTrustError`. Without `auth` (authorization mounted before authentication) it fails closed with
+ * `internal_error`.
  */
 export async function runAuthorization(
   authorizer: Authorizer,
   req: RequestLike,
   auth: Auth | undefined,
   onDecision?: DecisionSink,
-): Promise<void> {
+): Promise<Readonly<Record<string, string>> | undefined> {
   const started = onDecision ? performance.now() : 0
   let error: ZeroTrustError
   let details: DecisionDetails | undefined
@@ -90,7 +93,7 @@ export async function runAuthorization(
     details = decision
     if (decision.allowed) {
       if (onDecision) reportDecision(onDecision, authorizer.layer, req, started, auth, undefined, details)
-      return
+      return decision.responseHeaders === undefined ? undefined : sendable(decision.responseHeaders)
     }
     error = toZeroTrustError(decision.error)
   } catch (thrown) {
@@ -98,6 +101,16 @@ export async function runAuthorization(
   }
   if (onDecision) reportDecision(onDecision, authorizer.layer, req, started, auth, error, details)
   throw error
+}
+
+/**
+ * `headers` as an adapter can set them: itself when every entry is a header name with a printable value,
+ * else without the others (a CR or LF would split the response, a bad name makes the framework throw).
+ */
+function sendable(headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  const entries = Object.entries(headers)
+  const valid = ([name, value]: [string, unknown]) => isToken(name) && isFieldValue(value)
+  return entries.every(valid) ? headers : Object.fromEntries(entries.filter(valid))
 }
 
 /** What a decision event names of the request. */

@@ -12,7 +12,7 @@ import {
   withRoute,
 } from '@zerotrust/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
-import { sendError } from './lib/context.js'
+import { sendError, setResponseHeaders } from './lib/context.js'
 import { checkMountPath, routeParams, routePattern } from './lib/route.js'
 
 /** Options of {@link authorize}. */
@@ -28,7 +28,7 @@ export interface AuthorizeOptions {
 
 /**
  * Express middleware that asks `authorizer` about the authenticated request. A denial is answered at
- * once (403, with the challenge core renders). Mounted without `authenticate()` before it, it fails
+ * once (403, with the challenge core renders); an allow's response headers (`RateLimit`) are set. Mounted without `authenticate()` before it, it fails
  * closed with a 500. On a route, the authorizer sees the route's pattern and parameters.
  *
  * @example
@@ -44,12 +44,14 @@ export function authorize(authorizer: Authorizer, options: AuthorizeOptions = {}
     const base = context?.view ?? fromNodeRequest(req, { resolveOrigin: noOrigin, target: req.originalUrl })
     // Route-level authorizers (Cedar actions) see the matched pattern and parameters, never only the path.
     const view = withRoute(base, routePattern(req, mountPath), routeParams(req.params))
+    let headers: Readonly<Record<string, string>> | undefined
     try {
-      await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
+      headers = await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
     } catch (error) {
       sendError(res, error, context?.realm)
       return
     }
+    if (headers !== undefined) setResponseHeaders(res, headers)
     next()
   }
 }

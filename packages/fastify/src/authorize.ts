@@ -12,7 +12,7 @@ import {
   withRoute,
 } from '@zerotrust/core/adapter'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { sendError, stateOf } from './lib/context.js'
+import { sendError, setResponseHeaders, stateOf } from './lib/context.js'
 
 /**
  * A hook for a route's options: `preHandler`, or `onRequest` to decide before the body is read. It
@@ -25,7 +25,7 @@ export type ZeroTrustHook = (
 
 /**
  * A route hook that asks `authorizer` about the authenticated request. A denial is answered at once
- * (403, with the challenge core renders). On a route the plugin does not authenticate (opted out, or
+ * (403, with the challenge core renders); an allow's response headers (`RateLimit`) are set. On a route the plugin does not authenticate (opted out, or
  * outside its scope) it fails closed with a 500.
  *
  * @example
@@ -40,11 +40,13 @@ export function authorize(authorizer: Authorizer): ZeroTrustHook {
       state?.view ?? fromNodeRequest(request.raw, { resolveOrigin: noOrigin, target: request.originalUrl }),
       request,
     )
+    let headers: Readonly<Record<string, string>> | undefined
     try {
-      await runAuthorization(authorizer, view, state?.auth, state?.onDecision)
+      headers = await runAuthorization(authorizer, view, state?.auth, state?.onDecision)
     } catch (error) {
       return sendError(reply, error, state?.realm)
     }
+    if (headers !== undefined) setResponseHeaders(reply, headers)
     return undefined
   }
 }

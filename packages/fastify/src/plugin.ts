@@ -117,12 +117,14 @@ async function authorizeInTurn(
   reply: FastifyReply,
 ): Promise<boolean> {
   for (const authorizer of state.authorizers) {
+    let headers: Readonly<Record<string, string>> | undefined
     try {
-      await runAuthorization(authorizer, view, state.auth, state.onDecision)
+      headers = await runAuthorization(authorizer, view, state.auth, state.onDecision)
     } catch (error) {
       sendError(reply, error, state.realm)
       return true
     }
+    if (headers !== undefined) setResponseHeaders(reply, headers)
   }
   return false
 }

@@ -5,13 +5,13 @@ import {
 } from '@zerotrust/core'
 import { checkAuthorizer, contextOf, noOrigin, runAuthorization, withRoute } from '@zerotrust/core/adapter'
 import type { MiddlewareHandler } from 'hono'
-import { errorResponse } from './lib/context.js'
+import { errorResponse, setResponseHeaders } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
 
 /**
  * Hono middleware that asks `authorizer` about the authenticated request. A denial is answered at once
- * (403, with the challenge core renders). Mounted without `authenticate()` before it, it fails closed
+ * (403, with the challenge core renders); an allow's response headers (`RateLimit`) are set. Mounted without `authenticate()` before it, it fails closed
  * with a 500.
  *
  * @example
@@ -30,12 +30,14 @@ export function authorize(authorizer: Authorizer): MiddlewareHandler<ZeroTrustEn
       route === '*' || route === '/*' ? undefined : route,
       c.req.param() as Record<string, string>,
     )
+    let headers: Readonly<Record<string, string>> | undefined
     try {
       // Without authenticate() before it there is no context and no auth: runAuthorization fails closed.
-      await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
+      headers = await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
     } catch (error) {
       return errorResponse(c, error, context?.realm)
     }
+    if (headers !== undefined) setResponseHeaders(c, headers)
     await next()
   }
 }

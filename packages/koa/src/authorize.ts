@@ -12,12 +12,12 @@ import {
   withRoute,
 } from '@zerotrust/core/adapter'
 import type { Middleware } from 'koa'
-import { sendError } from './lib/context.js'
+import { sendError, setResponseHeaders } from './lib/context.js'
 import { matchedRoute, stringParams } from './lib/route.js'
 
 /**
  * Koa middleware that asks `authorizer` about the authenticated request. A denial is answered at once
- * (403, with the challenge core renders). Mounted without `authenticate()` before it, it fails closed
+ * (403, with the challenge core renders); an allow's response headers (`RateLimit`) are set. Mounted without `authenticate()` before it, it fails closed
  * with a 500.
  *
  * @example
@@ -32,12 +32,14 @@ export function authorize(authorizer: Authorizer): Middleware {
       context?.view ?? fromNodeRequest(ctx.req, { resolveOrigin: noOrigin, target: ctx.originalUrl })
     // Route-level authorizers (Cedar actions) see the matched pattern and parameters, never only the path.
     const view = withRoute(base, matchedRoute(ctx), stringParams((ctx as { params?: unknown }).params))
+    let headers: Readonly<Record<string, string>> | undefined
     try {
-      await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
+      headers = await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
     } catch (error) {
       sendError(ctx, error, context?.realm)
       return
     }
+    if (headers !== undefined) setResponseHeaders(ctx, headers)
     await next()
   }
 }
