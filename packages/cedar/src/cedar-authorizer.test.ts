@@ -967,11 +967,16 @@ describe('issue 12: the scopes carried into Cedar are bounded', () => {
     const loader = vi.fn(() => [])
     const policies = cedarAuthorizer({ policies: { text }, entities: loader })
     const token = userAuth('alice', scopes(5_000, 40))
-    const started = performance.now()
     const decisions: Decision[] = []
-    for (let i = 0; i < 20; i++) decisions.push(await policies.authorize(charges, token))
     // Microseconds each now; the engine took 8 to 25 ms each on the 2-core machine (0.2 to 0.5 s in all).
-    expect(performance.now() - started).toBeLessThan(150)
+    // The fastest of three rounds of 20: a pause of a loaded machine slows one round, the engine all three.
+    let fastest = Number.POSITIVE_INFINITY
+    for (let round = 0; round < 3 && fastest >= 150; round++) {
+      const started = performance.now()
+      for (let i = 0; i < 20; i++) decisions.push(await policies.authorize(charges, token))
+      fastest = Math.min(fastest, performance.now() - started)
+    }
+    expect(fastest).toBeLessThan(150)
     for (const decision of decisions) {
       expect(denial(decision)).toMatchObject({
         code: 'access_denied',

@@ -32,13 +32,17 @@ describe('idempotent() on Express: the key, bounded and scoped by the route', ()
       await post(`${server.url}/pay`, '"warm"')
       // Spaces inside a quote, ending in another character: 1.5 s of CPU for the quadratic trim.
       for (const key of [`"${' '.repeat(64 * 1024)}x"`, `"${'\\"'.repeat(32 * 1024)}`]) {
-        const started = performance.now()
-        const res = await post(`${server.url}/pay`, key)
-        const took = performance.now() - started
-        expect(res.status).toBe(400)
-        expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
-        expect(await res.json()).toMatchObject({ code: 'invalid_idempotency_key', status: 400 })
-        expect(took).toBeLessThan(250)
+        // The fastest of three requests: a pause of a loaded machine slows one, the quadratic trim all.
+        let fastest = Number.POSITIVE_INFINITY
+        for (let attempt = 0; attempt < 3 && fastest >= 250; attempt++) {
+          const started = performance.now()
+          const res = await post(`${server.url}/pay`, key)
+          fastest = Math.min(fastest, performance.now() - started)
+          expect(res.status).toBe(400)
+          expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/)
+          expect(await res.json()).toMatchObject({ code: 'invalid_idempotency_key', status: 400 })
+        }
+        expect(fastest).toBeLessThan(250)
       }
       expect(runs).toBe(1)
     } finally {

@@ -29,9 +29,15 @@ describe('sanitize', () => {
       '`'.repeat(65_536),
     ]
     for (const shape of shapes) {
-      const started = performance.now()
-      sanitize(shape)
-      expect(performance.now() - started).toBeLessThan(20)
+      // The fastest of five runs: a pause of a loaded machine slows one run, a quadratic scan (224 ms on
+      // 32 KiB before the fix) slows them all.
+      let fastest = Number.POSITIVE_INFINITY
+      for (let run = 0; run < 5 && fastest >= 20; run++) {
+        const started = performance.now()
+        sanitize(shape)
+        fastest = Math.min(fastest, performance.now() - started)
+      }
+      expect(fastest).toBeLessThan(20)
     }
   })
 })
