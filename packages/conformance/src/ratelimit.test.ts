@@ -33,11 +33,31 @@ const order = async (sub: string, id: string): Promise<TestRequest> => ({
   headers: [await bearer(sub)],
 })
 
+const browserOrigin = 'https://app.example.com'
+const budgets = () =>
+  rateLimit({
+    budgets: [
+      { name: 'charges', route: 'POST /v1/charges', limit: 2, windowSeconds: 60 },
+      { name: 'orders', route: '/tenants/:tenant/orders/:orderId', limit: 3, windowSeconds: 60 },
+    ],
+  })
+const exposed = (value: string | undefined) =>
+  (value ?? '').split(',').map((name) => name.trim().toLowerCase())
+
 describe.each(Object.entries(frameworks))('rate limits on %s', (_name, mount) => {
   const events: DecisionEvent[] = []
   let app: MountedApp
+  let withCors: MountedApp
 
   beforeAll(async () => {
+    withCors = await mount({
+      authenticator: jwtBearer({ issuer, audience, algorithms: ['ES256'], jwks: idp.jwks }),
+      onDecision: () => {},
+      realm,
+      publicOrigin,
+      cedar: budgets(),
+      cors: { origin: browserOrigin, exposedHeaders: ['X-Request-Id'] },
+    })
     app = await mount({
       authenticator: failureLimit(jwtBearer({ issuer, audience, algorithms: ['ES256'], jwks: idp.jwks }), {
         failures: 3,
@@ -45,16 +65,11 @@ describe.each(Object.entries(frameworks))('rate limits on %s', (_name, mount) =>
       onDecision: (e) => events.push(e),
       realm,
       publicOrigin,
-      cedar: rateLimit({
-        budgets: [
-          { name: 'charges', route: 'POST /v1/charges', limit: 2, windowSeconds: 60 },
-          { name: 'orders', route: '/tenants/:tenant/orders/:orderId', limit: 3, windowSeconds: 60 },
-        ],
-      }),
+      cedar: budgets(),
     })
   })
   afterAll(async () => {
-    await app.close()
+    await Promise.all([app.close(), withCors.close()])
   })
   const seen = () => events.map(({ durationMs, ...rest }) => rest)
 
@@ -89,6 +104,47 @@ describe.each(Object.entries(frameworks))('rate limits on %s', (_name, mount) =>
         policies: ['charges'],
       },
     ])
+  })
+
+  it('sends RateLimit-Policy and RateLimit on allowed responses too, counting down (issue 18)', async () => {
+    const t = (field: string | undefined) => Number(/;t=(\d+)$/.exec(field ?? '')?.[1])
+    const first = await app.send(await order('erin', '1'))
+    expect(first.status).toBe(200)
+    expect(first.headers['ratelimit-policy']).toBe('"orders";q=3;w=60')
+    expect(first.headers.ratelimit).toMatch(/^"orders";r=2;t=\d+$/)
+    expect(t(first.headers.ratelimit)).toBeGreaterThanOrEqual(1)
+    expect(t(first.headers.ratelimit)).toBeLessThanOrEqual(60)
+    const second = await app.send(await order('erin', '2'))
+    expect(second.status).toBe(200)
+    expect(second.headers.ratelimit).toMatch(/^"orders";r=1;t=\d+$/)
+    expect(t(second.headers.ratelimit)).toBeLessThanOrEqual(t(first.headers.ratelimit))
+    // A route no budget applies to carries none.
+    const plain = await app.send({ method: 'GET', path: '/orders', headers: [await bearer('erin')] })
+    expect(plain.status).toBe(200)
+    expect(plain.headers['ratelimit-policy']).toBeUndefined()
+    expect(plain.headers.ratelimit).toBeUndefined()
+  })
+
+  it("behind the framework's CORS middleware: the RateLimit fields join the headers it exposes", async () => {
+    const allowed = await withCors.send({
+      ...(await charge('frank')),
+      headers: [['Origin', browserOrigin], await bearer('frank')],
+    })
+    expect(allowed.status).toBe(201)
+    expect(allowed.headers['access-control-allow-origin']).toBe(browserOrigin)
+    expect(allowed.headers.ratelimit).toMatch(/^"charges";r=1;t=\d+$/)
+    expect(exposed(allowed.headers['access-control-expose-headers'])).toEqual(
+      expect.arrayContaining(['x-request-id', 'ratelimit-policy', 'ratelimit']),
+    )
+    await withCors.send(await charge('frank'))
+    const refused = await withCors.send({
+      ...(await charge('frank')),
+      headers: [['Origin', browserOrigin], await bearer('frank')],
+    })
+    expect(refused.status).toBe(429)
+    expect(exposed(refused.headers['access-control-expose-headers'])).toEqual(
+      expect.arrayContaining(['x-request-id', 'ratelimit-policy', 'ratelimit']),
+    )
   })
 
   it('keeps a budget per identity: another subject still has its own', async () => {

@@ -182,7 +182,64 @@ describe('rateLimit on the memory store', () => {
     ])
     expect(await statuses(limiter, 4)).toEqual([200, 200, 200, 429])
     const decision = await limiter.authorize(post, auth({ subject: 'bob' }))
-    expect(decision).toEqual({ allowed: true, policies: ['writes'] })
+    expect(decision).toEqual({
+      allowed: true,
+      policies: ['writes'],
+      responseHeaders: { 'RateLimit-Policy': '"writes";q=1;w=60', RateLimit: '"writes";r=0;t=60' },
+    })
+  })
+
+  it('sends the RateLimit fields on allowed requests too: what remains, and when the window resets (issue 18)', async () => {
+    const limiter = rateLimit({ budgets: [{ name: 'default', limit: 3, windowSeconds: 60 }] })
+    const fields = async () => {
+      const decision = await limiter.authorize(request(), auth())
+      return decision.allowed ? decision.responseHeaders : renderError(decision.error).headers
+    }
+    expect(await fields()).toEqual({
+      'RateLimit-Policy': '"default";q=3;w=60',
+      RateLimit: '"default";r=2;t=60',
+    })
+    vi.advanceTimersByTime(15_500)
+    expect(await fields()).toEqual({
+      'RateLimit-Policy': '"default";q=3;w=60',
+      RateLimit: '"default";r=1;t=45',
+    })
+    vi.advanceTimersByTime(44_000)
+    expect(await fields()).toEqual({
+      'RateLimit-Policy': '"default";q=3;w=60',
+      RateLimit: '"default";r=0;t=1',
+    })
+    expect(await fields()).toMatchObject({
+      'ratelimit-policy': '"default";q=3;w=60',
+      ratelimit: '"default";r=0;t=1',
+    })
+    vi.advanceTimersByTime(500)
+    expect(await fields()).toEqual({
+      'RateLimit-Policy': '"default";q=3;w=60',
+      RateLimit: '"default";r=2;t=60',
+    })
+  })
+
+  it("sends them only on 429s with headers 'denied'", async () => {
+    const limiter = rateLimit({
+      budgets: [{ name: 'default', limit: 1, windowSeconds: 60 }],
+      headers: 'denied',
+    })
+    expect(await limiter.authorize(request(), auth())).toEqual({ allowed: true, policies: ['default'] })
+    const refused = await limiter.authorize(request(), auth())
+    expect(refused.allowed).toBe(false)
+    if (refused.allowed) return
+    expect(renderError(refused.error).headers).toMatchObject({
+      'ratelimit-policy': '"default";q=1;w=60',
+      ratelimit: '"default";r=0;t=60',
+    })
+  })
+
+  it('sends no RateLimit fields where no budget applies', async () => {
+    const limiter = rateLimit({
+      budgets: [{ name: 'writes', route: 'POST /orders', limit: 1, windowSeconds: 60 }],
+    })
+    expect(await limiter.authorize(request(), auth())).toEqual({ allowed: true })
   })
 
   it('does not limit a request no budget applies to', async () => {
@@ -256,6 +313,10 @@ describe('rateLimit options', () => {
     [
       { budgets: [{ name: 'a', limit: 1, windowSeconds: 1 }], onStoreFailure: 'open' },
       '"onStoreFailure" option',
+    ],
+    [
+      { budgets: [{ name: 'a', limit: 1, windowSeconds: 1 }], headers: 'none' },
+      '"headers" option must be "all" or "denied"',
     ],
     [{ budgets: [{ name: 'a', limit: 1, windowSeconds: 1 }], burst: 3 }, '"burst" option is not recognized'],
   ])('refuses %j at construction', (options, message) => {

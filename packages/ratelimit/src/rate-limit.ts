@@ -5,7 +5,7 @@ import {
   RateLimiterRedis,
   RateLimiterRes,
 } from 'rate-limiter-flexible'
-import { rateLimitHeaders, resetSeconds } from './lib/headers.js'
+import { policyField, rateLimitField, rateLimitHeaders, resetSeconds } from './lib/headers.js'
 import { boundedKey, identityKey, peerKey } from './lib/keys.js'
 import { type BudgetSettings, type RateLimitOptions, rateLimitSettings } from './lib/options.js'
 
@@ -20,6 +20,8 @@ interface Limited {
   readonly limiter: RateLimiterAbstract
   /** The decision details naming the budget, built once. */
   readonly policies: readonly string[]
+  /** Its `RateLimit-Policy` value, built once. */
+  readonly policy: string
 }
 
 /**
@@ -27,7 +29,8 @@ interface Limited {
  * counts every request against the first budget that applies to it, keyed by who `Auth` says sent it
  * (subject within its issuer, else client, else workload; OWASP API4:2023), never by a header the client
  * chooses. Over budget: 429 `rate_limited` with `Retry-After` and the IETF `RateLimit-Policy` and
- * `RateLimit` fields. Counts live in memory, or on the application's Redis so every replica shares them.
+ * `RateLimit` fields; allowed requests carry the same fields with what remains (unless `headers` is
+ * `denied`). Counts live in memory, or on the application's Redis so every replica shares them.
  *
  * @example
  * const limits = rateLimit({
@@ -46,6 +49,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitAuthorizer {
   const limited: readonly Limited[] = o.budgets.map((budget) => ({
     budget,
     policies: Object.freeze([budget.name]),
+    policy: policyField(budget.name, budget.limit, budget.windowSeconds),
     limiter:
       o.redis === undefined
         ? new RateLimiterMemory({
@@ -66,6 +70,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitAuthorizer {
           }),
   }))
   const timeout = o.redis === undefined ? undefined : o.operationTimeout
+  const headersOnAllow = o.headers === 'all'
 
   const keyOf = (req: RequestLike, auth: Auth): string => {
     const key = o.key === undefined ? identityKey(auth) : o.key(req, auth)
@@ -80,9 +85,10 @@ export function rateLimit(options: RateLimitOptions): RateLimitAuthorizer {
       const entry = limited.find(({ budget }) => applies(budget, req, auth))
       if (entry === undefined) return allowed
       const { budget, limiter, policies } = entry
+      let counted: RateLimiterRes
       try {
-        const counted = limiter.consume(keyOf(req, auth), 1)
-        await (timeout === undefined ? counted : withTimeout(counted, timeout))
+        const consumed = limiter.consume(keyOf(req, auth), 1)
+        counted = await (timeout === undefined ? consumed : withTimeout(consumed, timeout))
       } catch (thrown) {
         if (thrown instanceof RateLimiterRes) {
           const seconds = resetSeconds(thrown.msBeforeNext)
@@ -102,7 +108,13 @@ export function rateLimit(options: RateLimitOptions): RateLimitAuthorizer {
         })
         return { allowed: false, error, policies }
       }
-      return { allowed: true, policies }
+      if (!headersOnAllow) return { allowed: true, policies }
+      // draft-ietf-httpapi-ratelimit-headers: the quota left and when it resets, before the client hits it.
+      const responseHeaders = {
+        'RateLimit-Policy': entry.policy,
+        RateLimit: rateLimitField(budget.name, counted.remainingPoints, resetSeconds(counted.msBeforeNext)),
+      }
+      return { allowed: true, policies, responseHeaders }
     },
   })
 }

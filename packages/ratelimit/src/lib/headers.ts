@@ -16,9 +16,19 @@ export function rateLimitHeaders(
   resetSeconds: number,
 ): Record<string, string> {
   return {
-    'RateLimit-Policy': `"${policy}";q=${quota};w=${windowSeconds}`,
-    RateLimit: `"${policy}";r=${remaining};t=${resetSeconds}`,
+    'RateLimit-Policy': policyField(policy, quota, windowSeconds),
+    RateLimit: rateLimitField(policy, remaining, resetSeconds),
   }
+}
+
+/** The `RateLimit-Policy` value of one policy: `"default";q=100;w=60`. */
+export function policyField(policy: string, quota: number, windowSeconds: number): string {
+  return `"${policy}";q=${quota};w=${windowSeconds}`
+}
+
+/** The `RateLimit` value of one policy: `"default";r=42;t=17`. */
+export function rateLimitField(policy: string, remaining: number, resetSeconds: number): string {
+  return `"${policy}";r=${remaining};t=${resetSeconds}`
 }
 
 /** Seconds until a window that ends in `ms` resets, as `Retry-After` and `t` count them: at least 1. */

@@ -59,6 +59,12 @@ export interface RateLimitOptions {
    * request through. Either way the decision event reports `rate_limit_store_unavailable`.
    */
   readonly onStoreFailure?: 'reject' | 'allow'
+  /**
+   * Which answers carry the `RateLimit-Policy` and `RateLimit` fields: `all` (the default) sends them on
+   * every request a budget applies to, so clients slow down before they are refused; `denied` only on
+   * 429s, sparing two headers per allowed response.
+   */
+  readonly headers?: 'all' | 'denied'
 }
 
 const policyName = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/
@@ -106,6 +112,7 @@ const schema = z.strictObject(
       .optional(),
     operationTimeout: option.milliseconds({ min: 1, max: 60_000 }).optional(),
     onStoreFailure: z.enum(['reject', 'allow'], { error: 'must be "reject" or "allow"' }).optional(),
+    headers: z.enum(['all', 'denied'], { error: 'must be "all" or "denied"' }).optional(),
   },
   { error: 'must be an object' },
 ) satisfies OptionsSchema<RateLimitOptions>
@@ -129,6 +136,7 @@ export interface RateLimitSettings {
   readonly prefix: string
   readonly operationTimeout: number
   readonly onStoreFailure: 'reject' | 'allow'
+  readonly headers: 'all' | 'denied'
 }
 
 /**
@@ -158,6 +166,7 @@ export function rateLimitSettings(input: unknown): RateLimitSettings {
     prefix: o.prefix ?? 'zt:rl:',
     operationTimeout: o.operationTimeout ?? 1000,
     onStoreFailure: o.onStoreFailure ?? 'reject',
+    headers: o.headers ?? 'all',
   })
 }
 
