@@ -36,6 +36,14 @@ describe('renderError', () => {
     })
   })
 
+  it('names the body its bytes: content-length counts UTF-8 bytes, content-type has no charset (issue 20)', () => {
+    const err = new ZeroTrustError('access_denied', 'la commande appartient à quelqu’un d’autre')
+    const { headers, body } = renderError(err)
+    expect(headers['content-type']).toBe('application/problem+json')
+    expect(headers['content-length']).toBe(String(Buffer.byteLength(body, 'utf8')))
+    expect(Number(headers['content-length'])).toBeGreaterThan(body.length)
+  })
+
   it('renders insufficient_scope as 403 carrying the scope', () => {
     const err = new ZeroTrustError('insufficient_scope', 'the access token lacks a required scope', {
       scope: ['orders:write', 'orders:admin'],

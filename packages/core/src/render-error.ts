@@ -17,7 +17,11 @@ export interface ProblemDetails {
 export interface RenderedError {
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
-  /** The serialized problem; `headers` names its `content-type`. */
+  /**
+   * The serialized problem, UTF-8 JSON; `headers` names its `content-type` (`application/problem+json`,
+   * no `charset`: RFC 8259 §11 defines none) and its `content-length` in bytes. An adapter sends these
+   * bytes and headers as they are, so every framework answers an error identically.
+   */
   readonly body: string
   readonly problem: ProblemDetails
 }
@@ -92,7 +96,9 @@ export function renderError(error: unknown, options: RenderErrorOptions = {}): R
     ...(err.reason === undefined || err.code === 'internal_error' ? {} : { reason: err.reason }),
     ...(scope === undefined ? {} : { scope }),
   }
-  return { status: entry.status, headers, body: JSON.stringify(problem), problem }
+  const body = JSON.stringify(problem)
+  headers['content-length'] = String(Buffer.byteLength(body))
+  return { status: entry.status, headers, body, problem }
 }
 
 function formatChallenge(

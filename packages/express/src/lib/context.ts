@@ -13,7 +13,9 @@ export function sendError(res: Response, error: unknown, realm: string | undefin
   reportRendered(contextOf(res.req), err, layer)
   // What a CORS middleware already exposed stays in the list.
   const rendered = renderError(err, { realm, exposed: res.getHeader(expose) })
-  res.status(rendered.status).set(rendered.headers).send(rendered.body)
+  // Node's writeHead, not Express's set()/send(): those append `; charset=utf-8` and an ETag, and an
+  // error must leave every adapter as the same bytes (issue 20).
+  res.writeHead(rendered.status, rendered.headers).end(rendered.body)
 }
 
 /** Sets the headers an authenticator asked for on success (`DPoP-Nonce`), exposed to CORS clients. */

@@ -54,7 +54,9 @@ export function sendError(
   reportRendered(stateOf(reply.request), err, layer)
   // What a CORS plugin already exposed stays in the list.
   const rendered = renderError(err, { realm, exposed: reply.getHeader(expose) })
-  return reply.code(rendered.status).headers(rendered.headers).send(rendered.body)
+  // A Buffer, not the string: Fastify appends `; charset=utf-8` to a string's content type, and an
+  // error must leave every adapter as the same bytes (issue 20).
+  return reply.code(rendered.status).headers(rendered.headers).send(Buffer.from(rendered.body))
 }
 
 const expose = 'access-control-expose-headers'
