@@ -1,5 +1,6 @@
 import type { Auth, Authenticator, Workload } from './auth.js'
 import { ZeroTrustError } from './errors.js'
+import { presentedToken, recordPresentedToken } from './presented-token.js'
 import type { RequestLike } from './request.js'
 
 /**
@@ -56,9 +57,13 @@ function merge(results: readonly Auth[]): Auth {
     if (auth.responseHeaders !== undefined) responseHeaders = { ...responseHeaders, ...auth.responseHeaders }
   }
   if (results.length === 1) return user
-  return Object.freeze({
+  const merged: Auth = Object.freeze({
     ...user,
     ...(responseHeaders === undefined ? {} : { responseHeaders }),
     ...(workload === undefined ? {} : { workload }),
   })
+  // The user's token goes with the user's Auth into the merged one, still out of sight.
+  const token = presentedToken(user)
+  if (token !== undefined) recordPresentedToken(merged, token)
+  return merged
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { anyOf, renderError } from '@zerotrust/core'
+import { presentedToken } from '@zerotrust/core/layer'
 import { jwtBearer } from '@zerotrust/jwt'
 import { generateSigningKey, signAccessToken, toJwks } from '@zerotrust/testkit'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -135,6 +136,18 @@ describe('introspection: active tokens', () => {
     await expect(introspection(options()).authenticate(bearer(opaque()))).resolves.toMatchObject({
       audience: ['api://billing', audience],
     })
+  })
+
+  it('records the accepted token for an exchange, out of sight, also on a cache hit (issue 17)', async () => {
+    answer(activeAnswer())
+    const tokens = introspection(options())
+    const token = opaque()
+    const cold = await tokens.authenticate(bearer(token))
+    const hit = await tokens.authenticate(bearer(token))
+    expect(presentedToken(cold)).toBe(token)
+    expect(presentedToken(hit)).toBe(token)
+    expect(presentedToken(await tokens.verify(token))).toBe(token)
+    expect(JSON.stringify(cold)).not.toContain(token)
   })
 })
 

@@ -11,6 +11,7 @@ import {
   checkBinding,
   checkTokenSyntax,
   isDpopBound,
+  recordPresentedToken,
   takeCredentials,
   type VerifyOptions,
 } from '@zerotrust/core/layer'
@@ -78,6 +79,8 @@ export function introspection(options: IntrospectionOptions): Introspection {
     }
     try {
       const auth = toAuth(response, checks, Date.now() / 1000)
+      // Out of sight, for an RFC 8693 exchange at the edge (`presentedToken`); a cache hit keeps this Auth.
+      recordPresentedToken(auth, token)
       // Whether a binding must be checked is decided once per answer, not per request.
       return { auth, bound: auth.cnf !== undefined || isDpopBound(auth) }
     } catch (error) {

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { inspect } from 'node:util'
 import { renderError } from '@zerotrust/core'
+import { presentedToken } from '@zerotrust/core/layer'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import {
   audience,
@@ -109,6 +111,18 @@ describe('jwtBearer: accepted tokens', () => {
   it('accepts audience arrays containing ours and application/at+jwt', async () => {
     const token = await sign(es256, claims({ aud: ['other', audience] }), { typ: 'application/at+jwt' })
     expect((await verifier().authenticate(bearer(token))).audience).toEqual(['other', audience])
+  })
+
+  it('records the accepted token for an exchange, out of sight, also on a cache hit (issue 17)', async () => {
+    const tokens = verifier()
+    const token = await sign(es256)
+    const cold = await tokens.authenticate(bearer(token))
+    const hit = await tokens.authenticate(bearer(token))
+    expect(presentedToken(cold)).toBe(token)
+    expect(presentedToken(hit)).toBe(token)
+    expect(presentedToken(await tokens.verify(token))).toBe(token)
+    expect(JSON.stringify(cold)).not.toContain(token)
+    expect(inspect(cold, { depth: 10 })).not.toContain(token)
   })
 })
 

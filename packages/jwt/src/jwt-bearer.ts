@@ -1,5 +1,11 @@
 import { type Auth, type Authenticator, type RequestLike, ZeroTrustError } from '@zerotrust/core'
-import { bearerChallenges, checkBinding, takeCredentials, type VerifyOptions } from '@zerotrust/core/layer'
+import {
+  bearerChallenges,
+  checkBinding,
+  recordPresentedToken,
+  takeCredentials,
+  type VerifyOptions,
+} from '@zerotrust/core/layer'
 import { createLocalJWKSet, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
 import { claimCheck } from './lib/claims.js'
@@ -136,6 +142,8 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     const claims = payload ?? readPayload(jws)
     checkClaims(header, claims, issuer)
     const auth = toAuth(claims as JWTPayload, 'Bearer')
+    // Out of sight, for an RFC 8693 exchange at the edge (`presentedToken`); a cache hit keeps this Auth.
+    recordPresentedToken(auth, jws.token)
     if (cache !== undefined) {
       const expiresAt = cacheUntil(claims, o)
       const ttl = expiresAt - Date.now()

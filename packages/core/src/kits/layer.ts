@@ -27,6 +27,11 @@ export {
   type ReportedRequest,
   reportDecision,
 } from '../decision.js'
+export {
+  type AuthorizationServerDiscoveryOptions,
+  authorizationServerDiscovery,
+  type DiscoveryFunctions,
+} from '../discovery.js'
 export { checkEndpoint } from '../endpoint.js'
 export { bearerChallenges, toZeroTrustError } from '../errors.js'
 export type {
@@ -37,6 +42,7 @@ export type {
   RequestBody,
 } from '../idempotency.js'
 export { type IntegerBounds, type OptionsSchema, option, type Parsed, parseOptions } from '../options.js'
+export { presentedToken, recordPresentedToken } from '../presented-token.js'
 export { requestUrl } from '../request.js'
 export {
   checkCaller,
