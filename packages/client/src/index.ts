@@ -19,6 +19,7 @@ export { ClientResponse, ClientResponseHeaders } from './client-response.js'
 export type { Challenge } from './lib/challenges.js'
 export type { ClientEvent, ClientEventSink } from './lib/events.js'
 export type { Problem } from './lib/problem.js'
+export type { ContextPropagator, HeaderSetter } from './lib/propagation.js'
 export type { Svid, SvidSource } from './lib/svid.js'
 export {
   isOutboundError,

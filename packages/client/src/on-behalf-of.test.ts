@@ -1,8 +1,9 @@
 import type { Auth } from '@zerotrust/core'
 import { isZeroTrustError, ZeroTrustError } from '@zerotrust/core'
 import { startHttpServer, type TestHttpServer } from '@zerotrust/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { AccessToken } from './lib/token-cache.js'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { type AccessToken, accessToken } from './lib/token-cache.js'
+import { isOutboundError } from './outbound-error.js'
 import { type OnBehalfOfTokens, zeroTrustClient } from './zero-trust-client.js'
 
 // The client's side of issue 17: a call made for an inbound request's user carries a token minted for
@@ -104,5 +105,143 @@ describe('onBehalfOf (issue 17)', () => {
       client.fetch('/', { onBehalfOf: alice, headers: { authorization: 'Bearer the-users-own' } }),
     ).rejects.toThrow('fetch: "headers" option must not set "authorization"')
     await client.close()
+  })
+})
+
+/** A minter that never answers, recording the signal it was handed. */
+function stuckMinter() {
+  const signals: (AbortSignal | undefined)[] = []
+  const tokens: OnBehalfOfTokens = {
+    mint(_auth, request) {
+      signals.push(request.signal)
+      return new Promise<AccessToken>(() => undefined)
+    },
+  }
+  return { tokens, signals }
+}
+
+async function failure(pending: Promise<unknown>): Promise<unknown> {
+  return pending.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+}
+
+describe('onBehalfOf: the minter within the call (issue 17)', () => {
+  it("ends a call whose minter never answers at the call's deadline, and aborts the minter's signal", async () => {
+    const { tokens, signals } = stuckMinter()
+    const client = zeroTrustClient({ baseUrl: server.url, onBehalfOf: { tokens, audience: 'api://orders' } })
+    try {
+      const before = received.length
+      const error = await failure(client.fetch('/orders/1', { onBehalfOf: alice, deadline: 100 }))
+      expect(isOutboundError(error) && [error.code, error.status, error.reason, error.attempts]).toEqual([
+        'dependency_unavailable',
+        503,
+        'deadline',
+        1,
+      ])
+      expect(signals).toHaveLength(1)
+      expect(signals[0]?.aborted).toBe(true)
+      expect(received.length).toBe(before)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("ends it on the caller's abort, and passes the abort on to the minter", async () => {
+    const { tokens, signals } = stuckMinter()
+    const client = zeroTrustClient({ baseUrl: server.url, onBehalfOf: { tokens, audience: 'api://orders' } })
+    try {
+      const controller = new AbortController()
+      const pending = failure(client.fetch('/orders/1', { onBehalfOf: alice, signal: controller.signal }))
+      // Aborted once the minter holds the signal: while the call waits for it.
+      await vi.waitFor(() => expect(signals).toHaveLength(1))
+      controller.abort(new Error('the inbound request went away'))
+      const error = await pending
+      expect(isOutboundError(error) && [error.code, error.status, error.reason]).toEqual([
+        'internal_error',
+        500,
+        'aborted',
+      ])
+      expect(signals[0]?.aborted).toBe(true)
+      // A signal aborted before the call starts never reaches the minter.
+      const early = await failure(client.fetch('/', { onBehalfOf: alice, signal: AbortSignal.abort() }))
+      expect(isOutboundError(early) && early.reason).toBe('aborted')
+      expect(signals).toHaveLength(1)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it("wraps a minter's plain error in mint_failed, its error as the cause, and sends nothing", async () => {
+    const bug = new Error('the key store is not configured')
+    const throwing: OnBehalfOfTokens = {
+      mint() {
+        throw bug
+      },
+    }
+    const rejecting: OnBehalfOfTokens = { mint: () => Promise.reject(bug) }
+    const malformed: OnBehalfOfTokens = {
+      mint: () => ({ type: 'Bearer', value: 'two\r\nlines', expiresAt: Date.now() + 60_000 }),
+    }
+    const before = received.length
+    for (const tokens of [throwing, rejecting, malformed]) {
+      const client = zeroTrustClient({
+        baseUrl: server.url,
+        onBehalfOf: { tokens, audience: 'api://orders' },
+      })
+      try {
+        const error = await failure(client.fetch('/orders/1', { onBehalfOf: alice }))
+        expect(isOutboundError(error) && [error.code, error.status, error.reason]).toEqual([
+          'internal_error',
+          500,
+          'mint_failed',
+        ])
+        if (tokens !== malformed) expect((error as Error).cause).toBe(bug)
+        expect((error as Error).message).not.toContain('key store')
+      } finally {
+        await client.close()
+      }
+    }
+    expect(received.length).toBe(before)
+  })
+
+  it("passes a minter's refusal on as it is, also from an async minter", async () => {
+    const refusal = new ZeroTrustError('insufficient_scope', 'scope not granted', {
+      reason: 'scope_not_granted',
+      scope: ['orders:write'],
+    })
+    const tokens: OnBehalfOfTokens = { mint: async () => Promise.reject(refusal) }
+    const client = zeroTrustClient({
+      baseUrl: server.url,
+      onBehalfOf: { tokens, audience: 'api://orders', scope: 'orders:write' },
+    })
+    try {
+      expect(await failure(client.fetch('/orders/1', { onBehalfOf: alice }))).toBe(refusal)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('hands the minter the audience, the scope and a live signal, and sends what it minted', async () => {
+    const asked: unknown[] = []
+    const token = accessToken('minted.async.token', 'Bearer', Date.now() + 60_000)
+    const tokens: OnBehalfOfTokens = {
+      async mint(_auth, request) {
+        asked.push({ ...request, signal: request.signal?.aborted })
+        return token
+      },
+    }
+    const client = zeroTrustClient({
+      baseUrl: server.url,
+      onBehalfOf: { tokens, audience: 'api://orders', scope: ['orders:read'] },
+    })
+    try {
+      expect((await client.fetch('/orders/1', { onBehalfOf: alice })).status).toBe(200)
+      expect(received.at(-1)).toBe('Bearer minted.async.token')
+      expect(asked).toEqual([{ audience: 'api://orders', scope: ['orders:read'], signal: false }])
+    } finally {
+      await client.close()
+    }
   })
 })

@@ -20,6 +20,8 @@ export const clientReasons = Object.freeze([
   'token_unavailable',
   'token_refused',
   'token_malformed',
+  // The token minted for a call's user (`onBehalfOf`): the minter failed other than by refusing.
+  'mint_failed',
 ] as const)
 
 /** One of {@link clientReasons}. */

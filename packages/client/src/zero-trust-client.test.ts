@@ -475,3 +475,67 @@ describe('zeroTrustClient: tokens and DPoP against real zerotrust layers', () =>
     await client.close()
   })
 })
+
+describe('zeroTrustClient: trace context (issue 18)', () => {
+  it('calls the propagator once per attempt, so that a retry carries the context of its moment', async () => {
+    const { origin, seen } = await serve((_req, res, n) =>
+      n === 1 ? json(res, 503, {}) : json(res, 200, { ok: true }),
+    )
+    let injected = 0
+    const events: ClientEvent[] = []
+    const client = zeroTrustClient({
+      baseUrl: origin,
+      tokens: fixedTokens(['the-token']),
+      retry: noJitter,
+      onEvent: (e) => events.push(e),
+      propagate: {
+        inject(set) {
+          injected++
+          set('traceparent', `00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b${injected}-01`)
+          set('Authorization', 'Bearer from-the-propagator')
+        },
+      },
+    })
+    await client.fetch('/orders')
+    expect(seen.map((s) => s.headers.traceparent)).toEqual([
+      '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b1-01',
+      '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b2-01',
+    ])
+    // Never the propagator's credentials: the client's own token, at each attempt.
+    expect(seen.map((s) => s.headers.authorization)).toEqual(['Bearer the-token', 'Bearer the-token'])
+    expect(events.map((e) => [e.attempt, e.status, e.diagnostics])).toEqual([
+      [1, 503, ['propagator_header_refused:authorization']],
+      [2, 200, ['propagator_header_refused:authorization']],
+    ])
+    await client.close()
+  })
+
+  it('sends the call without trace headers when the propagator throws, and says so in the event', async () => {
+    const { origin, seen } = await serve((_req, res) => json(res, 200, {}))
+    const events: ClientEvent[] = []
+    const client = zeroTrustClient({
+      baseUrl: origin,
+      onEvent: (e) => events.push(e),
+      propagate: {
+        inject(set) {
+          set('traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')
+          throw new Error('context lost')
+        },
+      },
+    })
+    const res = await client.fetch('/orders', { method: 'POST', body: '{}' })
+    expect(res.status).toBe(200)
+    expect(seen[0]?.headers.traceparent).toBeUndefined()
+    expect(seen[0]?.headers['idempotency-key']).toMatch(/^"[0-9a-f-]{36}"$/)
+    expect(events).toEqual([
+      expect.objectContaining({ outcome: 'allow', status: 200, diagnostics: ['propagator_failed'] }),
+    ])
+    await client.close()
+  })
+
+  it('names the option when it is not a propagator', () => {
+    expect(() => zeroTrustClient({ baseUrl: 'https://billing.example.com', propagate: {} as never })).toThrow(
+      'zeroTrustClient: "propagate" option must be a propagator',
+    )
+  })
+})

@@ -1,6 +1,6 @@
 import { randomUUID, type webcrypto } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import type { Auth, ZeroTrustErrorCode } from '@zerotrust/core'
+import { type Auth, isZeroTrustError, type ZeroTrustErrorCode } from '@zerotrust/core'
 import type { Dispatcher } from 'undici'
 import type { DpopKeyBinding, TokenRequestOptions, TokenSource } from './client-credentials.js'
 import { ClientResponse, ClientResponseHeaders } from './client-response.js'
@@ -11,6 +11,7 @@ import { type ClientEvent, type ClientEventSink, emit, since } from './lib/event
 import { type ZeroTrustClientSettings, zeroTrustClientSettings } from './lib/options.js'
 import { peerIdentityError } from './lib/peer.js'
 import { maxProblemBytes, parseProblem } from './lib/problem.js'
+import { type ContextPropagator, propagateInto } from './lib/propagation.js'
 import { backoff, keyedMethods, mayRepeat, retryAfterMs, retryableStatus } from './lib/retry.js'
 import type { Svid, SvidSource } from './lib/svid.js'
 import type { AccessToken } from './lib/token-cache.js'
@@ -84,6 +85,14 @@ export interface ZeroTrustClientOptions {
   readonly connections?: number
   /** Receives one event per attempt. */
   readonly onEvent?: ClientEventSink
+  /**
+   * Adds trace context to each attempt: `traceContext()` of `@zerotrust/otel` sends the active span's
+   * `traceparent` and `tracestate` (and baggage, as the SDK's propagator is set up). Called once per
+   * attempt, so a retry carries the context current when it is sent. It never sets `Authorization`,
+   * `DPoP`, `Idempotency-Key`, `Host` or the request's framing, nor replaces a header the call carries;
+   * a propagator that throws leaves the attempt without its headers and is reported in the event.
+   */
+  readonly propagate?: ContextPropagator
 }
 
 /**
@@ -91,9 +100,18 @@ export interface ZeroTrustClientOptions {
  * Its refusals (a scope the user lacks: 403 `insufficient_scope`) reach the caller as they are.
  */
 export interface OnBehalfOfTokens {
+  /**
+   * A token for `auth`'s user and `request.audience`. `request.signal` aborts when the call's caller
+   * aborts or its deadline passes: a minter that waits on anything (an RFC 8693 exchange) should stop
+   * then. The call stops waiting either way.
+   */
   mint(
     auth: Auth | undefined,
-    request: { readonly audience: string; readonly scope?: string | readonly string[] },
+    request: {
+      readonly audience: string
+      readonly scope?: string | readonly string[]
+      readonly signal?: AbortSignal
+    },
   ): AccessToken | PromiseLike<AccessToken>
 }
 
@@ -407,14 +425,19 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     let token: AccessToken | undefined
     if (request.delegated) {
       // A user's token is never sent on: a token minted for this service, for that user, in its place.
-      const delegation = settings.onBehalfOf as OnBehalfOfOptions
-      token = await delegation.tokens.mint(request.user, delegation)
+      token = await mintToken(state, request, attempts)
     } else if (settings.tokens !== undefined) {
       // A fresh cached token without a wait; otherwise the source's answer, within the deadline.
       token = settings.tokens.peek?.(state.tokenRequest) ?? (await getToken(state, request, attempts))
     }
-    // The call's own headers object (prepare copied it), its credentials set again at each attempt.
-    const headers = request.headers
+    // The call's own headers object (prepare copied it), its credentials set again at each attempt; with a
+    // propagator, a copy per attempt, so that each attempt carries the trace context of its own moment.
+    let headers = request.headers
+    let diagnostics: string[] | undefined
+    if (settings.propagate !== undefined) {
+      headers = { ...request.headers }
+      diagnostics = propagateInto(settings.propagate, headers)
+    }
     if (token !== undefined) {
       const bound = token.type === 'DPoP' && signer !== undefined
       headers.authorization = authorizationOf(token, bound)
@@ -436,7 +459,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
         (failure.reason === 'connection_failed' || failure.reason === 'timeout') &&
         (!failure.sent || mayRepeat(request.method, request.keyed))
       const wait = repeatable ? nextWait(settings, request, counted, undefined) : undefined
-      reportAttempt(state, request, attempts, started, error, undefined, wait)
+      reportAttempt(state, request, attempts, started, error, undefined, wait, diagnostics)
       if (wait === undefined) throw error
       await sleep(wait, request, attempts)
       continue
@@ -444,7 +467,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     const answer = outcome
     rememberNonce(state, answer)
     if (answer.status < 400) {
-      reportAttempt(state, request, attempts, started, undefined, answer.status, undefined)
+      reportAttempt(state, request, attempts, started, undefined, answer.status, undefined, diagnostics)
       return new ClientResponse(
         answer.status,
         new ClientResponseHeaders(answer.headers),
@@ -461,7 +484,16 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     ) {
       nonceRetried = true
       counted--
-      reportAttempt(state, request, attempts, started, refusal(request, attempts, upstream), answer.status, 0)
+      reportAttempt(
+        state,
+        request,
+        attempts,
+        started,
+        refusal(request, attempts, upstream),
+        answer.status,
+        0,
+        diagnostics,
+      )
       continue
     }
     // RFC 6750 §3.1: the token is expired or revoked before its time; a fresh one gets one more attempt.
@@ -475,7 +507,16 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
       tokenRetried = true
       counted--
       settings.tokens?.invalidate(token)
-      reportAttempt(state, request, attempts, started, refusal(request, attempts, upstream), answer.status, 0)
+      reportAttempt(
+        state,
+        request,
+        attempts,
+        started,
+        refusal(request, attempts, upstream),
+        answer.status,
+        0,
+        diagnostics,
+      )
       continue
     }
     const error = refusal(request, attempts, upstream)
@@ -486,7 +527,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     ) {
       wait = nextWait(settings, request, counted, upstream.retryAfter === undefined ? undefined : answer)
     }
-    reportAttempt(state, request, attempts, started, error, answer.status, wait)
+    reportAttempt(state, request, attempts, started, error, answer.status, wait, diagnostics)
     if (wait === undefined) throw error
     await sleep(wait, request, attempts)
   }
@@ -590,6 +631,95 @@ async function getToken(state: ClientState, request: Call, attempts: number): Pr
   } finally {
     clearTimeout(timer)
   }
+}
+
+// Tokens a minter handed out that were checked already: a minter hands the same one out again.
+const mintedTokens = new WeakSet<AccessToken>()
+// RFC 6750 §2.1: b64token; bounded so that a minter's mistake never becomes a huge header.
+const tokenPattern = /^[A-Za-z0-9\-._~+/]+=*$/
+const maxTokenLength = 16_384
+
+function abortMint(controller: AbortController): void {
+  controller.abort()
+}
+
+/**
+ * The token minted for the call's user (`onBehalfOf`), within the call's deadline and its caller's
+ * signal: the minter is handed a signal that aborts at either, and the call stops waiting for it then
+ * whether or not the minter heeds it. A minter's `ZeroTrustError` (a refusal: a scope the user lacks)
+ * reaches the caller as it is; any other failure, or something that is not a token, is `mint_failed`.
+ */
+async function mintToken(state: ClientState, request: Call, attempts: number): Promise<AccessToken> {
+  const delegation = state.settings.onBehalfOf as OnBehalfOfOptions
+  const controller = new AbortController()
+  const timer = setTimeout(abortMint, Math.max(0, request.deadlineAt - Date.now()), controller)
+  const caller = request.signal
+  const onAbort = caller === undefined ? undefined : () => controller.abort()
+  if (onAbort !== undefined) caller?.addEventListener('abort', onAbort, { once: true })
+  try {
+    const minted = delegation.tokens.mint(
+      request.user,
+      delegation.scope === undefined
+        ? { audience: delegation.audience, signal: controller.signal }
+        : { audience: delegation.audience, scope: delegation.scope, signal: controller.signal },
+    )
+    const token = isThenable(minted) ? await untilAborted(minted, controller.signal) : minted
+    if (!mintedTokens.has(token)) {
+      if (!isAccessToken(token)) throw new TypeError('the minter returned something that is not a token')
+      mintedTokens.add(token)
+    }
+    return token
+  } catch (error) {
+    if (caller?.aborted) throw stopError(request, attempts, 'aborted', caller.reason)
+    if (controller.signal.aborted || Date.now() >= request.deadlineAt) {
+      throw stopError(request, attempts, 'deadline', undefined)
+    }
+    if (isZeroTrustError(error)) throw error
+    throw new OutboundError('internal_error', "the token for the call's user could not be minted", {
+      reason: 'mint_failed',
+      target: request.target,
+      attempts,
+      cause: error,
+    })
+  } finally {
+    clearTimeout(timer)
+    if (onAbort !== undefined) caller?.removeEventListener('abort', onAbort)
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<AccessToken> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function'
+}
+
+function isAccessToken(value: unknown): value is AccessToken {
+  const token = value as AccessToken | undefined
+  return (
+    typeof token === 'object' &&
+    token !== null &&
+    (token.type === 'Bearer' || token.type === 'DPoP') &&
+    typeof token.value === 'string' &&
+    token.value.length <= maxTokenLength &&
+    tokenPattern.test(token.value)
+  )
+}
+
+/** `pending`'s outcome, or a rejection as soon as `signal` aborts. */
+function untilAborted<T>(pending: PromiseLike<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    pending.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(value)
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(error)
+      },
+    )
+  })
 }
 
 /** The signal of one attempt: aborted by its timer or by the caller's signal. */
@@ -760,6 +890,7 @@ function reportAttempt(
   error: OutboundError | undefined,
   status: number | undefined,
   retryInMs: number | undefined,
+  diagnostics: readonly string[] | undefined,
 ): void {
   const sink = state.settings.onEvent
   if (sink === undefined) return
@@ -785,6 +916,7 @@ function reportAttempt(
   event.attempt = attempt
   if (workload !== undefined) event.workload = workload
   if (state.settings.peer !== undefined) event.peer = state.settings.peer
+  if (diagnostics !== undefined) event.diagnostics = diagnostics
   event.durationMs = since(started)
   emit(sink, event)
 }

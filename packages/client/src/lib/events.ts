@@ -37,6 +37,12 @@ export interface ClientEvent {
   readonly workload?: string
   /** The SPIFFE ID the server had to present (the first when several are accepted). */
   readonly peer?: string
+  /**
+   * What did not go as it should without failing the attempt: a trace-context propagator that threw
+   * (`propagator_failed`), a header it may not set (`propagator_header_refused:<name>`) or one out of
+   * bounds (`propagator_header_invalid`). Stable strings, never a header's value.
+   */
+  readonly diagnostics?: readonly string[]
   /** For token requests: the client id, and the audience or resource asked for. */
   readonly clientId?: string
   readonly audience?: string

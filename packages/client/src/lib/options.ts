@@ -10,6 +10,7 @@ import type { ClientCredentialsOptions, TokenSource } from '../client-credential
 import type { OnBehalfOfOptions, OnBehalfOfTokens, ZeroTrustClientOptions } from '../zero-trust-client.js'
 import { isDpopKeyPair } from './dpop-key.js'
 import type { ClientEventSink } from './events.js'
+import type { ContextPropagator } from './propagation.js'
 import { isSvid, isSvidSource, type Svid, type SvidSource } from './svid.js'
 
 /**
@@ -202,6 +203,12 @@ const clientSchema = z
     idempotencyKeys: option.boolean().optional(),
     connections: option.positiveInteger(10_000).optional(),
     onEvent: sink,
+    propagate: z
+      .custom<ContextPropagator>(
+        (value) => typeof (value as ContextPropagator | undefined)?.inject === 'function',
+        { error: 'must be a propagator, with an "inject" method (traceContext() of @zerotrust/otel)' },
+      )
+      .optional(),
   })
   .superRefine((value, ctx) => {
     if (value.tls !== undefined && value.expectPeer === undefined) {
@@ -259,6 +266,7 @@ export interface ZeroTrustClientSettings {
   readonly idempotencyKeys: boolean
   readonly connections: number
   readonly onEvent: ClientEventSink | undefined
+  readonly propagate: ContextPropagator | undefined
 }
 
 /** The `onBehalfOf` option as the minter is handed it: `scope` absent rather than `undefined`. */
@@ -308,5 +316,6 @@ export function zeroTrustClientSettings(input: ZeroTrustClientOptions): ZeroTrus
     idempotencyKeys: parsed.idempotencyKeys ?? true,
     connections: parsed.connections ?? 64,
     onEvent: parsed.onEvent,
+    propagate: parsed.propagate,
   })
 }
