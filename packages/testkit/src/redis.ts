@@ -5,7 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import net from 'node:net'
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
 
 /** The shared Redis every Redis-backed test uses. */
 export const redisPort = 6379
@@ -54,16 +54,31 @@ export function connect(
   return new Redis({ host: redisHost, port: redisPort, maxRetriesPerRequest: 1, ...options })
 }
 
-/** Deletes every key under `prefix` (bounded: at most 1000 SCAN pages). */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0'
-  for (let page = 0; page < 1000; page++) {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1000)
-    if (keys.length > 0) await redis.del(...keys)
-    cursor = next
-    if (cursor === '0') return
+/**
+ * The keys under `prefix` (bounded: at most 1000 SCAN pages a node); on a Cluster, those of every
+ * primary.
+ */
+export async function keysUnder(redis: Redis | Cluster, prefix: string): Promise<string[]> {
+  const found: string[] = []
+  for (const node of redis instanceof Cluster ? redis.nodes('master') : [redis]) {
+    let cursor = '0'
+    let page = 0
+    for (; page < 1000; page++) {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(prefix)}*`, 'COUNT', 1000)
+      found.push(...keys)
+      cursor = next
+      if (cursor === '0') break
+    }
+    if (page === 1000) throw new Error(`could not list the keys under ${prefix}`)
   }
-  throw new Error(`could not delete the keys under ${prefix}`)
+  return found
+}
+
+/** Deletes every key under `prefix`; on a Cluster, one key a command (keys of several slots). */
+export async function deleteKeys(redis: Redis | Cluster, prefix: string): Promise<void> {
+  const keys = await keysUnder(redis, prefix)
+  if (redis instanceof Cluster) await Promise.all(keys.map((key) => redis.del(key)))
+  else if (keys.length > 0) await redis.del(...keys)
 }
 
 function escapeGlob(text: string): string {
@@ -82,36 +97,45 @@ export interface CommandCounter {
   close(): Promise<void>
 }
 
-export async function countCommands(redis: Redis, prefix: string): Promise<CommandCounter> {
-  const monitor = await redis.monitor()
+export async function countCommands(redis: Redis | Cluster, prefix: string): Promise<CommandCounter> {
+  // A Cluster's commands go to its primaries: one MONITOR each.
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis]
+  const monitors = await Promise.all(nodes.map((node) => node.monitor()))
   let seen: string[][] = []
   let marks = 0
   const waiting = new Map<string, () => void>()
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source === 'lua') return
-    const mark = args[0]?.toLowerCase() === 'exists' ? args[1] : undefined
-    if (mark !== undefined && waiting.has(mark)) {
-      waiting.get(mark)?.()
-      return
-    }
-    if (args.some((arg) => arg.includes(prefix))) seen.push(args)
-  })
+  for (const monitor of monitors) {
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === 'lua') return
+      // The marker is ECHO, a command without keys that any node of a Cluster answers.
+      const mark = args[0]?.toLowerCase() === 'echo' ? args[1] : undefined
+      if (mark !== undefined && waiting.has(mark)) {
+        waiting.get(mark)?.()
+        return
+      }
+      if (args.some((arg) => arg.includes(prefix))) seen.push(args)
+    })
+  }
   return {
     async settle() {
-      // MONITOR reports commands in the order Redis ran them: once our marker shows up, everything sent
-      // before it has been reported.
-      const mark = `${prefix}mark:${marks++}`
-      const arrived = new Promise<void>((resolve) => waiting.set(mark, resolve))
-      await redis.exists(mark)
-      await arrived
-      waiting.delete(mark)
+      // MONITOR reports commands in the order Redis ran them: once our marker shows up on every node,
+      // everything sent before it has been reported.
+      await Promise.all(
+        nodes.map(async (node) => {
+          const mark = `${prefix}mark:${marks++}`
+          const arrived = new Promise<void>((resolve) => waiting.set(mark, resolve))
+          await node.echo(mark)
+          await arrived
+          waiting.delete(mark)
+        }),
+      )
       return seen.map((args) => [...args])
     },
     reset() {
       seen = []
     },
     async close() {
-      monitor.disconnect()
+      for (const monitor of monitors) monitor.disconnect()
     },
   }
 }
