@@ -1,12 +1,12 @@
 // One replica of an orders service, started as a child process by ratelimit-redis.test.ts: Express,
-// jwtBearer, and rateLimit() counting on the Redis shared with the other replica. It prints
+// jwtBearer, and rateLimit() counting on the Redis (or Redis Cluster) shared with the other replica. It prints
 // `{"port":N}` once listening. Run with tsx and `--conditions=@zerotrust/source`.
 import type { AddressInfo } from 'node:net'
 import { authenticate, authorize, errorHandler } from '@zerotrust/express'
 import { jwtBearer } from '@zerotrust/jwt'
 import { rateLimit } from '@zerotrust/ratelimit'
 import express from 'express'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 
 const env = (name: string): string => {
   const value = process.env[name]
@@ -14,12 +14,20 @@ const env = (name: string): string => {
   return value
 }
 
-const redis = new Redis({
-  host: '127.0.0.1',
-  port: Number(env('REDIS_PORT')),
-  maxRetriesPerRequest: 1,
-  enableOfflineQueue: false,
-})
+// REDIS_CLUSTER_PORTS (comma-separated) names a Redis Cluster's nodes; else REDIS_PORT a standalone Redis.
+const clusterPorts = process.env.REDIS_CLUSTER_PORTS
+const redis =
+  clusterPorts === undefined
+    ? new Redis({
+        host: '127.0.0.1',
+        port: Number(env('REDIS_PORT')),
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+      })
+    : new Cluster(
+        clusterPorts.split(',').map((port) => ({ host: '127.0.0.1', port: Number(port) })),
+        { enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1 } },
+      )
 redis.on('error', () => {})
 await new Promise((resolve) => redis.once('ready', resolve))
 

@@ -7,8 +7,13 @@ import { fileURLToPath } from 'node:url'
 import { type Auth, renderError } from '@zerotrust/core'
 import { rateLimit } from '@zerotrust/ratelimit'
 import { testIssuer } from '@zerotrust/testkit'
-import { connect, deleteKeys, skipWithoutRedis, uniquePrefix } from '@zerotrust/testkit/redis'
-import { Redis } from 'ioredis'
+import { connect, deleteKeys, keysUnder, skipWithoutRedis, uniquePrefix } from '@zerotrust/testkit/redis'
+import {
+  type RedisCluster,
+  skipWithoutRedisBinaries,
+  startRedisCluster,
+} from '@zerotrust/testkit/redis-cluster'
+import { type Cluster, Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
 const issuer = 'https://idp.example.com/'
@@ -59,61 +64,83 @@ async function stop(replica: Replica | undefined): Promise<void> {
   await exited
 }
 
-describe.skipIf(skip)('rateLimit on Redis shared by two replicas (issue 18)', () => {
-  const prefix = uniquePrefix('ratelimit')
-  let redis: Redis
-  let a: Replica | undefined
-  let b: Replica | undefined
-  let sign: (claims?: Record<string, unknown>) => Promise<string>
+// A budget is one key (rate-limiter-flexible's script touches only it), so it lives on one Cluster node.
+const deployments = [
+  { name: 'Redis', skip, cluster: false },
+  {
+    name: 'a Redis Cluster (issue 22)',
+    skip: skipWithoutRedisBinaries('the rate limit on a redis cluster'),
+    cluster: true,
+  },
+]
 
-  beforeAll(async () => {
-    redis = connect()
-    const idp = await testIssuer({ issuer, audience })
-    sign = idp.sign
-    const env = {
-      REDIS_PORT: '6379',
-      KEY_PREFIX: prefix,
-      LIMIT: '5',
-      ISSUER: issuer,
-      AUDIENCE: audience,
-      JWKS: JSON.stringify(idp.jwks),
-    }
-    ;[a, b] = await Promise.all([startReplica(env), startReplica(env)])
-  }, 60_000)
-  afterAll(async () => {
-    await Promise.all([stop(a), stop(b)])
-    await deleteKeys(redis, prefix)
-    redis.disconnect()
-  })
+for (const deployment of deployments)
+  describe.skipIf(deployment.skip)(
+    `rateLimit on ${deployment.name} shared by two replicas (issue 18)`,
+    () => {
+      const prefix = uniquePrefix('ratelimit')
+      let cluster: RedisCluster | undefined
+      let redis: Redis | Cluster
+      let a: Replica | undefined
+      let b: Replica | undefined
+      let sign: (claims?: Record<string, unknown>) => Promise<string>
 
-  it('spends one budget across both replicas: exactly 5 of 8 requests pass, the rest answer 429', async () => {
-    const token = await sign({ sub: 'alice', client_id: 'web-app' })
-    const get = async (replica: Replica | undefined) => {
-      const response = await fetch(`${replica?.url}/orders`, {
-        headers: { authorization: `Bearer ${token}` },
+      beforeAll(async () => {
+        cluster = deployment.cluster ? await startRedisCluster() : undefined
+        redis =
+          cluster === undefined ? connect() : cluster.client({ redisOptions: { maxRetriesPerRequest: 1 } })
+        const idp = await testIssuer({ issuer, audience })
+        sign = idp.sign
+        const env = {
+          ...(cluster === undefined
+            ? { REDIS_PORT: '6379' }
+            : { REDIS_CLUSTER_PORTS: cluster.startupNodes.map((node) => node.port).join(',') }),
+          KEY_PREFIX: prefix,
+          LIMIT: '5',
+          ISSUER: issuer,
+          AUDIENCE: audience,
+          JWKS: JSON.stringify(idp.jwks),
+        }
+        ;[a, b] = await Promise.all([startReplica(env), startReplica(env)])
+      }, 90_000)
+      afterAll(async () => {
+        await Promise.all([stop(a), stop(b)])
+        if (redis !== undefined) {
+          await deleteKeys(redis, prefix)
+          redis.disconnect()
+        }
+        await cluster?.stop()
       })
-      await response.arrayBuffer()
-      return response
-    }
-    const statuses: number[] = []
-    for (let i = 0; i < 8; i++) statuses.push((await get(i % 2 === 0 ? a : b)).status)
-    expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
-    const refused = await get(b)
-    expect(refused.status).toBe(429)
-    expect(refused.headers.get('ratelimit-policy')).toBe('"orders";q=5;w=60')
-    expect(refused.headers.get('ratelimit')).toMatch(/^"orders";r=0;t=\d+$/)
-    // Another identity has its own budget on both replicas.
-    const bob = await sign({ sub: 'bob', client_id: 'web-app' })
-    const other = await fetch(`${a?.url}/orders`, { headers: { authorization: `Bearer ${bob}` } })
-    expect(other.status).toBe(200)
-    // The budget lives in Redis under the configured prefix, with the window as its expiry.
-    const keys = await redis.keys(`${prefix}*`)
-    expect(keys.length).toBe(2)
-    const ttl = await redis.pttl(keys[0] as string)
-    expect(ttl).toBeGreaterThan(0)
-    expect(ttl).toBeLessThanOrEqual(60_000)
-  })
-})
+
+      it('spends one budget across both replicas: exactly 5 of 8 requests pass, the rest answer 429', async () => {
+        const token = await sign({ sub: 'alice', client_id: 'web-app' })
+        const get = async (replica: Replica | undefined) => {
+          const response = await fetch(`${replica?.url}/orders`, {
+            headers: { authorization: `Bearer ${token}` },
+          })
+          await response.arrayBuffer()
+          return response
+        }
+        const statuses: number[] = []
+        for (let i = 0; i < 8; i++) statuses.push((await get(i % 2 === 0 ? a : b)).status)
+        expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
+        const refused = await get(b)
+        expect(refused.status).toBe(429)
+        expect(refused.headers.get('ratelimit-policy')).toBe('"orders";q=5;w=60')
+        expect(refused.headers.get('ratelimit')).toMatch(/^"orders";r=0;t=\d+$/)
+        // Another identity has its own budget on both replicas.
+        const bob = await sign({ sub: 'bob', client_id: 'web-app' })
+        const other = await fetch(`${a?.url}/orders`, { headers: { authorization: `Bearer ${bob}` } })
+        expect(other.status).toBe(200)
+        // The budget lives in Redis under the configured prefix, with the window as its expiry.
+        const keys = await keysUnder(redis, prefix)
+        expect(keys.length).toBe(2)
+        const ttl = await redis.pttl(keys[0] as string)
+        expect(ttl).toBeGreaterThan(0)
+        expect(ttl).toBeLessThanOrEqual(60_000)
+      })
+    },
+  )
 
 describe('rateLimit on a Redis that does not answer', () => {
   const auth = {
