@@ -126,6 +126,17 @@ describe('failureLimit', () => {
     expect(await outcome(layer, from('192.0.2.3'))).toBe('rate_limited')
   })
 
+  it('counts in this process while its Redis fails, so each replica still bounds the peer (issue 18)', async () => {
+    // An ioredis-shaped client whose every command fails at once, as a disconnected one does.
+    const broken = { status: 'end', defineCommand() {} }
+    const inner = counting()
+    const layer = failureLimit(inner, { failures: 2, redis: broken as never })
+    const seen = []
+    for (let i = 0; i < 4; i++) seen.push(await outcome(layer, from('192.0.2.7')))
+    expect(seen).toEqual(['invalid_token', 'invalid_token', 'rate_limited', 'rate_limited'])
+    expect(inner.calls).toBe(2)
+  })
+
   it("passes the inner authenticator's accepts on, for anyOf", () => {
     expect(failureLimit(counting()).accepts?.(from(undefined))).toBe(true)
   })
@@ -135,6 +146,9 @@ describe('failureLimit', () => {
     [{ windowSeconds: -1 }, 'failureLimit: "windowSeconds" option'],
     [{ maxPeers: 1.5 }, 'failureLimit: "maxPeers" option'],
     [{ peers: 1 }, 'failureLimit: "peers" option is not recognized'],
+    [{ redis: {} }, 'failureLimit: "redis" option must be an ioredis client'],
+    [{ operationTimeout: 0 }, 'failureLimit: "operationTimeout" option'],
+    [{ prefix: 7 }, 'failureLimit: "prefix" option must be a string'],
   ])('refuses %j at construction', (options, message) => {
     expect(() => failureLimit(counting(), options as never)).toThrow(message)
   })

@@ -1,8 +1,10 @@
 import { type Auth, type Authenticator, type RequestLike, ZeroTrustError } from '@zerotrust/core'
 import { toZeroTrustError } from '@zerotrust/core/layer'
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible'
 import { rateLimitHeaders, resetSeconds } from './lib/headers.js'
 import { peerKey } from './lib/keys.js'
 import { type FailureLimitOptions, failureLimitSettings } from './lib/options.js'
+import { withTimeout } from './lib/timeout.js'
 
 interface Window {
   failures: number
@@ -16,12 +18,15 @@ const policy = 'auth-failures'
  * address (the socket's, IPv6 by /64, never a forwarded header), the requests it refuses as the client's
  * fault (4xx: a bad token, a missing proof). A peer past `failures` in the window is answered 429
  * `rate_limited` (reason `too_many_failures`) without running the authenticator, so a flood of forged
- * tokens costs a map lookup, not a signature check. Counts stay in this process (each replica bounds
- * its own share) and in at most `maxPeers` entries. Requests whose peer address the adapter does not
- * know share one count.
+ * tokens costs a map lookup, not a signature check. Counts stay in this process, in at most `maxPeers`
+ * entries, or, with `redis`, are shared by every replica: each refusal is counted in Redis (one atomic
+ * script), and a replica learns from the count it gets back that the peer is over its limit, so a peer
+ * earns at most `failures` plus one per replica in a window, and requests still cost no Redis command
+ * before the authenticator runs. Requests whose peer address the adapter does not know share one count.
  *
  * @example
  * app.use(authenticate(failureLimit(jwtBearer({ issuer, audience, algorithms: ['ES256'] })), options))
+ * failureLimit(tokens, { failures: 20, windowSeconds: 60, redis }) // shared by the replicas
  * @throws TypeError naming the option when an option is invalid
  * @see https://owasp.org/API-Security/editions/2023/en/0xa4-unrestricted-resource-consumption/
  */
@@ -31,8 +36,42 @@ export function failureLimit(inner: Authenticator, options: FailureLimitOptions 
   }
   const o = failureLimitSettings(options)
   const windowMs = o.windowSeconds * 1000
-  // Insertion order is age: past `maxPeers` the oldest window goes first.
+  // Insertion order is age: past `maxPeers` the oldest window goes first. With Redis, each entry is what
+  // the last count in Redis answered for the peer.
   const windows = new Map<string, Window>()
+  const shared =
+    o.redis === undefined
+      ? undefined
+      : new RateLimiterRedis({
+          storeClient: o.redis,
+          points: o.failures,
+          duration: o.windowSeconds,
+          // `#` starts no budget name of rateLimit, so no budget shares these keys under the same prefix.
+          keyPrefix: `${o.prefix}#${policy}`,
+          // A disconnected client fails at once rather than queueing the count.
+          rejectIfRedisNotReady: true,
+        })
+
+  const remember = (key: string, window: Window): void => {
+    if (!windows.has(key) && windows.size >= o.maxPeers) {
+      const oldest = windows.keys().next()
+      if (oldest.done !== true) windows.delete(oldest.value)
+    }
+    windows.set(key, window)
+  }
+
+  // One more refusal of the peer, counted in Redis; `undefined` when Redis failed or timed out.
+  const countShared = async (limiter: RateLimiterRedis, key: string): Promise<Window | undefined> => {
+    let counted: RateLimiterRes
+    try {
+      counted = await withTimeout(limiter.consume(key, 1), o.operationTimeout)
+    } catch (thrown) {
+      // Past `failures` the limiter rejects with the count, which is what we want to know.
+      if (!(thrown instanceof RateLimiterRes)) return undefined
+      counted = thrown
+    }
+    return { failures: counted.consumedPoints, endsAt: Date.now() + counted.msBeforeNext }
+  }
 
   const refused = (window: Window, now: number): ZeroTrustError => {
     const seconds = resetSeconds(window.endsAt - now)
@@ -60,15 +99,11 @@ export function failureLimit(inner: Authenticator, options: FailureLimitOptions 
         const error = toZeroTrustError(thrown)
         // Only the client's faults count: our own outage (5xx) must not lock clients out.
         if (error.status >= 400 && error.status < 500) {
-          if (window === undefined) {
-            if (windows.size >= o.maxPeers) {
-              const oldest = windows.keys().next()
-              if (oldest.done !== true) windows.delete(oldest.value)
-            }
-            windows.set(key, { failures: 1, endsAt: now + windowMs })
-          } else {
-            window.failures += 1
-          }
+          const counted = shared === undefined ? undefined : await countShared(shared, key)
+          // Without Redis, or while it fails, the peer is counted here: each replica still bounds it.
+          if (counted !== undefined) remember(key, counted)
+          else if (window === undefined) remember(key, { failures: 1, endsAt: now + windowMs })
+          else window.failures += 1
         }
         throw error
       }

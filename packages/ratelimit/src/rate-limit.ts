@@ -8,6 +8,7 @@ import {
 import { policyField, rateLimitField, rateLimitHeaders, resetSeconds } from './lib/headers.js'
 import { boundedKey, identityKey, peerKey } from './lib/keys.js'
 import { type BudgetSettings, type RateLimitOptions, rateLimitSettings } from './lib/options.js'
+import { withTimeout } from './lib/timeout.js'
 
 /** The authorizer `rateLimit()` returns. */
 export interface RateLimitAuthorizer extends Authorizer {
@@ -126,21 +127,4 @@ function applies(budget: BudgetSettings, req: RequestLike, auth: Auth): boolean 
   if (budget.route !== undefined && budget.route !== (req.route ?? req.path)) return false
   if (budget.scope !== undefined && !auth.scopes.includes(budget.scope)) return false
   return true
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the rate limit store took over ${ms} ms`)), ms)
-    timer.unref()
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error)
-      },
-    )
-  })
 }

@@ -86,6 +86,16 @@ const budgetSchema = z.strictObject(
   { error: 'must be an object' },
 ) satisfies OptionsSchema<Budget>
 
+const redisClient = z.custom<RateLimitRedisClient>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { defineCommand?: unknown }).defineCommand === 'function',
+  { error: 'must be an ioredis client' },
+)
+const prefix = z.string({ error: 'must be a string' }).max(256, { error: 'must be at most 256 characters' })
+const operationTimeout = option.milliseconds({ min: 1, max: 60_000 })
+
 const schema = z.strictObject(
   {
     budgets: z
@@ -97,20 +107,9 @@ const schema = z.strictObject(
       }),
     key: option.callable<(req: RequestLike, auth: Auth) => string | undefined>().optional(),
     anonymous: z.enum(['shared', 'peer'], { error: 'must be "shared" or "peer"' }).optional(),
-    redis: z
-      .custom<RateLimitRedisClient>(
-        (value) =>
-          typeof value === 'object' &&
-          value !== null &&
-          typeof (value as { defineCommand?: unknown }).defineCommand === 'function',
-        { error: 'must be an ioredis client' },
-      )
-      .optional(),
-    prefix: z
-      .string({ error: 'must be a string' })
-      .max(256, { error: 'must be at most 256 characters' })
-      .optional(),
-    operationTimeout: option.milliseconds({ min: 1, max: 60_000 }).optional(),
+    redis: redisClient.optional(),
+    prefix: prefix.optional(),
+    operationTimeout: operationTimeout.optional(),
     onStoreFailure: z.enum(['reject', 'allow'], { error: 'must be "reject" or "allow"' }).optional(),
     headers: z.enum(['all', 'denied'], { error: 'must be "all" or "denied"' }).optional(),
   },
@@ -177,10 +176,22 @@ export interface FailureLimitOptions {
   /** The window, in whole seconds; 60 by default. */
   readonly windowSeconds?: number
   /**
-   * Peers counted at once; 100 000 by default. Past it the oldest count is forgotten, so the memory
-   * stays bounded whatever the number of addresses.
+   * Peers counted at once in this process; 100 000 by default. Past it the oldest count is forgotten, so
+   * the memory stays bounded whatever the number of addresses.
    */
   readonly maxPeers?: number
+  /**
+   * Counts on this Redis, so every replica shares a peer's count, rather than in this process alone. The
+   * same client as `rateLimit`'s; never connected or closed here.
+   */
+  readonly redis?: RateLimitRedisClient
+  /** Prepended to every Redis key (then `#auth-failures`); `zt:rl:` by default. */
+  readonly prefix?: string
+  /**
+   * Milliseconds a Redis count may take before the failure is counted in this process instead; 1000 by
+   * default.
+   */
+  readonly operationTimeout?: number
 }
 
 const failureSchema = z.strictObject(
@@ -188,6 +199,9 @@ const failureSchema = z.strictObject(
     failures: option.positiveInteger(1_000_000).optional(),
     windowSeconds: option.seconds({ min: 1, max: 86_400 }).optional(),
     maxPeers: option.positiveInteger(10_000_000).optional(),
+    redis: redisClient.optional(),
+    prefix: prefix.optional(),
+    operationTimeout: operationTimeout.optional(),
   },
   { error: 'must be an object' },
 ) satisfies OptionsSchema<FailureLimitOptions>
@@ -197,6 +211,9 @@ export interface FailureLimitSettings {
   readonly failures: number
   readonly windowSeconds: number
   readonly maxPeers: number
+  readonly redis: RateLimitRedisClient | undefined
+  readonly prefix: string
+  readonly operationTimeout: number
 }
 
 /**
@@ -210,5 +227,8 @@ export function failureLimitSettings(input: unknown): FailureLimitSettings {
     failures: o.failures ?? 20,
     windowSeconds: o.windowSeconds ?? 60,
     maxPeers: o.maxPeers ?? 100_000,
+    redis: o.redis,
+    prefix: o.prefix ?? 'zt:rl:',
+    operationTimeout: o.operationTimeout ?? 1000,
   })
 }
