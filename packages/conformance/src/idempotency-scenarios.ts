@@ -164,9 +164,9 @@ export const idempotencyScenarios: readonly IdempotencyScenario[] = [
     runs: 0,
   },
   {
-    name: 'an unquoted key is refused with 400 (RFC 8941 sf-string)',
+    name: 'an unquoted key is refused with 400 key_not_quoted (RFC 8941 sf-string; issue 20)',
     steps: [{ path: '/payments', key: 'replay-2', status: 400, code: 'invalid_idempotency_key' }],
-    events: ['deny:invalid_idempotency_key:malformed_key'],
+    events: ['deny:invalid_idempotency_key:key_not_quoted'],
     runs: 0,
   },
   {

@@ -110,6 +110,18 @@ describe('idempotency()', () => {
     expect(events).toEqual([])
   })
 
+  it("with keyFormat 'lenient' replays a bare key's response to its quoted retry: one key, two spellings (issue 20)", async () => {
+    const { begin } = setup({ keyFormat: 'lenient' })
+    const handle = handleOf(await begin('8e03978e-40d5-43e8-bc93-6894a57f9324'))
+    await handle.complete(response(201, '{"id":7}'))
+    const replay = await begin('"8e03978e-40d5-43e8-bc93-6894a57f9324"')
+    expect(replay.action).toBe('replay')
+    expect(await failure(begin('a b'))).toMatchObject({ status: 400, reason: 'malformed_key' })
+    expect(() => idempotency({ store: memoryIdempotencyStore(), keyFormat: 'loose' as never })).toThrow(
+      /"keyFormat" option must be "sf-string" or "lenient"/,
+    )
+  })
+
   it('answers a missing key with 400 where one is required, and a malformed one always', async () => {
     const { begin } = setup({ required: true })
     expect(await failure(begin(undefined))).toMatchObject({
@@ -117,7 +129,8 @@ describe('idempotency()', () => {
       status: 400,
       reason: 'missing_key',
     })
-    expect(await failure(begin('k1'))).toMatchObject({ status: 400, reason: 'malformed_key' })
+    expect(await failure(begin('k1'))).toMatchObject({ status: 400, reason: 'key_not_quoted' })
+    expect(await failure(begin('"k1'))).toMatchObject({ status: 400, reason: 'malformed_key' })
     const repeated = request(undefined)
     const twice = {
       ...repeated,
@@ -382,7 +395,7 @@ describe('idempotency() regressions', () => {
     await expect(required.begin({ req: request(undefined), auth: undefined, body })).rejects.toMatchObject({
       code: 'invalid_idempotency_key',
     })
-    await expect(required.begin({ req: request('k1'), auth: undefined, body })).rejects.toMatchObject({
+    await expect(required.begin({ req: request('"k1'), auth: undefined, body })).rejects.toMatchObject({
       reason: 'malformed_key',
     })
     expect(reads).toBe(0)

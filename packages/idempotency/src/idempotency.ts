@@ -73,7 +73,7 @@ async function begin(settings: IdempotencySettings, input: IdempotencyInput): Pr
         reason: 'repeated_key',
       })
     }
-    const key = parseIdempotencyKey(values[0] as string, settings.maxKeyLength)
+    const key = parseIdempotencyKey(values[0] as string, settings.maxKeyLength, settings.keyFormat)
     const resource = resourceOf(req)
     const caller = callerOf(auth, settings.anonymous)
     const storeKey = scopedKey(caller, req.method, resource, key)

@@ -9,6 +9,7 @@
 export const idempotencyReasons = Object.freeze([
   'missing_key',
   'malformed_key',
+  'key_not_quoted',
   'empty_key',
   'key_too_long',
   'repeated_key',

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { parseIdempotencyKey } from './key.js'
 
-const reason = (field: string, max = 255) => {
+const reason = (field: string, max = 255, format: 'sf-string' | 'lenient' = 'sf-string') => {
   try {
-    parseIdempotencyKey(field, max)
+    parseIdempotencyKey(field, max, format)
   } catch (error) {
     return { code: (error as { code: string }).code, reason: (error as { reason: string }).reason }
   }
@@ -20,7 +20,6 @@ describe('parseIdempotencyKey (RFC 8941 sf-string)', () => {
   })
 
   it.each([
-    ['an unquoted token', 'abc'],
     ['no closing quote', '"abc'],
     ['parameters after the string', '"abc";p=1'],
     ['two keys', '"a", "b"'],
@@ -28,8 +27,44 @@ describe('parseIdempotencyKey (RFC 8941 sf-string)', () => {
     ['a control character', '"a\tb"'],
     ['a non-ASCII character', '"clé"'],
     ['a byte string', ':YWJj:'],
+    ['a bare key with a space', 'a b'],
+    ['a bare joined list', 'a,b'],
+    ['a bare key with a parameter', 'a;p=1'],
+    ['a bare non-ASCII key', 'clé'],
   ])('refuses %s with 400 malformed_key', (_name, field) => {
     expect(reason(field)).toEqual({ code: 'invalid_idempotency_key', reason: 'malformed_key' })
+  })
+
+  it('refuses a bare key that would be valid quoted as key_not_quoted, with the quoted form in the detail (issue 20)', () => {
+    for (const bare of ['8e03978e-40d5-43e8-bc93-6894a57f9324', 'abc', 'order:42/retry']) {
+      expect(reason(bare)).toEqual({ code: 'invalid_idempotency_key', reason: 'key_not_quoted' })
+    }
+    try {
+      parseIdempotencyKey('8e03978e-40d5-43e8-bc93-6894a57f9324', 255)
+      expect.unreachable()
+    } catch (error) {
+      // The detail shows the form to send, and never echoes the client's key.
+      expect((error as Error).message).toContain('"<key>"')
+      expect((error as Error).message).not.toContain('8e03978e')
+    }
+    expect(reason('k'.repeat(11), 10)).toEqual({ code: 'invalid_idempotency_key', reason: 'key_too_long' })
+  })
+
+  it("reads a bare key as its quoted form's key with keyFormat 'lenient', and nothing looser (issue 20)", () => {
+    expect(parseIdempotencyKey('8e03978e-40d5-43e8-bc93-6894a57f9324', 255, 'lenient')).toBe(
+      parseIdempotencyKey('"8e03978e-40d5-43e8-bc93-6894a57f9324"', 255, 'lenient'),
+    )
+    expect(parseIdempotencyKey(' abc ', 255, 'lenient')).toBe('abc')
+    for (const field of ['a b', 'a,b', 'a;p=1', 'clé', '"abc', 'a"b', 'a\\b']) {
+      expect(reason(field, 255, 'lenient')).toEqual({
+        code: 'invalid_idempotency_key',
+        reason: 'malformed_key',
+      })
+    }
+    expect(reason('k'.repeat(11), 10, 'lenient')).toEqual({
+      code: 'invalid_idempotency_key',
+      reason: 'key_too_long',
+    })
   })
 
   it('refuses an empty key and a key over the length limit', () => {

@@ -35,6 +35,14 @@ export interface IdempotencyOptions {
   readonly retention?: number
   /** Longest key, in characters once unescaped; 255 by default. */
   readonly maxKeyLength?: number
+  /**
+   * How clients may write the key. `'sf-string'` (default): an RFC 8941 quoted string,
+   * `Idempotency-Key: "8e03978e-40d5-43e8-bc93-6894a57f9324"`, as the IETF draft says; a bare key is
+   * refused (400 `key_not_quoted`, telling the client to quote it). `'lenient'`: a bare key of printable
+   * ASCII without space, `"`, `\\`, `,` and `;` (a Stripe-style UUID) is accepted too, as the same key as
+   * its quoted form, for clients that cannot be changed yet.
+   */
+  readonly keyFormat?: 'sf-string' | 'lenient'
   /** Largest response body stored, in bytes; 1 MiB by default. A larger one is sent but not stored. */
   readonly maxBodyBytes?: number
   /**
@@ -73,6 +81,7 @@ export interface IdempotencySettings {
   readonly maxLockHold: number
   readonly retention: number
   readonly maxKeyLength: number
+  readonly keyFormat: 'sf-string' | 'lenient'
   readonly maxBodyBytes: number
   readonly replayHeaders: ReadonlySet<string>
   readonly storeResponse: (status: number) => boolean
@@ -144,6 +153,7 @@ const schema = z
       maxLockHold: option.milliseconds({ min: 1, max: 30 * 24 * hour }).optional(),
       retention: option.milliseconds({ min: 1, max: 30 * 24 * hour }).optional(),
       maxKeyLength: option.positiveInteger(8192).optional(),
+      keyFormat: z.enum(['sf-string', 'lenient'], { error: 'must be "sf-string" or "lenient"' }).optional(),
       maxBodyBytes: option.integer().optional(),
       replayHeaders: z
         .array(
@@ -196,6 +206,7 @@ export function idempotencySettings(options: IdempotencyOptions): IdempotencySet
     maxLockHold: parsed.maxLockHold ?? 15 * 60_000,
     retention: parsed.retention ?? 24 * hour,
     maxKeyLength: parsed.maxKeyLength ?? 255,
+    keyFormat: parsed.keyFormat ?? 'sf-string',
     maxBodyBytes: parsed.maxBodyBytes ?? 1024 * 1024,
     replayHeaders: new Set((parsed.replayHeaders ?? defaultReplayHeaders).map((name) => name.toLowerCase())),
     storeResponse: parsed.storeResponse ?? storedByDefault,
