@@ -1,10 +1,10 @@
 // One replica of an orders service, started as a child process by ratelimit-redis.test.ts: Express,
-// jwtBearer, and rateLimit() counting on the Redis (or Redis Cluster) shared with the other replica. It prints
-// `{"port":N}` once listening. Run with tsx and `--conditions=@zerotrust/source`.
+// jwtBearer wrapped in failureLimit() (FAILURES refusals per peer), and rateLimit(), both counting on the
+// Redis (or Redis Cluster) shared with the other replica. It prints `{"port":N}` once listening. Run with tsx and `--conditions=@zerotrust/source`.
 import type { AddressInfo } from 'node:net'
 import { authenticate, authorize, errorHandler } from '@zerotrust/express'
 import { jwtBearer } from '@zerotrust/jwt'
-import { rateLimit } from '@zerotrust/ratelimit'
+import { failureLimit, rateLimit } from '@zerotrust/ratelimit'
 import express from 'express'
 import { Cluster, Redis } from 'ioredis'
 
@@ -36,20 +36,20 @@ const limits = rateLimit({
   redis,
   prefix: env('KEY_PREFIX'),
 })
+const tokens = jwtBearer({
+  issuer: env('ISSUER'),
+  audience: env('AUDIENCE'),
+  algorithms: ['ES256'],
+  jwks: JSON.parse(env('JWKS')),
+})
+const guarded = failureLimit(tokens, {
+  failures: Number(env('FAILURES')),
+  windowSeconds: 60,
+  redis,
+  prefix: env('KEY_PREFIX'),
+})
 const app = express()
-app.use(
-  authenticate(
-    jwtBearer({
-      issuer: env('ISSUER'),
-      audience: env('AUDIENCE'),
-      algorithms: ['ES256'],
-      jwks: JSON.parse(env('JWKS')),
-    }),
-    {
-      publicOrigin: 'https://api.example.com',
-    },
-  ),
-)
+app.use(authenticate(guarded, { publicOrigin: 'https://api.example.com' }))
 app.get('/orders', authorize(limits), (_req, res) => {
   res.json({ pid: process.pid })
 })

@@ -97,6 +97,7 @@ for (const deployment of deployments)
             : { REDIS_CLUSTER_PORTS: cluster.startupNodes.map((node) => node.port).join(',') }),
           KEY_PREFIX: prefix,
           LIMIT: '5',
+          FAILURES: '4',
           ISSUER: issuer,
           AUDIENCE: audience,
           JWKS: JSON.stringify(idp.jwks),
@@ -136,6 +137,38 @@ for (const deployment of deployments)
         const keys = await keysUnder(redis, prefix)
         expect(keys.length).toBe(2)
         const ttl = await redis.pttl(keys[0] as string)
+        expect(ttl).toBeGreaterThan(0)
+        expect(ttl).toBeLessThanOrEqual(60_000)
+      })
+
+      // Last: from here on both replicas refuse this peer (127.0.0.1) until the window ends.
+      it("adds up a peer's failed authentications across both replicas (failureLimit)", async () => {
+        const send = async (replica: Replica | undefined, token = 'e30.e30.e30') => {
+          const response = await fetch(`${replica?.url}/orders`, {
+            headers: { authorization: `Bearer ${token}` },
+          })
+          await response.arrayBuffer()
+          return response
+        }
+        const statuses: number[] = []
+        // Two refusals on each: 4 in all, so the replica that counted the 4th refuses the peer at once.
+        for (const replica of [a, b, a, b, b]) statuses.push((await send(replica)).status)
+        expect(statuses).toEqual([401, 401, 401, 401, 429])
+        // The other replica, which last saw a count of 3, learns it at the peer's next refusal.
+        expect((await send(a)).status).toBe(401)
+        const refused = await send(a)
+        expect(refused.status).toBe(429)
+        expect(refused.headers.get('ratelimit-policy')).toBe('"auth-failures";q=4;w=60')
+        // The peer is refused before its token is checked, a good one too.
+        const good = await sign({ sub: 'carol', client_id: 'web-app' })
+        expect((await send(b, good)).status).toBe(429)
+        // One count for the peer in Redis, under the prefix, expiring with the window.
+        const [key, ...others] = (await keysUnder(redis, prefix)).filter((name) =>
+          name.includes('#auth-failures'),
+        )
+        expect(others).toEqual([])
+        expect(await redis.get(key as string)).toBe('5')
+        const ttl = await redis.pttl(key as string)
         expect(ttl).toBeGreaterThan(0)
         expect(ttl).toBeLessThanOrEqual(60_000)
       })
