@@ -1,6 +1,7 @@
 // One replica of an orders service, started as a child process by ratelimit-redis.test.ts: Express,
 // jwtBearer wrapped in failureLimit() (FAILURES refusals per peer), and rateLimit(), both counting on the
-// Redis (or Redis Cluster) shared with the other replica. It prints `{"port":N}` once listening. Run with tsx and `--conditions=@zerotrust/source`.
+// Redis (or Redis Cluster) shared with the other replica. It prints `{"port":N}` once listening. Run with
+// tsx and `--conditions=@zerotrust/source`.
 import type { AddressInfo } from 'node:net'
 import { authenticate, authorize, errorHandler } from '@zerotrust/express'
 import { jwtBearer } from '@zerotrust/jwt'
