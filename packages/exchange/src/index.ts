@@ -8,6 +8,8 @@ export {
 export type { IssuedToken } from './lib/issued-token.js'
 export type {
   CertificateSource,
+  ClientCertificate,
+  ClientCertificateSource,
   InternalTokensOptions,
   PrivateKeyMaterial,
   SigningAlgorithm,
@@ -16,4 +18,9 @@ export type {
 } from './lib/options.js'
 export { type MaxActorDepthOptions, maxActorDepth } from './max-actor-depth.js'
 export { type ExchangeReason, exchangeReasons } from './reasons.js'
-export { type ExchangeRequest, type TokenExchange, tokenExchange } from './token-exchange.js'
+export {
+  type ExchangeMintRequest,
+  type ExchangeRequest,
+  type TokenExchange,
+  tokenExchange,
+} from './token-exchange.js'

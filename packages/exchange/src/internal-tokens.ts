@@ -17,6 +17,8 @@ export interface MintRequest {
    * scope the user does not hold is refused, never dropped.
    */
   readonly scope?: string | readonly string[]
+  /** An aborted signal refuses the mint with its reason; minting itself never waits. */
+  readonly signal?: AbortSignal
 }
 
 /** The minter of {@link internalTokens}. */
@@ -116,6 +118,8 @@ export function internalTokens(options: InternalTokensOptions): InternalTokens {
   }
 
   function mint(auth: Auth | undefined, request: MintRequest): IssuedToken {
+    // Synchronous, so only an abort that came before the call can stop it.
+    request.signal?.throwIfAborted()
     if (auth === undefined) {
       // A route without `authenticate` before it: the calling code's mistake, never the client's.
       throw new ZeroTrustError('internal_error', 'no authenticated user to act for', { reason: 'no_subject' })

@@ -1,10 +1,20 @@
 import { createHash } from 'node:crypto'
-import { ZeroTrustError } from '@zerotrust/core'
-import { fetchBounded } from '@zerotrust/core/layer'
+import { type Auth, ZeroTrustError } from '@zerotrust/core'
+import {
+  authorizationServerDiscovery,
+  fetchBounded,
+  isDpopBound,
+  presentedToken,
+} from '@zerotrust/core/layer'
 import { LRUCache } from 'lru-cache'
 import * as oauth from 'oauth4webapi'
 import { type IssuedToken, issuedToken, scopeList } from './lib/issued-token.js'
-import { type TokenExchangeOptions, tokenExchangeSettings } from './lib/options.js'
+import {
+  type ClientCertificateSource,
+  type TokenExchangeOptions,
+  tokenExchangeSettings,
+} from './lib/options.js'
+import { TlsFetch } from './lib/tls-fetch.js'
 
 /** What one exchanged token is for; each member replaces the client's default. */
 export interface ExchangeRequest {
@@ -14,6 +24,21 @@ export interface ExchangeRequest {
   readonly resource?: string
   /** The scopes asked for; the authorization server gives at most the subject token's. */
   readonly scope?: string | readonly string[]
+  /**
+   * Stops this caller's wait; the request to the authorization server is aborted once every caller
+   * waiting for it has stopped. The promise rejects with the signal's reason.
+   */
+  readonly signal?: AbortSignal
+}
+
+/** What {@link TokenExchange.mint} is asked for: `@zerotrust/client`'s `onBehalfOf` request. */
+export interface ExchangeMintRequest {
+  /** Sent as RFC 8693 `audience`: the downstream service, such as `api://billing`. */
+  readonly audience: string
+  /** The scopes the downstream call needs, each one of the user's (`auth.scopes`); none by default. */
+  readonly scope?: string | readonly string[]
+  /** Aborts the exchange (see {@link ExchangeRequest.signal}). */
+  readonly signal?: AbortSignal
 }
 
 /** The client of {@link tokenExchange}. */
@@ -30,6 +55,21 @@ export interface TokenExchange {
    *   other refusal. Never the subject token in its place.
    */
   exchange(subjectToken: string, request?: ExchangeRequest): Promise<IssuedToken>
+  /**
+   * A token for `request.audience` on behalf of the user `auth` speaks for, in exchange for the token
+   * that user presented (recorded by `jwtBearer` or `introspection`): the client's `onBehalfOf.tokens`,
+   * so a handler writes `orders.fetch(path, { onBehalfOf: req.auth })` and never touches the user's
+   * token. A scope the user does not hold is refused before any request.
+   *
+   * @throws ZeroTrustError as {@link exchange}, and 403 `access_denied` (`subject_token_bound`) for a
+   *   DPoP- or certificate-bound user token, which is never presented without its proof; 403
+   *   `insufficient_scope` (`scope_not_granted`); 401 `invalid_token` (`subject_expired`); 500
+   *   `internal_error` (`no_subject` without `auth`, `subject_token_unavailable` when no authenticator
+   *   recorded the token `auth` was made from)
+   */
+  mint(auth: Auth | undefined, request: ExchangeMintRequest): Promise<IssuedToken>
+  /** Closes the connections to the authorization server (with `tls` or `issuerCa`) and stops following `tls`. */
+  close(): Promise<void>
 }
 
 /** Largest answer read from the token endpoint. */
@@ -53,16 +93,27 @@ const grantType = 'urn:ietf:params:oauth:grant-type:token-exchange'
  * const exchange = tokenExchange({
  *   issuer: 'https://idp.example.com/',
  *   clientId: 'edge',
- *   auth: ClientSecretBasic(secrets.EDGE_CLIENT_SECRET.current()),
+ *   auth: TlsClientAuth(),
+ *   tls: svidFiles({ dir: '/run/spiffe' }),
  * })
- * const token = await exchange.exchange(userToken, { resource: 'api://orders', scope: 'orders:read' })
+ * const orders = zeroTrustClient({ baseUrl, onBehalfOf: { tokens: exchange, audience: 'api://orders' } })
+ * app.get('/orders', async (req, res) => res.json(await (await orders.fetch('/orders', { onBehalfOf: req.auth })).json()))
  * @throws TypeError at construction when an option is invalid, naming it
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-2
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-2.1
  */
 export function tokenExchange(options: TokenExchangeOptions): TokenExchange {
   const settings = tokenExchangeSettings(options)
   const issuerUrl = new URL(settings.issuer)
-  const client: oauth.Client = { client_id: settings.clientId }
+  const client: oauth.Client = {
+    client_id: settings.clientId,
+    // RFC 8705 §5: over mutual TLS, the issuer's `mtls_endpoint_aliases` when it publishes them.
+    ...(settings.tls === undefined ? {} : { use_mtls_endpoint_aliases: true }),
+  }
+  const transport =
+    settings.tls === undefined && settings.issuerCa === undefined
+      ? undefined
+      : new TlsFetch(settings.tls, settings.issuerCa)
   const requestOptions = {
     [oauth.customFetch]: boundedFetch,
     ...(issuerUrl.protocol === 'http:' ? { [oauth.allowInsecureRequests]: true } : {}),
@@ -71,8 +122,18 @@ export function tokenExchange(options: TokenExchangeOptions): TokenExchange {
     settings.maxCachedTokens === 0
       ? undefined
       : new LRUCache<string, { token: IssuedToken; reuseUntil: number }>({ max: settings.maxCachedTokens })
-  const inFlight = new Map<string, Promise<IssuedToken>>()
-  let metadata: Promise<oauth.AuthorizationServer> | undefined
+  const inFlight = new Map<string, Flight>()
+  const discover = authorizationServerDiscovery(oauth, {
+    issuer: issuerUrl,
+    tokenEndpoint: settings.tokenEndpoint,
+    requestOptions,
+  })
+  // Tokens exchanged under the old certificate may be bound to it (RFC 8705 §3): none is handed out after.
+  const source = settings.tls as Partial<ClientCertificateSource> | undefined
+  const stopRotation =
+    typeof source?.current === 'function' && typeof source.onRotate === 'function'
+      ? source.onRotate(() => cache?.clear())
+      : undefined
 
   async function boundedFetch(
     url: string,
@@ -85,27 +146,10 @@ export function tokenExchange(options: TokenExchangeOptions): TokenExchange {
       headers: init.headers,
       ...(init.body === undefined ? {} : { body: init.body }),
       ...(init.signal ? { signal: init.signal } : {}),
+      ...(transport === undefined ? {} : { fetch: transport.fetch }),
     })
     const empty = answer.status === 204 || answer.status === 304 || answer.body.byteLength === 0
     return new Response(empty ? null : answer.body, { status: answer.status, headers: answer.headers })
-  }
-
-  function discover(): Promise<oauth.AuthorizationServer> {
-    if (settings.tokenEndpoint !== undefined) {
-      return Promise.resolve({ issuer: issuerUrl.href, token_endpoint: settings.tokenEndpoint })
-    }
-    metadata ??= (async () => {
-      let response = await oauth.discoveryRequest(issuerUrl, { ...requestOptions, algorithm: 'oidc' })
-      if (response.status === 404) {
-        response = await oauth.discoveryRequest(issuerUrl, { ...requestOptions, algorithm: 'oauth2' })
-      }
-      return oauth.processDiscoveryResponse(issuerUrl, response)
-    })()
-    // A failed discovery is tried again by the next exchange.
-    metadata.catch(() => {
-      metadata = undefined
-    })
-    return metadata
   }
 
   async function request(
@@ -113,6 +157,7 @@ export function tokenExchange(options: TokenExchangeOptions): TokenExchange {
     audience: string | undefined,
     resource: string | undefined,
     scopes: readonly string[],
+    signal: AbortSignal,
   ): Promise<IssuedToken> {
     const parameters = new URLSearchParams({
       subject_token: subjectToken,
@@ -128,14 +173,17 @@ export function tokenExchange(options: TokenExchangeOptions): TokenExchange {
         parameters.set('actor_token', await settings.actorToken())
         parameters.set('actor_token_type', settings.actorTokenType)
       }
-      const as = await discover()
+      const as = (await discover()) as oauth.AuthorizationServer
       const response = await oauth.genericTokenEndpointRequest(
         as,
         client,
         settings.auth,
         grantType,
         parameters,
-        requestOptions,
+        {
+          ...requestOptions,
+          signal,
+        },
       )
       answer = await oauth.processGenericTokenEndpointResponse(as, client, response)
     } catch (error) {
@@ -155,45 +203,157 @@ export function tokenExchange(options: TokenExchangeOptions): TokenExchange {
     return issuedToken(answer.access_token, Date.now() + lifetime * 1000, target, granted)
   }
 
+  /** One caller's wait for a shared exchange, which it may leave with its signal. */
+  function join(flight: Flight, key: string, signal: AbortSignal | undefined): Promise<IssuedToken> {
+    flight.waiters++
+    if (signal === undefined) return flight.promise
+    return new Promise<IssuedToken>((resolve, reject) => {
+      const leave = () => {
+        flight.waiters--
+        // The last caller gone: the request to the authorization server is aborted, and a new caller
+        // starts a new one rather than joining the aborted one.
+        if (flight.waiters === 0) {
+          if (inFlight.get(key) === flight) inFlight.delete(key)
+          flight.controller.abort(signal.reason)
+        }
+        reject(signal.reason)
+      }
+      signal.addEventListener('abort', leave, { once: true })
+      flight.promise.then(
+        (token) => {
+          signal.removeEventListener('abort', leave)
+          resolve(token)
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', leave)
+          reject(error)
+        },
+      )
+    })
+  }
+
+  function exchange(subjectToken: string, request_: ExchangeRequest = {}): Promise<IssuedToken> {
+    const signal = request_.signal
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    if (
+      typeof subjectToken !== 'string' ||
+      subjectToken === '' ||
+      subjectToken.length > maxSubjectTokenLength
+    ) {
+      return Promise.reject(
+        new ZeroTrustError('invalid_token', 'the subject token cannot be exchanged', {
+          reason: 'exchange_refused',
+        }),
+      )
+    }
+    const audience = request_.audience ?? settings.audience
+    const resource = request_.resource ?? settings.resource
+    const scopes = scopeList(request_.scope)
+    const key = `${createHash('sha256').update(subjectToken).digest('base64url')}\n${audience ?? ''}\n${
+      resource ?? ''
+    }\n${scopes.join(' ')}`
+    const cached = cache?.get(key)
+    if (cached !== undefined && cached.reuseUntil > Date.now()) return Promise.resolve(cached.token)
+    let flight = inFlight.get(key)
+    if (flight === undefined) {
+      const controller = new AbortController()
+      const started: Flight = {
+        controller,
+        waiters: 0,
+        promise: request(subjectToken, audience, resource, scopes, controller.signal)
+          .then((token) => {
+            const reuseUntil = token.expiresAt - settings.refreshBefore * 1000
+            if (cache !== undefined && reuseUntil > Date.now() && !controller.signal.aborted) {
+              cache.set(key, { token, reuseUntil }, { ttl: reuseUntil - Date.now() })
+            }
+            return token
+          })
+          .finally(() => {
+            if (inFlight.get(key) === started) inFlight.delete(key)
+          }),
+      }
+      // Every caller may have left before it settles; its end is then nobody's to handle.
+      started.promise.catch(() => {})
+      inFlight.set(key, started)
+      flight = started
+    }
+    return join(flight, key, signal)
+  }
+
+  function mint(auth: Auth | undefined, request_: ExchangeMintRequest): Promise<IssuedToken> {
+    const signal = request_?.signal
+    if (signal?.aborted) return Promise.reject(signal.reason)
+    try {
+      const subjectToken = subjectTokenOf(auth)
+      const scopes = scopeList(request_.scope)
+      // Never wider than the user's token: refused here, before the authorization server is asked.
+      const missing = scopes.filter((scope) => !(auth as Auth).scopes.includes(scope))
+      if (missing.length > 0) {
+        throw new ZeroTrustError('insufficient_scope', 'the user was not granted a scope the call needs', {
+          reason: 'scope_not_granted',
+          scope: missing,
+        })
+      }
+      if (typeof request_.audience !== 'string' || request_.audience === '') {
+        throw new ZeroTrustError('internal_error', 'a token is exchanged for one named audience', {
+          reason: 'audience_not_allowed',
+        })
+      }
+      return exchange(subjectToken, {
+        audience: request_.audience,
+        scope: scopes,
+        ...(signal === undefined ? {} : { signal }),
+      })
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
   return Object.freeze({
     issuer: settings.issuer,
-    exchange(subjectToken: string, request_: ExchangeRequest = {}): Promise<IssuedToken> {
-      if (
-        typeof subjectToken !== 'string' ||
-        subjectToken === '' ||
-        subjectToken.length > maxSubjectTokenLength
-      ) {
-        return Promise.reject(
-          new ZeroTrustError('invalid_token', 'the subject token cannot be exchanged', {
-            reason: 'exchange_refused',
-          }),
-        )
-      }
-      const audience = request_.audience ?? settings.audience
-      const resource = request_.resource ?? settings.resource
-      const scopes = scopeList(request_.scope)
-      const key = `${createHash('sha256').update(subjectToken).digest('base64url')}\n${audience ?? ''}\n${
-        resource ?? ''
-      }\n${scopes.join(' ')}`
-      const cached = cache?.get(key)
-      if (cached !== undefined && cached.reuseUntil > Date.now()) return Promise.resolve(cached.token)
-      const pending = inFlight.get(key)
-      if (pending !== undefined) return pending
-      const started = request(subjectToken, audience, resource, scopes)
-        .then((token) => {
-          const reuseUntil = token.expiresAt - settings.refreshBefore * 1000
-          if (cache !== undefined && reuseUntil > Date.now()) {
-            cache.set(key, { token, reuseUntil }, { ttl: reuseUntil - Date.now() })
-          }
-          return token
-        })
-        .finally(() => {
-          inFlight.delete(key)
-        })
-      inFlight.set(key, started)
-      return started
+    exchange,
+    mint,
+    async close(): Promise<void> {
+      stopRotation?.()
+      transport?.close()
     },
   })
+}
+
+/** A request to the authorization server that callers share, and how many of them still wait for it. */
+interface Flight {
+  readonly promise: Promise<IssuedToken>
+  readonly controller: AbortController
+  waiters: number
+}
+
+/**
+ * The user's token to send as `subject_token` (RFC 8693 §2.1): the very token `auth` was made from,
+ * never a sender-constrained one, never that of an expired `Auth`.
+ */
+function subjectTokenOf(auth: Auth | undefined): string {
+  if (auth === undefined) {
+    // A route without `authenticate` before it: the calling code's mistake, never the client's.
+    throw new ZeroTrustError('internal_error', 'no authenticated user to act for', { reason: 'no_subject' })
+  }
+  // RFC 9449 and RFC 8705 bind the token to a key or certificate the user holds, which the edge cannot
+  // prove at the authorization server: such a token is not presented without its proof.
+  if (auth.scheme === 'DPoP' || isDpopBound(auth) || auth.cnf?.['x5t#S256'] !== undefined) {
+    throw new ZeroTrustError('access_denied', 'a sender-constrained token is not exchanged', {
+      reason: 'subject_token_bound',
+    })
+  }
+  const expiresAt = auth.expiresAt
+  if (expiresAt !== undefined && expiresAt * 1000 <= Date.now()) {
+    throw new ZeroTrustError('invalid_token', 'the token expired', { reason: 'subject_expired' })
+  }
+  const token = presentedToken(auth)
+  if (token === undefined) {
+    throw new ZeroTrustError('internal_error', 'the authenticated request carries no token to exchange', {
+      reason: 'subject_token_unavailable',
+    })
+  }
+  return token
 }
 
 function malformed(retryAfter: number): ZeroTrustError {

@@ -165,6 +165,22 @@ export function maxActorDepthSettings(
   return Object.freeze({ maxDepth: o.maxDepth, realm: o.realm })
 }
 
+/** A certificate and its private key, PEM: the leaf first, then any intermediates. */
+export interface ClientCertificate {
+  readonly certificate: string
+  readonly key: string
+}
+
+/**
+ * A client certificate that rotates: an SVID source (`svidFiles()` of `@zerotrust/workload`), read at
+ * each request to the authorization server. `onRotate`, when present, drops the exchanged tokens cached
+ * under the old certificate (an issuer may have bound them to it, RFC 8705 §3).
+ */
+export interface ClientCertificateSource {
+  current(): ClientCertificate
+  onRotate?(listener: () => void): () => void
+}
+
 /** Options of `tokenExchange`. */
 export interface TokenExchangeOptions {
   /** The authorization server; its token endpoint is found by discovery unless `tokenEndpoint` is given. */
@@ -173,9 +189,17 @@ export interface TokenExchangeOptions {
   readonly clientId: string
   /**
    * How the client authenticates at the token endpoint: an oauth4webapi client authentication, such as
-   * `ClientSecretBasic(secret)` or `PrivateKeyJwt(key)`.
+   * `ClientSecretBasic(secret)`, `PrivateKeyJwt(key)`, or `TlsClientAuth()` with `tls` (RFC 8705 §2.1).
    */
   readonly auth: oauth.ClientAuth
+  /**
+   * The certificate presented in mutual TLS to the authorization server: this workload's SVID, fixed or
+   * a rotating source. Required by `TlsClientAuth()`, and what makes an issuer bind tokens to it (RFC 8705
+   * §3). The metadata's `mtls_endpoint_aliases` are used when the issuer publishes them.
+   */
+  readonly tls?: ClientCertificate | ClientCertificateSource
+  /** CA certificates (PEM) the authorization server's certificate must chain to; the system's by default. */
+  readonly issuerCa?: string
   /** The token endpoint, to skip discovery. */
   readonly tokenEndpoint?: string
   /** The default `audience` of exchanged tokens (RFC 8693 §2.1). */
@@ -196,22 +220,53 @@ export interface TokenExchangeOptions {
   readonly retryAfterSeconds?: number
 }
 
-const exchangeSchema = z.strictObject({
-  issuer: option.url(),
-  clientId: option.nonEmptyString(),
-  auth: option.callable<oauth.ClientAuth>(
-    'must be an oauth4webapi client authentication, such as ClientSecretBasic(secret)',
-  ),
-  tokenEndpoint: option.url().optional(),
-  audience: option.nonEmptyString().optional(),
-  resource: option.nonEmptyString().optional(),
-  actorToken: option.callable<() => string | PromiseLike<string>>().optional(),
-  actorTokenType: option.nonEmptyString().optional(),
-  timeout: option.milliseconds({ min: 1, max: 60_000 }).optional(),
-  refreshBeforeSeconds: option.seconds({ max: 3600 }).optional(),
-  maxCachedTokens: option.integer({ max: 1_000_000 }).optional(),
-  retryAfterSeconds: option.seconds({ min: 1, max: 3600 }).optional(),
-}) satisfies OptionsSchema<TokenExchangeOptions>
+const exchangeSchema = z
+  .strictObject({
+    issuer: option.url(),
+    clientId: option.nonEmptyString(),
+    auth: option.callable<oauth.ClientAuth>(
+      'must be an oauth4webapi client authentication, such as ClientSecretBasic(secret)',
+    ),
+    tokenEndpoint: option.url().optional(),
+    tls: z
+      .custom<ClientCertificate | ClientCertificateSource>(
+        (value) => {
+          const source = value as Partial<ClientCertificateSource> | null
+          if (typeof source?.current === 'function') {
+            return source.onRotate === undefined || typeof source.onRotate === 'function'
+          }
+          const fixed = value as Partial<Record<keyof ClientCertificate, unknown>> | null
+          return (
+            typeof fixed?.certificate === 'string' &&
+            fixed.certificate !== '' &&
+            typeof fixed.key === 'string' &&
+            fixed.key !== ''
+          )
+        },
+        { error: 'must be a certificate and key ({ certificate, key }, PEM) or an SVID source' },
+      )
+      .optional(),
+    issuerCa: option.nonEmptyString().optional(),
+    audience: option.nonEmptyString().optional(),
+    resource: option.nonEmptyString().optional(),
+    actorToken: option.callable<() => string | PromiseLike<string>>().optional(),
+    actorTokenType: option.nonEmptyString().optional(),
+    timeout: option.milliseconds({ min: 1, max: 60_000 }).optional(),
+    refreshBeforeSeconds: option.seconds({ max: 3600 }).optional(),
+    maxCachedTokens: option.integer({ max: 1_000_000 }).optional(),
+    retryAfterSeconds: option.seconds({ min: 1, max: 3600 }).optional(),
+  })
+  .superRefine((o, ctx) => {
+    // Mutual TLS and a CA of our own are for https; the loopback allowance of plain http has neither.
+    const plain = (url: string | undefined) => url !== undefined && new URL(url).protocol === 'http:'
+    if ((o.tls !== undefined || o.issuerCa !== undefined) && (plain(o.issuer) || plain(o.tokenEndpoint))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [o.tls === undefined ? 'issuerCa' : 'tls'],
+        message: 'needs an https "issuer" and "tokenEndpoint"',
+      })
+    }
+  }) satisfies OptionsSchema<TokenExchangeOptions>
 
 /** The options of `tokenExchange` after checking, with every default filled in. */
 export interface TokenExchangeSettings {
@@ -219,6 +274,8 @@ export interface TokenExchangeSettings {
   readonly clientId: string
   readonly auth: oauth.ClientAuth
   readonly tokenEndpoint: string | undefined
+  readonly tls: ClientCertificate | ClientCertificateSource | undefined
+  readonly issuerCa: string | undefined
   readonly audience: string | undefined
   readonly resource: string | undefined
   readonly actorToken: (() => string | PromiseLike<string>) | undefined
@@ -241,6 +298,8 @@ export function tokenExchangeSettings(input: unknown): TokenExchangeSettings {
     clientId: o.clientId,
     auth: o.auth,
     tokenEndpoint: o.tokenEndpoint,
+    tls: o.tls,
+    issuerCa: o.issuerCa,
     audience: o.audience,
     resource: o.resource,
     actorToken: o.actorToken,
