@@ -1,5 +1,10 @@
 import type { webcrypto } from 'node:crypto'
-import { BoundedFetchError, fetchBounded, isBoundedFetchError } from '@zerotrust/core/layer'
+import {
+  authorizationServerDiscovery,
+  BoundedFetchError,
+  fetchBounded,
+  isBoundedFetchError,
+} from '@zerotrust/core/layer'
 import * as oauth from 'oauth4webapi'
 import { fetch as undiciFetch } from 'undici'
 import { type ClientAuthentication, clientAuthOf } from './client-auth.js'
@@ -145,7 +150,6 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
   }
   // One handle per key pair: it keeps the issuer's nonce (RFC 9449 §8) from one token request to the next.
   const handles = new WeakMap<webcrypto.CryptoKeyPair, oauth.DPoPHandle>()
-  let metadata: Promise<oauth.AuthorizationServer> | undefined
   const keys = new WeakMap<TokenRequestOptions, string>()
 
   async function boundedFetch(
@@ -178,23 +182,12 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
     }
   }
 
-  function discover(): Promise<oauth.AuthorizationServer> {
-    if (settings.tokenEndpoint !== undefined) {
-      return Promise.resolve({ issuer: issuerUrl.href, token_endpoint: settings.tokenEndpoint })
-    }
-    metadata ??= (async () => {
-      let response = await oauth.discoveryRequest(issuerUrl, { ...requestOptions, algorithm: 'oidc' })
-      if (response.status === 404) {
-        response = await oauth.discoveryRequest(issuerUrl, { ...requestOptions, algorithm: 'oauth2' })
-      }
-      return oauth.processDiscoveryResponse(issuerUrl, response)
-    })()
-    // A failed discovery is tried again by the next request.
-    metadata.catch(() => {
-      metadata = undefined
-    })
-    return metadata
-  }
+  // OpenID Connect Discovery, then RFC 8414; shared, and tried again after a failure.
+  const discover = authorizationServerDiscovery(oauth, {
+    issuer: issuerUrl,
+    tokenEndpoint: settings.tokenEndpoint,
+    requestOptions,
+  })
 
   function handleOf(binding: DpopKeyBinding): oauth.DPoPHandle {
     let handle = handles.get(binding.keyPair)

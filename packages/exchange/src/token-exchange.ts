@@ -173,7 +173,7 @@ export function tokenExchange(options: TokenExchangeOptions): TokenExchange {
         parameters.set('actor_token', await settings.actorToken())
         parameters.set('actor_token_type', settings.actorTokenType)
       }
-      const as = (await discover()) as oauth.AuthorizationServer
+      const as = await discover()
       const response = await oauth.genericTokenEndpointRequest(
         as,
         client,
