@@ -654,8 +654,7 @@ async function mintToken(state: ClientState, request: Call, attempts: number): P
   const controller = new AbortController()
   const timer = setTimeout(abortMint, Math.max(0, request.deadlineAt - Date.now()), controller)
   const caller = request.signal
-  const onAbort = caller === undefined ? undefined : () => controller.abort()
-  if (onAbort !== undefined) caller?.addEventListener('abort', onAbort, { once: true })
+  let onAbort: (() => void) | undefined
   try {
     const minted = delegation.tokens.mint(
       request.user,
@@ -663,7 +662,17 @@ async function mintToken(state: ClientState, request: Call, attempts: number): P
         ? { audience: delegation.audience, signal: controller.signal }
         : { audience: delegation.audience, scope: delegation.scope, signal: controller.signal },
     )
-    const token = isThenable(minted) ? await untilAborted(minted, controller.signal) : minted
+    let token: AccessToken
+    if (isThenable(minted)) {
+      // Only a minter that waits can be stopped by the caller; the listener is added in the same turn
+      // as the minter was called, so no abort of the caller's goes unseen.
+      if (caller !== undefined) {
+        onAbort = () => controller.abort()
+        if (caller.aborted) onAbort()
+        else caller.addEventListener('abort', onAbort, { once: true })
+      }
+      token = await untilAborted(minted, controller.signal)
+    } else token = minted
     if (!mintedTokens.has(token)) {
       if (!isAccessToken(token)) throw new TypeError('the minter returned something that is not a token')
       mintedTokens.add(token)
