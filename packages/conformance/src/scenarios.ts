@@ -336,6 +336,8 @@ export const scenarios: readonly Scenario[] = [
         code: 'dependency_unavailable',
         reason: 'discovery_unavailable',
         status: 503,
+        // The identity provider answers 503: the event says so, for an operator (issue 20).
+        cause: 'http_status',
       },
     ],
   },

@@ -1,5 +1,6 @@
 import type { Auth, Authenticator, Authorizer, DecisionDetails } from './auth.js'
 import { toZeroTrustError, type ZeroTrustError, type ZeroTrustErrorCode } from './errors.js'
+import { type FailureCause, failureCause } from './failure-cause.js'
 import { isFieldValue, isToken } from './lib/header-params.js'
 import type { RequestLike } from './request.js'
 
@@ -22,6 +23,12 @@ export interface DecisionEvent {
   readonly reason?: string
   /** The HTTP status the error maps to, when denied or failed. */
   readonly status?: number
+  /**
+   * Why a dependency failed, on a `dependency_unavailable` (503) event whose error's cause chain says:
+   * `dns`, `refused`, `tls`, `timeout`, `http_status`… (see {@link FailureCause}). Derived from error
+   * codes, never from message text.
+   */
+  readonly cause?: FailureCause
   readonly subject?: string
   readonly clientId?: string
   readonly issuer?: string
@@ -158,6 +165,10 @@ export function reportDecision(
   if (reason !== undefined) event.reason = reason
   const status = details?.status ?? error?.status
   if (status !== undefined) event.status = status
+  if (error?.code === 'dependency_unavailable') {
+    const cause = failureCause(error.cause)
+    if (cause !== undefined) event.cause = cause
+  }
   if (auth?.subject !== undefined) event.subject = auth.subject
   if (auth?.clientId !== undefined) event.clientId = auth.clientId
   if (auth?.issuer !== undefined) event.issuer = auth.issuer

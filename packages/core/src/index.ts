@@ -22,6 +22,7 @@ export {
   type ZeroTrustErrorCode,
   type ZeroTrustErrorOptions,
 } from './errors.js'
+export { type FailureCause, failureCause, failureCauses } from './failure-cause.js'
 export type { IdempotencyLayer } from './idempotency.js'
 export { type CoreReason, coreReasons } from './reasons.js'
 export {

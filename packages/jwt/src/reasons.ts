@@ -29,6 +29,7 @@ export const jwtReasons = Object.freeze([
   'jwks_cooldown',
   'jwks_stale',
   'discovery_unavailable',
+  'discovery_timeout',
   'discovery_too_large',
   'discovery_issuer_mismatch',
   'discovery_invalid_jwks_uri',

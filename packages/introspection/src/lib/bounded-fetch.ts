@@ -46,7 +46,7 @@ export function boundedFetch(fetch: typeof globalThis.fetch): OAuthFetch {
       })
     } catch (error) {
       if (isBoundedFetchError(error) && error.code === 'ERR_FETCH_TOO_LARGE') {
-        throw unavailable('introspection_too_large')
+        throw unavailable('introspection_too_large', error)
       }
       throw error
     }

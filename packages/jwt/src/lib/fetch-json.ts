@@ -8,7 +8,10 @@ export interface FetchSettings {
   readonly timeout: number
 }
 
-/** What is fetched, which names the reasons of its failures: `<source>_unavailable`, `<source>_too_large`. */
+/**
+ * What is fetched, which names the reasons of its failures: `<source>_unavailable`, `<source>_timeout`,
+ * `<source>_too_large`.
+ */
 export type FetchSource = 'jwks' | 'discovery'
 
 // A JWKS or metadata document is a few KiB; anything this large is not one.
@@ -17,8 +20,9 @@ const maxDocumentBytes = 512 * 1024
 /**
  * GETs a JSON object through core's bounded fetch: at most {@link maxDocumentBytes} are read, then the
  * body is cancelled. Every failure (network, timeout, status, syntax) becomes a `dependency_unavailable`
- * error with the reason `<source>_unavailable`, or `<source>_too_large` for a body over the limit, and
- * never carries the upstream text.
+ * error with the reason `<source>_unavailable`, `<source>_timeout` when `timeout` passed, or
+ * `<source>_too_large` for a body over the limit, and never carries the upstream text. The fetch's error
+ * stays its `cause`, from which a decision event reads its `cause` category (`dns`, `refused`, `tls`…).
  */
 export async function fetchJsonObject(
   url: URL,
@@ -34,8 +38,14 @@ export async function fetchJsonObject(
       redirect: 'error',
     })
   } catch (error) {
-    const tooLarge = isBoundedFetchError(error) && error.code === 'ERR_FETCH_TOO_LARGE'
-    throw unavailable(tooLarge ? `${source}_too_large` : `${source}_unavailable`, error)
+    const code = isBoundedFetchError(error) ? error.code : undefined
+    const reason =
+      code === 'ERR_FETCH_TOO_LARGE'
+        ? `${source}_too_large`
+        : code === 'ERR_FETCH_TIMEOUT'
+          ? `${source}_timeout`
+          : `${source}_unavailable`
+    throw unavailable(reason, error)
   }
 }
 

@@ -66,6 +66,11 @@ export class RemoteKeySet {
   #fetchedAt = Number.NEGATIVE_INFINITY
   /** When the last fetch ended, if it failed; `undefined` after a success. */
   #failedAt: number | undefined
+  /**
+   * What the last failed fetch threw. The backoff answers with its reason and cause, so a request during
+   * the backoff reports what failed (`discovery_timeout`, cause `dns`…), not a generic reason.
+   */
+  #failure: ZeroTrustError | undefined
   #inFlight: Fetch | undefined
   /** The refetch that unknown `kid`s wait for while the cooldown runs. */
   #scheduled: Promise<void> | undefined
@@ -109,9 +114,7 @@ export class RemoteKeySet {
   }
 
   async #firstKeys(): Promise<void> {
-    if (this.#inFlight === undefined && this.#backingOff(performance.now())) {
-      throw this.#unavailable('jwks_unavailable')
-    }
+    if (this.#inFlight === undefined && this.#backingOff(performance.now())) throw this.#failed()
     await this.#start().done
   }
 
@@ -121,7 +124,7 @@ export class RemoteKeySet {
    */
   async #freshKeys(): Promise<void> {
     if (this.#inFlight === undefined && this.#backingOff(performance.now())) {
-      throw this.#unavailable('jwks_stale')
+      throw this.#unavailable('jwks_stale', this.#failure?.cause)
     }
     try {
       await this.#start().done
@@ -167,7 +170,7 @@ export class RemoteKeySet {
   /** Waits for a refetch that starts now or at the end of the cooldown; 503 when it cannot be had. */
   #refetch(): Promise<void> {
     const now = performance.now()
-    if (this.#backingOff(now)) throw this.#unavailable('jwks_unavailable')
+    if (this.#backingOff(now)) throw this.#failed()
     // A scheduled refetch starts in the future, so after this token arrived.
     if (this.#scheduled !== undefined) return this.#scheduled
     const wait = this.#unknownKidAt + this.#settings.cooldown - now
@@ -177,9 +180,10 @@ export class RemoteKeySet {
     }
     // Holding requests for an issuer that just failed would only delay the same 503.
     if (this.#failedAt !== undefined || wait > this.#settings.maxKeyWait) {
+      const failure = this.#failure
       throw unavailable(
-        this.#failedAt !== undefined ? 'jwks_unavailable' : 'jwks_cooldown',
-        undefined,
+        failure?.reason ?? (this.#failedAt !== undefined ? 'jwks_unavailable' : 'jwks_cooldown'),
+        failure?.cause,
         retryAfterSeconds(wait),
       )
     }
@@ -188,7 +192,7 @@ export class RemoteKeySet {
       this.#scheduled = undefined
       // A fetch still in flight may have started before some of the waiters arrived: let it end.
       await this.#inFlight?.done.catch(() => {})
-      if (this.#backingOff(performance.now())) throw this.#unavailable('jwks_unavailable')
+      if (this.#backingOff(performance.now())) throw this.#failed()
       this.#unknownKidAt = performance.now()
       return this.#start().done
     })
@@ -219,16 +223,23 @@ export class RemoteKeySet {
       this.#keysFrom = seq
       this.#fetchedAt = performance.now()
       this.#failedAt = undefined
+      this.#failure = undefined
       this.#generation++
     } catch (error) {
       // The backoff runs from the end of the fetch: a fetch that hung until its timeout has used none of it.
       this.#failedAt = performance.now()
-      throw error instanceof ZeroTrustError ? error : unavailable('jwks_invalid', error)
+      this.#failure = error instanceof ZeroTrustError ? error : unavailable('jwks_invalid', error)
+      throw this.#failure
     }
   }
 
   #backingOff(now: number): boolean {
     return this.#failedAt !== undefined && now - this.#failedAt < failureBackoff
+  }
+
+  /** The 503 of a request during the backoff: the failed step's reason and cause, kept until it ends. */
+  #failed(): ZeroTrustError {
+    return this.#unavailable(this.#failure?.reason ?? 'jwks_unavailable', this.#failure?.cause)
   }
 
   #unavailable(reason: string, cause?: unknown): ZeroTrustError {
