@@ -55,3 +55,33 @@ export function actorChain(
 function malformed(): ZeroTrustError {
   return new ZeroTrustError('invalid_token', 'the "act" claim is malformed', { reason: 'malformed_actor' })
 }
+
+/**
+ * The actor chain as context attributes of an authorization policy: see {@link actorContext}. A type,
+ * not an interface, so it is a record of Cedar values where `cedarAuthorizer`'s `context` wants one.
+ */
+export type ActorContext = {
+  /** The current actor's `sub`: the workload that sent this token on, in front of the chain. */
+  readonly actor?: string
+  /** Every actor's `sub`, the current one first; empty for a token nobody acted on. */
+  readonly actors: readonly string[]
+}
+
+/**
+ * The `act` chain (RFC 8693 §4.1) as policy context: `actor`, the workload that acts for the user now
+ * (absent when nobody does), and `actors`, every actor of the chain. For Cedar, merge it into the
+ * context with `cedarAuthorizer`'s `context` option; Cedar's sets have no order, hence `actor` beside
+ * `actors`. Bounded as {@link actorChain} is.
+ *
+ * @example
+ * const policies = cedarAuthorizer({ policies, context: (_req, auth) => actorContext(auth) })
+ * // permit (principal is User, action, resource) when { context has actor && context.actor == "spiffe://…/edge" };
+ * @throws ZeroTrustError 401 `invalid_token` (`malformed_actor`, `actor_chain_too_deep`), as {@link actorChain}
+ * @see https://www.rfc-editor.org/rfc/rfc8693#section-4.1
+ */
+export function actorContext(auth: Auth | undefined, maxDepth: number = defaultMaxActorDepth): ActorContext {
+  const chain = actorChain(auth, maxDepth)
+  const actors = Object.freeze(chain.map((actor) => actor.sub))
+  const current = actors[0]
+  return Object.freeze(current === undefined ? { actors } : { actor: current, actors })
+}

@@ -1,4 +1,10 @@
-export { type Actor, actorChain, defaultMaxActorDepth } from './actor-chain.js'
+export {
+  type Actor,
+  type ActorContext,
+  actorChain,
+  actorContext,
+  defaultMaxActorDepth,
+} from './actor-chain.js'
 export {
   type InternalTokens,
   internalTokens,

@@ -161,7 +161,7 @@ describe('onBehalfOf with tokenExchange, end to end (issue 17)', () => {
       const dave = await fetch(`${edgeUrl}/orders`, {
         headers: { authorization: `Bearer ${await userToken({ sub: 'dave' })}` },
       })
-      expect((await dave.json()).sub).toBe('dave')
+      expect(((await dave.json()) as { sub: string }).sub).toBe('dave')
       expect(grants.count()).toBe(2)
     } finally {
       grants.stop()
