@@ -8,6 +8,7 @@ export const redisReasons = Object.freeze([
   'redis_error',
   'redis_timeout',
   'redis_corrupt_record',
+  'redis_not_replicated',
   'caller_quota',
 ] as const)
 

@@ -6,6 +6,7 @@ import type {
   StoredResponse,
 } from '@zerotrust/core'
 import { checkCaller, refusedClaimError, storedResponseSize } from '@zerotrust/core/layer'
+import type { ChainableCommander } from 'ioredis'
 import { checkFingerprint, checkKey, pxMilliseconds } from './lib/arguments.js'
 import { corruptRecord, send } from './lib/deadline.js'
 import {
@@ -15,6 +16,7 @@ import {
 } from './lib/options.js'
 import { callerKeys, callerTag, ownerToken, parseOwner, refusedFor } from './lib/quota.js'
 import { decodeRecord, encodePending, encodeResponse, pendingPrefix } from './lib/record.js'
+import { notReplicated, writeAndWait } from './lib/replication.js'
 import {
   claimQuotaScript,
   completeQuotaScript,
@@ -41,7 +43,9 @@ import {
  * overwrite, delete or prolong the next owner's claim, and a completed response keeps its retention.
  *
  * A Redis that fails, does not answer within `operationTimeout`, or holds a value under the key that this
- * store did not write, rejects with a `ZeroTrustError` `dependency_unavailable` (503).
+ * store did not write, rejects with a `ZeroTrustError` `dependency_unavailable` (503). With
+ * `waitForReplicas`, a claim taken or a response stored is followed by `WAIT` in the same round trip, and
+ * one fewer replicas acknowledged rejects the same way (`redis_not_replicated`).
  *
  * @example
  * import { Redis } from 'ioredis'
@@ -62,7 +66,21 @@ export function redisIdempotencyStore(
     maxEntriesPerCaller,
     maxBytesPerCaller,
     minRetention,
+    replication,
   } = redisIdempotencyStoreSettings(client, options)
+
+  // One command, or one command and its WAIT in the same round trip; `wrote` tells from the reply
+  // whether the command wrote what must survive a failover (a claim taken, a response stored).
+  const write = async (
+    direct: () => Promise<unknown>,
+    piped: (pipeline: ChainableCommander) => ChainableCommander,
+    wrote: (reply: unknown) => boolean,
+  ): Promise<unknown> => {
+    if (replication === undefined) return send(direct, operationTimeout)
+    const { reply, acknowledged } = await writeAndWait(redis, piped, replication, operationTimeout)
+    if (wrote(reply) && acknowledged < replication.waitForReplicas) throw notReplicated()
+    return reply
+  }
 
   return Object.freeze({
     async claim(
@@ -80,31 +98,31 @@ export function redisIdempotencyStore(
       const record = encodePending(uuid, fingerprint)
       if (tag === undefined) {
         // Redis ≥ 7.0: NX with GET claims and reads the previous value in one atomic command.
-        const previous = await send(
+        const previous = (await write(
           () => redis.setBuffer(prefix + key, record, 'PX', ttl, 'NX', 'GET'),
-          operationTimeout,
-        )
+          (pipeline) => pipeline.setBuffer(prefix + key, record, 'PX', ttl, 'NX', 'GET'),
+          (reply) => reply === null,
+        )) as Buffer | null
         if (previous === null) return { state: 'claimed', owner: uuid }
         return decodeRecord(previous)
       }
       const keys = callerKeys(prefix, tag, key)
-      const reply = await send(
-        () =>
-          redis.evalBuffer(
-            claimQuotaScript,
-            3,
-            keys.record,
-            keys.entries,
-            keys.sizes,
-            keys.base,
-            key,
-            record,
-            ttl,
-            maxEntriesPerCaller,
-            maxBytesPerCaller,
-            minRetention,
-          ),
-        operationTimeout,
+      const args = [
+        keys.record,
+        keys.entries,
+        keys.sizes,
+        keys.base,
+        key,
+        record,
+        ttl,
+        maxEntriesPerCaller,
+        maxBytesPerCaller,
+        minRetention,
+      ] as const
+      const reply = await write(
+        () => redis.evalBuffer(claimQuotaScript, 3, ...args),
+        (pipeline) => pipeline.callBuffer('EVAL', claimQuotaScript, 3, ...args),
+        succeeded,
       )
       if (Buffer.isBuffer(reply)) return decodeRecord(reply)
       if (succeeded(reply)) return { state: 'claimed', owner: ownerToken(uuid, tag) }
@@ -126,9 +144,11 @@ export function redisIdempotencyStore(
       const token = parseOwner(owner)
       if (token === undefined) return false
       if (token.tag === undefined) {
-        const reply = await send(
-          () => redis.eval(completeScript, 1, prefix + key, pendingPrefix(token.uuid), encoded, retention),
-          operationTimeout,
+        const args = [prefix + key, pendingPrefix(token.uuid), encoded, retention] as const
+        const reply = await write(
+          () => redis.eval(completeScript, 1, ...args),
+          (pipeline) => pipeline.eval(completeScript, 1, ...args),
+          succeeded,
         )
         return succeeded(reply)
       }
@@ -138,24 +158,23 @@ export function redisIdempotencyStore(
       if (size > maxBytesPerCaller)
         throw refusedClaimError({ reason: 'caller_quota', retryAfterMs: minRetention })
       const keys = callerKeys(prefix, token.tag, key)
-      const reply = await send(
-        () =>
-          redis.evalBuffer(
-            completeQuotaScript,
-            3,
-            keys.record,
-            keys.entries,
-            keys.sizes,
-            keys.base,
-            key,
-            pendingPrefix(token.uuid),
-            encoded,
-            retention,
-            size,
-            maxBytesPerCaller,
-            minRetention,
-          ),
-        operationTimeout,
+      const args = [
+        keys.record,
+        keys.entries,
+        keys.sizes,
+        keys.base,
+        key,
+        pendingPrefix(token.uuid),
+        encoded,
+        retention,
+        size,
+        maxBytesPerCaller,
+        minRetention,
+      ] as const
+      const reply = await write(
+        () => redis.evalBuffer(completeQuotaScript, 3, ...args),
+        (pipeline) => pipeline.callBuffer('EVAL', completeQuotaScript, 3, ...args),
+        succeeded,
       )
       const ms = refusedFor(reply)
       // Sent but not stored, as a response no store has room for.

@@ -125,14 +125,23 @@ export interface RedisProcess {
   alive(): boolean
   /** SIGKILL: no goodbye to clients or to the other nodes. Waits for the process to exit. */
   kill(): Promise<void>
+  /**
+   * Starts a killed process again with the same arguments, and waits (bounded) until it answers: a
+   * Cluster node rejoins from its nodes file, a failed-over primary as a replica.
+   */
+  restart(): Promise<void>
   /** SIGSTOP or SIGCONT: a node that stops answering without closing its connections. */
   pause(): void
   resume(): void
 }
 
 function startProcess(command: string, args: string[], port: number): RedisProcess {
-  const child: ChildProcess = spawn(command, args, { stdio: 'ignore' })
-  child.on('error', () => {})
+  let child: ChildProcess
+  const spawnChild = () => {
+    child = spawn(command, args, { stdio: 'ignore' })
+    child.on('error', () => {})
+  }
+  spawnChild()
   const alive = () => child.exitCode === null && child.signalCode === null
   return {
     port,
@@ -143,6 +152,11 @@ function startProcess(command: string, args: string[], port: number): RedisProce
       child.kill('SIGCONT')
       child.kill('SIGKILL')
       await exited
+    },
+    async restart() {
+      if (alive()) throw new Error(`the process on ${port} still runs`)
+      spawnChild()
+      await until(async () => (await rawCommand(port, 'PING', 200)) === '+PONG', `${port} answers again`)
     },
     pause() {
       if (alive()) child.kill('SIGSTOP')
@@ -195,6 +209,8 @@ export interface RedisCluster {
   nodes(port?: number): Promise<ClusterNodeInfo[]>
   /** The process of the node that serves `key`'s slot as primary now. */
   primaryOf(key: string): Promise<RedisProcess>
+  /** The process of the replica of the primary `primary`. */
+  replicaOf(primary: RedisProcess): Promise<RedisProcess>
   /** Waits until every live node reports `cluster_state:ok` and every replica's link is up. */
   waitUntilHealthy(ms?: number): Promise<void>
   /** Kills every process and removes the directory. */
@@ -323,6 +339,14 @@ function clusterOf(processes: RedisProcess[], stop: () => Promise<void>): RedisC
       )
       const process_ = processes.find((p) => p.port === owner?.port)
       if (process_ === undefined) throw new Error(`no primary serves slot ${slot}`)
+      return process_
+    },
+    async replicaOf(primary) {
+      const all = await nodes()
+      const id = all.find((node) => node.port === primary.port)?.id
+      const replica = all.find((node) => node.role === 'replica' && node.primaryId === id)
+      const process_ = processes.find((p) => p.port === replica?.port)
+      if (id === undefined || process_ === undefined) throw new Error(`no replica of ${primary.port}`)
       return process_
     },
     async waitUntilHealthy(ms = 30_000) {

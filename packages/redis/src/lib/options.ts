@@ -1,6 +1,7 @@
 import { type OptionsSchema, option, type Parsed, parseOptions } from '@zerotrust/core/layer'
-import type { Cluster, Redis } from 'ioredis'
+import type { ChainableCommander, Cluster, Redis } from 'ioredis'
 import { z } from 'zod'
+import type { Replication } from './replication.js'
 
 /**
  * An ioredis client: a `Redis` connection or a `Cluster`, with either reply mapping. The store never
@@ -20,6 +21,19 @@ export interface RedisStoreOptions {
    * the client's own retry and offline-queue settings; 1000 by default.
    */
   readonly operationTimeout?: number
+  /**
+   * Replicas of the key's primary that must acknowledge each claim (and each stored response) before the
+   * store reports it: the write is followed by `WAIT <waitForReplicas> <replicaTimeout>` in the same
+   * round trip, and a write fewer replicas acknowledged is answered 503 (`redis_not_replicated`), so a
+   * failover cannot lose a claim the caller was told it holds. 0 (the default) does not wait. With it
+   * set, a primary left without replicas refuses every claim until one is back.
+   */
+  readonly waitForReplicas?: number
+  /**
+   * Milliseconds `WAIT` may take; 100 by default. Less than `operationTimeout`: the deadline bounds the
+   * whole round trip.
+   */
+  readonly replicaTimeout?: number
 }
 
 /** Options of `redisIdempotencyStore`: those of every store, and the share of the store one caller may hold. */
@@ -60,6 +74,8 @@ export interface StoreClient {
     sizes: string,
     ...args: (string | Buffer | number)[]
   ): Promise<unknown>
+  /** Only with `waitForReplicas`: the write and its `WAIT` go in one pipeline. */
+  pipeline(): ChainableCommander
 }
 
 /** The options after validation, frozen. */
@@ -67,6 +83,8 @@ export interface StoreSettings {
   readonly client: StoreClient
   readonly prefix: string
   readonly operationTimeout: number
+  /** Undefined when the store does not wait for replicas. */
+  readonly replication: Replication | undefined
 }
 
 /** The idempotency store's options after validation, frozen. */
@@ -78,6 +96,8 @@ export interface IdempotencyStoreSettings extends StoreSettings {
 
 /** Default milliseconds before an operation rejects. */
 const defaultOperationTimeout = 1000
+/** Default milliseconds `WAIT` may take. */
+const defaultReplicaTimeout = 100
 
 // setTimeout's delay is a signed 32-bit integer: anything larger fires at once.
 const maxTimeout = 2_147_483_647
@@ -85,10 +105,30 @@ const maxTimeout = 2_147_483_647
 const shape = {
   prefix: option.nonEmptyString().optional(),
   operationTimeout: option.milliseconds({ min: 1, max: maxTimeout }).optional(),
+  // A Redis primary has a handful of replicas; more than 16 is a mistake, not a deployment.
+  waitForReplicas: option.integer({ max: 16 }).optional(),
+  replicaTimeout: option.milliseconds({ min: 1, max: maxTimeout }).optional(),
 }
-const schema = z.strictObject(shape, { error: 'must be an object' }).optional() satisfies OptionsSchema<
-  RedisStoreOptions | undefined
->
+
+// WAIT within the deadline: a wait as long as the deadline would always be cut off by it.
+function replicaTimeoutFits(
+  options: { operationTimeout?: number | undefined; replicaTimeout?: number | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const timeout = options.replicaTimeout ?? defaultReplicaTimeout
+  const deadline = options.operationTimeout ?? defaultOperationTimeout
+  if (timeout < deadline) return
+  ctx.addIssue({
+    code: 'custom',
+    path: [options.replicaTimeout === undefined ? 'operationTimeout' : 'replicaTimeout'],
+    message: `must leave "replicaTimeout" (${timeout}) less than "operationTimeout" (${deadline})`,
+  })
+}
+
+const schema = z
+  .strictObject(shape, { error: 'must be an object' })
+  .superRefine(replicaTimeoutFits)
+  .optional() satisfies OptionsSchema<RedisStoreOptions | undefined>
 
 // Counts and sizes stay exact in Lua's doubles and in sorted-set scores.
 const count = option.positiveInteger()
@@ -110,6 +150,7 @@ const idempotencySchema = z
     },
     { error: 'must be an object' },
   )
+  .superRefine(replicaTimeoutFits)
   .optional() satisfies OptionsSchema<RedisIdempotencyStoreOptions | undefined>
 
 /**
@@ -120,7 +161,12 @@ const idempotencySchema = z
  */
 export function redisReplayStoreSettings(client: unknown, options: unknown): StoreSettings {
   const checked = checkClient('redisReplayStore', client)
-  return common(checked, parseOptions('redisReplayStore', schema, options) ?? {}, 'zt:dpop:')
+  return common(
+    'redisReplayStore',
+    checked,
+    parseOptions('redisReplayStore', schema, options) ?? {},
+    'zt:dpop:',
+  )
 }
 
 /**
@@ -132,7 +178,7 @@ export function redisReplayStoreSettings(client: unknown, options: unknown): Sto
 export function redisIdempotencyStoreSettings(client: unknown, options: unknown): IdempotencyStoreSettings {
   const parsed = parseOptions('redisIdempotencyStore', idempotencySchema, options) ?? {}
   return Object.freeze({
-    ...common(checkClient('redisIdempotencyStore', client), parsed, 'zt:idem:'),
+    ...common('redisIdempotencyStore', checkClient('redisIdempotencyStore', client), parsed, 'zt:idem:'),
     maxEntriesPerCaller: parsed.maxEntriesPerCaller ?? 10_000,
     maxBytesPerCaller: parsed.maxBytesPerCaller ?? 64 * 1024 * 1024,
     minRetention: parsed.minRetention ?? 10 * 60_000,
@@ -147,17 +193,27 @@ function checkClient(factory: string, client: unknown): StoreClient {
 }
 
 function common(
+  factory: string,
   client: StoreClient,
   parsed: Parsed<RedisStoreOptions>,
   defaultPrefix: string,
 ): StoreSettings {
+  const waitForReplicas = parsed.waitForReplicas ?? 0
+  if (waitForReplicas > 0 && typeof (client as Partial<StoreClient>).pipeline !== 'function') {
+    throw new TypeError(`${factory}: "client" argument must be an ioredis client that can pipeline`)
+  }
   return Object.freeze({
     client,
     prefix: parsed.prefix ?? defaultPrefix,
     operationTimeout: parsed.operationTimeout ?? defaultOperationTimeout,
+    replication:
+      waitForReplicas === 0
+        ? undefined
+        : Object.freeze({ waitForReplicas, replicaTimeout: parsed.replicaTimeout ?? defaultReplicaTimeout }),
   })
 }
 
+// The stores call `pipeline` only to wait for replicas: a client without it is checked when it matters.
 function isStoreClient(value: unknown): value is StoreClient {
   if (typeof value !== 'object' || value === null) return false
   const client = value as Record<string, unknown>
