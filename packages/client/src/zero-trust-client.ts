@@ -435,7 +435,8 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     let headers = request.headers
     let diagnostics: string[] | undefined
     if (settings.propagate !== undefined) {
-      headers = { ...request.headers }
+      // Not a spread: V8's clone of a spread object turns slow (some µs) once a property is added to it.
+      headers = Object.assign({}, request.headers)
       diagnostics = propagateInto(settings.propagate, headers)
     }
     if (token !== undefined) {
