@@ -278,7 +278,8 @@ function prepare(settings: ZeroTrustClientSettings, path: string, init: ClientRe
   }
   const target = targetOf(settings, path)
   const method = init.method === undefined ? 'GET' : methodOf(init.method)
-  const headers: Record<string, string> = settings.hasHeaders ? { ...settings.headers } : {}
+  // Object.assign rather than a spread: headers are added to the copy, which turns a spread clone slow.
+  const headers: Record<string, string> = settings.hasHeaders ? Object.assign({}, settings.headers) : {}
   if (init.headers !== undefined) {
     for (const [name, value] of headerEntries(init.headers)) {
       const lower = name.toLowerCase()
