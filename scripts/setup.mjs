@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Sets up a fresh clone: finds pnpm at the version package.json pins (installing it, or running it
 // through npx where a global install is not allowed), installs the workspace from the lockfile, and with
-// --build builds every package. Safe to run again: each step is quick when already done.
+// --build builds every package. Safe to run again: each step is quick when already done. With --quiet
+// (the demo's) a step's output is shown only when it fails.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 
@@ -9,7 +10,15 @@ const root = new URL('..', import.meta.url)
 const { packageManager } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'))
 const wanted = packageManager.replace(/^pnpm@/, '')
 
-const attempt = (command, args) => spawnSync(command, args, { cwd: root, stdio: 'inherit' }).status === 0
+const quiet = process.argv.includes('--quiet')
+const attempt = (command, args) => {
+  if (!quiet) return spawnSync(command, args, { cwd: root, stdio: 'inherit' }).status === 0
+  const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+  if (result.status === 0) return true
+  process.stdout.write(result.stdout ?? '')
+  process.stderr.write(result.stderr ?? '')
+  return false
+}
 const run = (command, args) => {
   if (!attempt(command, args)) {
     console.error(`setup: "${command} ${args.join(' ')}" failed`)
@@ -30,10 +39,10 @@ const version = () => {
 let pnpm = ['pnpm']
 const found = version()
 if (found !== wanted) {
-  console.log(`setup: installing pnpm ${wanted}${found ? ` (found ${found})` : ''}`)
+  if (!quiet) console.log(`setup: installing pnpm ${wanted}${found ? ` (found ${found})` : ''}`)
   const installed = attempt('npm', ['install', '--global', '--no-fund', '--no-audit', `pnpm@${wanted}`])
   if (!installed || version() !== wanted) {
-    console.log('setup: no global install possible here; running pnpm through npx')
+    if (!quiet) console.log('setup: no global install possible here; running pnpm through npx')
     pnpm = ['npx', '--yes', `pnpm@${wanted}`]
   }
 }

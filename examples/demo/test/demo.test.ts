@@ -1,133 +1,81 @@
-import { describe, expect, it } from 'vitest'
-import { challengeParam, type DemoResult, runDemo } from '../src/demo.js'
+// The demo end to end (issue 21): the fleet starts on loopback, every step answers as zero trust demands,
+// and every service reports its decisions. Generous bounds: the machine running it may be loaded.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { runDemo } from '../src/demo.js'
 
-describe('the demo', () => {
-  it('shows each layer allowing and refusing, and reports every decision', async () => {
+const dir = mkdtempSync(join(tmpdir(), 'zerotrust-demo-test-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('the zero-trust fleet demo', () => {
+  it('answers every step as expected, reports every decision, and draws the calls (issue 21)', async () => {
     const lines: string[] = []
-    const { steps, events }: DemoResult = await runDemo({ log: (line) => lines.push(line) })
+    const diagramFile = join(dir, 'sequence.mmd')
+    const result = await runDemo({ log: (line) => lines.push(line), diagramFile })
 
     expect(
-      steps.map(({ method, path, status, error, scope, replayed }) => ({
-        method,
-        path,
-        status,
-        error,
-        scope,
-        replayed,
-      })),
-    ).toEqual([
-      { method: 'GET', path: '/orders', status: 200, error: undefined, scope: undefined, replayed: false },
-      { method: 'GET', path: '/orders', status: 401, error: undefined, scope: undefined, replayed: false },
-      {
-        method: 'GET',
-        path: '/orders',
-        status: 401,
-        error: 'invalid_token',
-        scope: undefined,
-        replayed: false,
-      },
-      {
-        method: 'POST',
-        path: '/orders',
-        status: 403,
-        error: 'insufficient_scope',
-        scope: 'orders:write',
-        replayed: false,
-      },
-      // DPoP: proof accepted, its replay refused, the bound token refused as a bearer token.
-      { method: 'GET', path: '/orders', status: 200, error: undefined, scope: undefined, replayed: false },
-      {
-        method: 'GET',
-        path: '/orders',
-        status: 401,
-        error: 'invalid_dpop_proof',
-        scope: undefined,
-        replayed: false,
-      },
-      {
-        method: 'GET',
-        path: '/orders',
-        status: 401,
-        error: 'invalid_token',
-        scope: undefined,
-        replayed: false,
-      },
-      // Idempotency: created once, the retry replayed, the key reused with another payload refused.
-      { method: 'POST', path: '/orders', status: 201, error: undefined, scope: undefined, replayed: false },
-      { method: 'POST', path: '/orders', status: 201, error: undefined, scope: undefined, replayed: true },
-      { method: 'POST', path: '/orders', status: 422, error: undefined, scope: undefined, replayed: false },
-      // Cedar: your own order, someone else's.
-      {
-        method: 'GET',
-        path: '/orders/o-2',
-        status: 200,
-        error: undefined,
-        scope: undefined,
-        replayed: false,
-      },
-      {
-        method: 'GET',
-        path: '/orders/o-1',
-        status: 403,
-        error: undefined,
-        scope: undefined,
-        replayed: false,
-      },
+      result.steps.filter((step) => !step.ok).map(({ title, answers, why }) => ({ title, answers, why })),
+    ).toEqual([])
+    expect(result.ok).toBe(true)
+    expect(result.steps.map((step) => step.statuses[0])).toEqual([
+      200, // alice reads her order
+      403, // bob's order, by policy
+      200, // carol, tenant admin
+      403, // refund without the scope
+      401, // replayed DPoP proof
+      403, // user token straight to orders, from another workload
+      0, // another trust domain: no HTTP answer
+      201, // refund
+      201, // the retried refund, replayed
+      403, // refund of an order over 90 days old
+      200, // the burst's first
+      200, // rotation
+      503, // identity provider down
     ])
-    const [, missing, expired, forbidden] = steps
-    // RFC 6750 §3.1: no error attribute when the request carries no credentials; both schemes offered.
-    expect(missing?.wwwAuthenticate).toMatch(/^DPoP realm="orders", algs="[^"]+", Bearer realm="orders"$/)
-    expect(expired?.wwwAuthenticate).toMatch(/^Bearer realm="orders", error="invalid_token"/)
-    expect(forbidden?.wwwAuthenticate).toMatch(/^Bearer /)
-    expect(steps[7]?.body).toEqual(steps[8]?.body)
-    expect(steps[7]?.body).toMatchObject({ id: 'o-2', item: 'green tea', createdBy: 'orders-client' })
+    // The user token straight to orders: the wrong workload, then (even from the edge's own identity) not
+    // a token of the edge.
+    expect(result.steps[5]?.statuses).toEqual([403, 401])
+    expect(result.steps[10]?.statuses.filter((status) => status === 429).length).toBe(4)
+    expect(result.steps[12]?.statuses).toEqual([503, 200])
 
-    const summary = events.map(({ layer, outcome, code, reason }) =>
-      `${layer} ${outcome} ${code} ${reason ?? ''}`.trim(),
+    const denials = result.audit
+      .filter((record) => record.outcome !== 'allow')
+      .map((record) => `${record.service} ${record.layer} ${record.code} ${record.reason ?? ''}`.trim())
+    expect(denials).toEqual(
+      expect.arrayContaining([
+        'orders cedar access_denied denied_by_policy',
+        'edge scopes insufficient_scope missing_scope',
+        'edge dpop/jwt invalid_dpop_proof replayed',
+        'orders workload&jwt access_denied workload_not_allowed',
+        'orders workload&jwt invalid_token unknown_key',
+        'edge ratelimit rate_limited budget_exhausted',
+        'edge dpop/jwt dependency_unavailable jwks_stale',
+      ]),
     )
-    expect(summary).toEqual([
-      'dpop/jwt allow ok',
-      'scopes allow ok',
-      'dpop/jwt deny missing_credentials',
-      'dpop/jwt deny invalid_token expired',
-      'dpop/jwt allow ok',
-      'scopes deny insufficient_scope missing_scope',
-      'dpop/jwt allow ok',
-      'scopes allow ok',
-      'dpop/jwt deny invalid_dpop_proof replayed',
-      'dpop/jwt deny invalid_token dpop_bound',
-      'dpop/jwt allow ok',
-      'scopes allow ok',
-      'idempotency allow ok claimed',
-      'dpop/jwt allow ok',
-      'scopes allow ok',
-      'idempotency allow ok replayed',
-      'dpop/jwt allow ok',
-      'scopes allow ok',
-      'idempotency deny idempotency_key_reused fingerprint_mismatch',
-      'dpop/jwt allow ok',
-      'cedar allow ok',
-      'dpop/jwt allow ok',
-      'cedar deny access_denied denied_by_policy',
-    ])
-    expect(events[0]).toMatchObject({ subject: 'orders-client', clientId: 'orders-client' })
-    expect(events.find((event) => event.layer === 'cedar')?.policies).toEqual(['owners-read-their-orders'])
+    // The foreign workload's handshake, refused before any HTTP: reported by orders' server.
+    expect(denials.some((denial) => denial.startsWith('orders tls handshake_refused'))).toBe(true)
+    // billing took the charge once and replayed it once, from orders acting for carol.
+    const billing = result.audit.filter(
+      (record) => record.service === 'billing' && record.layer === 'idempotency',
+    )
+    expect(billing.map((record) => record.reason)).toEqual(['claimed', 'replayed'])
+    expect(billing.every((record) => record.user === 'carol')).toBe(true)
+    expect(new Set(billing.map((record) => record.workload))).toEqual(
+      new Set(['spiffe://shop.example.com/ns/shop/sa/orders']),
+    )
     // Audit events carry identifiers, never tokens or proofs.
-    expect(JSON.stringify(events)).not.toMatch(/eyJ[\w-]+\.[\w-]+\./)
+    expect(JSON.stringify(result.audit)).not.toMatch(/eyJ[\w-]+\.[\w-]+\./)
 
     const output = lines.join('\n')
-    expect(output).toContain('Idempotent-Replayed: true')
-    expect(output).toContain('decision events reported to onDecision:')
-  })
-})
-
-describe('challengeParam', () => {
-  it('reads quoted and bare auth-params', () => {
-    const header = 'Bearer realm="a \\"b\\"", error=invalid_token, scope="x y"'
-    expect(challengeParam(header, 'realm')).toBe('a "b"')
-    expect(challengeParam(header, 'error')).toBe('invalid_token')
-    expect(challengeParam(header, 'scope')).toBe('x y')
-    expect(challengeParam(header, 'error_description')).toBeUndefined()
-    expect(challengeParam(undefined, 'error')).toBeUndefined()
-  })
+    expect(output).toMatch(/stores {13}(Redis at 127\.0\.0\.1:6379|in memory)/)
+    expect(output).toContain('audit stream of every service')
+    expect(output).toContain(`all ${result.steps.length} steps answered as expected`)
+    expect(existsSync(diagramFile)).toBe(true)
+    const diagram = readFileSync(diagramFile, 'utf8')
+    expect(diagram.startsWith('sequenceDiagram\n')).toBe(true)
+    expect(diagram).toContain('edge->>orders: GET /orders/o-1001')
+    expect(diagram).toContain('orders->>billing: POST /v1/charges')
+  }, 180_000)
 })
