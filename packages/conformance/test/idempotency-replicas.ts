@@ -13,18 +13,20 @@ export interface Replica {
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 
-/** Starts `test/idempotency-redis-server.ts` with `env` and waits (at most 30 s) until it listens. */
-export function startReplica(env: Record<string, string>): Promise<Replica> {
+/**
+ * Starts `script` (`test/idempotency-redis-server.ts` by default) with `env` and waits (at most 30 s)
+ * until it listens.
+ */
+export function startReplica(
+  env: Record<string, string>,
+  script = 'test/idempotency-redis-server.ts',
+): Promise<Replica> {
   // The source condition resolves @zerotrust/* to their sources, as vitest does: no build needed.
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@zerotrust/source', '--import', 'tsx', 'test/idempotency-redis-server.ts'],
-    {
-      cwd: packageDir,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
+  const child = spawn(process.execPath, ['--conditions=@zerotrust/source', '--import', 'tsx', script], {
+    cwd: packageDir,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let errors = ''
   child.stderr?.on('data', (chunk: Buffer) => {
     errors += chunk.toString('utf8')
