@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { type Auth, type RequestLike, renderError, ZeroTrustError } from '@zerotrust/core'
+import { presentedToken } from '@zerotrust/core/layer'
 import { jwtBearer } from '@zerotrust/jwt'
 import {
   createDpopProof,
@@ -114,6 +115,13 @@ describe('dpop: accepted proofs', () => {
     const auth: Auth = await tokens.authenticate(await request(token, proof))
     expect(auth).toMatchObject({ subject: 'alice', scheme: 'DPoP', cnf: { jkt } })
     expect(tokens.layer).toBe('dpop/jwt')
+  })
+
+  it('records no token for a DPoP request: a bound token is not to be passed on without its proof (issue 17)', async () => {
+    const token = await tokenFor(jkt)
+    const proof = await createDpopProof(clientKey, { method: 'GET', url, accessToken: token })
+    const auth = await dpop(inner()).authenticate(await request(token, proof))
+    expect(presentedToken(auth)).toBeUndefined()
   })
 
   it.each([
