@@ -19,7 +19,10 @@ describe('the zero-trust fleet demo', () => {
       result.steps.filter((step) => !step.ok).map(({ title, answers, why }) => ({ title, answers, why })),
     ).toEqual([])
     expect(result.ok).toBe(true)
-    expect(result.steps.map((step) => step.statuses[0])).toEqual([
+    // The first status of each step; the burst's requests run at once, so its least.
+    expect(
+      result.steps.map((step, index) => (index === 10 ? Math.min(...step.statuses) : step.statuses[0])),
+    ).toEqual([
       200, // alice reads her order
       403, // bob's order, by policy
       200, // carol, tenant admin
@@ -30,13 +33,14 @@ describe('the zero-trust fleet demo', () => {
       201, // refund
       201, // the retried refund, replayed
       403, // refund of an order over 90 days old
-      200, // the burst's first
+      200, // the burst: some allowed
       200, // rotation
       503, // identity provider down
     ])
     // The user token straight to orders: the wrong workload, then (even from the edge's own identity) not
     // a token of the edge.
     expect(result.steps[5]?.statuses).toEqual([403, 401])
+    expect(result.steps[10]?.statuses.filter((status) => status === 200).length).toBe(10)
     expect(result.steps[10]?.statuses.filter((status) => status === 429).length).toBe(4)
     expect(result.steps[12]?.statuses).toEqual([503, 200])
 
