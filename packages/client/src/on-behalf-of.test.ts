@@ -245,3 +245,92 @@ describe('onBehalfOf: the minter within the call (issue 17)', () => {
     }
   })
 })
+
+describe('an attempt that ends before its request is sent is reported (issue 16)', () => {
+  it('reports a refusal of the minter as a deny with its reason, a plain failure and a deadline as errors', async () => {
+    const refusal = new ZeroTrustError('insufficient_scope', 'scope not granted', {
+      reason: 'scope_not_granted',
+    })
+    const cases: [OnBehalfOfTokens, { deadline?: number }, Record<string, unknown>][] = [
+      [
+        { mint: () => Promise.reject(refusal) },
+        {},
+        { outcome: 'deny', code: 'insufficient_scope', diagnostics: ['minter_refused:scope_not_granted'] },
+      ],
+      [
+        {
+          mint() {
+            throw new Error('the key store is not configured')
+          },
+        },
+        {},
+        { outcome: 'error', code: 'internal_error', reason: 'mint_failed' },
+      ],
+      [
+        stuckMinter().tokens,
+        { deadline: 50 },
+        { outcome: 'error', code: 'dependency_unavailable', reason: 'deadline' },
+      ],
+    ]
+    const before = received.length
+    for (const [tokens, init, expected] of cases) {
+      const events: Record<string, unknown>[] = []
+      const client = zeroTrustClient({
+        baseUrl: server.url,
+        onBehalfOf: { tokens, audience: 'api://orders' },
+        onEvent: (event) => events.push({ ...event }),
+      })
+      try {
+        await failure(client.fetch('/orders/1', { onBehalfOf: alice, ...init }))
+        expect(events).toHaveLength(1)
+        expect(events[0]).toMatchObject({
+          layer: 'client',
+          ...expected,
+          method: 'GET',
+          origin: new URL(server.url).origin,
+          path: '/orders/1',
+          attempt: 1,
+        })
+        expect(events[0]).not.toHaveProperty('status')
+        expect(typeof events[0]?.durationMs).toBe('number')
+        if (expected.reason === undefined) expect(events[0]).not.toHaveProperty('reason')
+      } finally {
+        await client.close()
+      }
+    }
+    expect(received.length).toBe(before)
+  })
+
+  it('reports a call aborted before it starts, and one aborted during the wait before a retry', async () => {
+    const events: Record<string, unknown>[] = []
+    let answered = 0
+    const busy = await startHttpServer((_req, res) => {
+      answered++
+      res.writeHead(503, { 'retry-after': '5' }).end()
+    })
+    const client = zeroTrustClient({
+      baseUrl: busy.url,
+      retry: { attempts: 3, maxRetryAfter: 10_000 },
+      onEvent: (event) => events.push({ ...event }),
+    })
+    try {
+      await failure(client.fetch('/', { signal: AbortSignal.abort() }))
+      expect(events).toEqual([expect.objectContaining({ outcome: 'error', reason: 'aborted', attempt: 1 })])
+      events.length = 0
+      const controller = new AbortController()
+      const pending = failure(client.fetch('/orders', { signal: controller.signal }))
+      // The first attempt is answered 503 with Retry-After: 5; the call waits, and is aborted meanwhile.
+      await vi.waitFor(() => expect(events).toHaveLength(1))
+      controller.abort()
+      expect(isOutboundError(await pending) && 'aborted').toBe('aborted')
+      expect(events.map((e) => [e.attempt, e.outcome, e.status, e.reason])).toEqual([
+        [1, 'error', 503, 'upstream_unavailable'],
+        [2, 'error', undefined, 'aborted'],
+      ])
+      expect(answered).toBe(1)
+    } finally {
+      await client.close()
+      await busy.close()
+    }
+  })
+})

@@ -54,8 +54,8 @@ export interface ZeroTrustClientOptions {
   readonly tokens?: TokenSource
   /**
    * Tokens for a call made on behalf of an inbound request's user (`fetch(path, { onBehalfOf: req.auth })`):
-   * minted for this service's `audience` and `scope` by `internalTokens(…)` of `@zerotrust/exchange`, so
-   * the user's own token is never sent on. Such a call carries that token in place of one from `tokens`.
+   * minted for this service's `audience` and `scope` by `internalTokens(…)` or `tokenExchange(…)` (RFC 8693)
+   * of `@zerotrust/exchange`, so the user's own token is never sent on. Such a call carries that token in place of one from `tokens`.
    */
   readonly onBehalfOf?: OnBehalfOfOptions
   /** A DPoP key (RFC 9449): tokens are bound to it and every request carries a proof signed with it. */
@@ -96,7 +96,8 @@ export interface ZeroTrustClientOptions {
 }
 
 /**
- * What mints a token for a user: `internalTokens(…)` of `@zerotrust/exchange`, or any object of this shape.
+ * What mints a token for a user: `internalTokens(…)` or `tokenExchange(…)` of `@zerotrust/exchange`, or any
+ * object of this shape.
  * Its refusals (a scope the user lacks: 403 `insufficient_scope`) reach the caller as they are.
  */
 export interface OnBehalfOfTokens {
@@ -421,15 +422,20 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     attempts++
     counted++
     const started = performance.now()
-    const stop = checkStop(request, attempts)
-    if (stop !== undefined) throw stop
     let token: AccessToken | undefined
-    if (request.delegated) {
-      // A user's token is never sent on: a token minted for this service, for that user, in its place.
-      token = await mintToken(state, request, attempts)
-    } else if (settings.tokens !== undefined) {
-      // A fresh cached token without a wait; otherwise the source's answer, within the deadline.
-      token = settings.tokens.peek?.(state.tokenRequest) ?? (await getToken(state, request, attempts))
+    try {
+      const stop = checkStop(request, attempts)
+      if (stop !== undefined) throw stop
+      if (request.delegated) {
+        // A user's token is never sent on: a token minted for this service, for that user, in its place.
+        token = await mintToken(state, request, attempts)
+      } else if (settings.tokens !== undefined) {
+        // A fresh cached token without a wait; otherwise the source's answer, within the deadline.
+        token = settings.tokens.peek?.(state.tokenRequest) ?? (await getToken(state, request, attempts))
+      }
+    } catch (error) {
+      reportUnsent(state, request, attempts, started, error)
+      throw error
     }
     // The call's own headers object (prepare copied it), its credentials set again at each attempt; with a
     // propagator, a copy per attempt, so that each attempt carries the trace context of its own moment.
@@ -463,7 +469,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
       const wait = repeatable ? nextWait(settings, request, counted, undefined) : undefined
       reportAttempt(state, request, attempts, started, error, undefined, wait, diagnostics)
       if (wait === undefined) throw error
-      await sleep(wait, request, attempts)
+      await pause(state, request, attempts, wait)
       continue
     }
     const answer = outcome
@@ -531,7 +537,7 @@ async function call(state: ClientState, path: string, init: ClientRequestInit): 
     }
     reportAttempt(state, request, attempts, started, error, answer.status, wait, diagnostics)
     if (wait === undefined) throw error
-    await sleep(wait, request, attempts)
+    await pause(state, request, attempts, wait)
   }
 }
 
@@ -891,6 +897,54 @@ function sleep(ms: number, request: Call, attempts: number): Promise<void> {
     }
     signal?.addEventListener('abort', onAbort, { once: true })
   })
+}
+
+/** The wait before attempt `attempts + 1`; an abort during it is reported as that attempt's event. */
+async function pause(state: ClientState, request: Call, attempts: number, ms: number): Promise<void> {
+  const started = performance.now()
+  try {
+    await sleep(ms, request, attempts)
+  } catch (error) {
+    reportUnsent(state, request, attempts + 1, started, error)
+    throw error
+  }
+}
+
+/**
+ * An attempt that ends before its request is sent (the call was aborted or past its deadline, no token
+ * could be had, the minter refused or failed) is a decision too: one event, without a status. A minter's
+ * own refusal (a `ZeroTrustError` such as 403 `insufficient_scope`) keeps its code, is a `deny`, and
+ * names its reason in `diagnostics` (`minter_refused:<reason>`), since `reason` holds client reasons only.
+ */
+function reportUnsent(
+  state: ClientState,
+  request: Call,
+  attempt: number,
+  started: number,
+  error: unknown,
+): void {
+  const sink = state.settings.onEvent
+  if (sink === undefined) return
+  const outbound = error instanceof OutboundError
+  const known = isZeroTrustError(error)
+  const event: { -readonly [K in keyof ClientEvent]: ClientEvent[K] } = {
+    layer: 'client',
+    outcome: known && !outbound && error.status < 500 ? 'deny' : 'error',
+    code: known ? error.code : 'internal_error',
+  } as ClientEvent
+  if (outbound) event.reason = error.reason
+  event.method = request.method
+  event.origin = request.target.origin
+  event.path = request.target.path
+  event.attempt = attempt
+  const workload = state.transport.spiffeId
+  if (workload !== undefined) event.workload = workload
+  if (state.settings.peer !== undefined) event.peer = state.settings.peer
+  if (known && !outbound && error.reason !== undefined && /^[a-z0-9_-]{1,64}$/.test(error.reason)) {
+    event.diagnostics = [`minter_refused:${error.reason}`]
+  }
+  event.durationMs = since(started)
+  emit(sink, event)
 }
 
 function reportAttempt(

@@ -99,6 +99,8 @@ describe('client events hold to docs/client-event.schema.json', () => {
       'client:error:dependency_unavailable:upstream_unavailable',
       'client:error:dependency_unavailable:upstream_unavailable',
       'client_credentials:deny:internal_error:token_refused',
+      // The call that token was for, reported although nothing was sent.
+      'client:error:internal_error:token_refused',
       'client:allow:ok:',
     ])
     expect(events[3]?.retryInMs).toBeGreaterThanOrEqual(0)
