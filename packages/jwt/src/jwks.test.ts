@@ -533,6 +533,46 @@ describe('jwtBearer: keys older than http.maxStale stop verifying (issue 12)', (
     },
   )
 
+  it('refuses a token the verified-token cache holds once the keys are past maxStale, then recovers', async () => {
+    fakeClock()
+    const server = await idp([k1])
+    const cache = { maxTtlSeconds: 3600 }
+    const tokens = verifier(server, { cache, http: { maxAge: 60_000, maxStale: 300_000 } })
+    const token = await tokenFor(server, k1)
+    await tokens.authenticate(bearer(token))
+    server.down(true, 'status')
+    await vi.advanceTimersByTimeAsync(299_000)
+    // Within maxStale the cached token serves (a hit reads nothing from the issuer).
+    await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(refusal(await tokens.authenticate(bearer(token)).catch((e: unknown) => e))).toMatchObject(stale)
+    server.down(false)
+    await vi.advanceTimersByTimeAsync(1000)
+    await expect(tokens.authenticate(bearer(token))).resolves.toMatchObject({ issuer: server.issuer })
+  })
+
+  it('verifies a cached token again after a refresh, so a key removed from the JWKS stops serving it', async () => {
+    fakeClock()
+    const server = await idp([k1, k2])
+    const tokens = verifier(server, { cache: { maxTtlSeconds: 3600 }, http: { maxAge: 60_000 } })
+    const revoked = await tokenFor(server, k1)
+    const kept = await tokenFor(server, k2)
+    await tokens.authenticate(bearer(revoked))
+    await tokens.authenticate(bearer(kept))
+    // The issuer drops k1 (a compromised key); the next refresh brings the set without it.
+    server.setJwks({ keys: [k2.publicJwk] })
+    await vi.advanceTimersByTimeAsync(60_001)
+    await tokens.authenticate(bearer(await tokenFor(server, k2)))
+    await until(() => server.requests.jwks === 2)
+    // k1's token is no longer served from the cache: verified again, its key is unknown now.
+    const pending = settle(tokens.authenticate(bearer(revoked)))
+    await vi.advanceTimersByTimeAsync(6000)
+    const { error } = await pending
+    expect(refusal(error)).toMatchObject({ code: 'invalid_token', status: 401 })
+    // A token of a key still published verifies again once, and is cached again.
+    await expect(tokens.authenticate(bearer(kept))).resolves.toBeDefined()
+  })
+
   it('keeps cached keys a day by default, and no longer', async () => {
     fakeClock()
     const server = await idp([k1])

@@ -46,6 +46,8 @@ export interface JwtBearer extends Authenticator {
 /** Where the keys of one issuer come from: its JWKS (through jose's selection) or a shared secret. */
 interface Keys {
   keyFor(header: JoseHeader, jws: CompactJws): SignatureKey | Promise<SignatureKey>
+  /** Changes when the keys change (a fetch) or pass `maxStale`; see {@link MemoizedKeys.generation}. */
+  generation(): number
 }
 
 interface CacheEntry {
@@ -54,6 +56,9 @@ interface CacheEntry {
   readonly auth: Auth
   /** Milliseconds since the epoch after which the entry must not serve. */
   readonly expiresAt: number
+  /** The issuer's keys, and their generation when the token was verified: a later one re-verifies it. */
+  readonly keys: Keys
+  readonly generation: number
 }
 
 /**
@@ -147,7 +152,11 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     if (cache !== undefined) {
       const expiresAt = cacheUntil(claims, o)
       const ttl = expiresAt - Date.now()
-      if (ttl > 0) cache.set(cacheKey(jws.token), { token: jws.token, auth, expiresAt }, { ttl })
+      if (ttl > 0) {
+        const keys = keysByIssuer.get(issuer) as Keys
+        const entry = { token: jws.token, auth, expiresAt, keys, generation: keys.generation() }
+        cache.set(cacheKey(jws.token), entry, { ttl })
+      }
     }
     return auth
   }
@@ -158,11 +167,16 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     return iss
   }
 
-  // A hit costs a map lookup on a short key, one string comparison and a clock read: no crypto, no I/O.
+  // A hit costs a map lookup on a short key, one string comparison and two clock reads: no crypto, no I/O.
   function cached(token: string): Auth | undefined {
     const entry = cache?.get(cacheKey(token))
-    // The entry's TTL already ends at `exp`; the wall-clock check also holds if the clocks disagree.
-    return entry !== undefined && entry.token === token && entry.expiresAt > Date.now()
+    // The entry's TTL already ends at `exp`; the wall-clock check also holds if the clocks disagree. A
+    // token verified under keys since refetched (a key may have been removed) or now past `maxStale` is
+    // verified again, so the cache never outlives the rules the keys follow.
+    return entry !== undefined &&
+      entry.token === token &&
+      entry.expiresAt > Date.now() &&
+      entry.keys.generation() === entry.generation
       ? entry.auth
       : undefined
   }

@@ -32,6 +32,14 @@ export class MemoizedKeys {
     this.#generation = source.generation()
   }
 
+  /**
+   * The source's generation: changes after every successful fetch of the keys and when they pass
+   * `maxStale`, so a token verified under an older one must be verified again.
+   */
+  generation(): number {
+    return this.#source.generation()
+  }
+
   /** The key for this token's (`alg`, `kid`): remembered, or selected by the source and then remembered. */
   keyFor(header: JoseHeader, jws: CompactJws): SignatureKey | Promise<SignatureKey> {
     const { alg, kid } = header

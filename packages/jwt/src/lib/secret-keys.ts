@@ -19,6 +19,11 @@ export class SecretKeys {
     this.#fixed = typeof secret === 'function' ? undefined : new Map()
   }
 
+  /** A shared secret has one generation: a token it verified stays verified until the cache lets it go. */
+  generation(): number {
+    return 0
+  }
+
   keyFor(header: JoseHeader): SignatureKey | Promise<SignatureKey> {
     const { alg } = header
     const fixed = this.#fixed
