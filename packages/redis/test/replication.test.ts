@@ -39,15 +39,17 @@ describe('waitForReplicas and replicaTimeout: options', () => {
   })
 
   it('refuses a replicaTimeout that the operation deadline would always cut off', () => {
-    expect(() => redisReplayStore(client, { replicaTimeout: 1000 })).toThrow(
+    expect(() => redisReplayStore(client, { waitForReplicas: 1, replicaTimeout: 1000 })).toThrow(
       new TypeError(
         'redisReplayStore: "replicaTimeout" option must leave "replicaTimeout" (1000) less than "operationTimeout" (1000)',
       ),
     )
-    expect(() => redisIdempotencyStore(client, { operationTimeout: 50 })).toThrow(
+    expect(() => redisIdempotencyStore(client, { waitForReplicas: 2, operationTimeout: 50 })).toThrow(
       /^redisIdempotencyStore: "operationTimeout" option must leave "replicaTimeout" \(100\)/,
     )
     expect(() => redisReplayStore(client, { replicaTimeout: 0 })).toThrow(TypeError)
+    // Without waitForReplicas nothing waits: a short operationTimeout alone is fine.
+    expect(() => redisReplayStore(client, { operationTimeout: 50 })).not.toThrow()
   })
 
   it('refuses a client that cannot pipeline when it must wait for replicas', () => {

@@ -110,11 +110,17 @@ const shape = {
   replicaTimeout: option.milliseconds({ min: 1, max: maxTimeout }).optional(),
 }
 
-// WAIT within the deadline: a wait as long as the deadline would always be cut off by it.
+// WAIT within the deadline: a wait as long as the deadline would always be cut off by it. Checked only
+// where the store waits, so a short operationTimeout alone stays valid.
 function replicaTimeoutFits(
-  options: { operationTimeout?: number | undefined; replicaTimeout?: number | undefined },
+  options: {
+    operationTimeout?: number | undefined
+    waitForReplicas?: number | undefined
+    replicaTimeout?: number | undefined
+  },
   ctx: z.RefinementCtx,
 ): void {
+  if ((options.waitForReplicas ?? 0) === 0) return
   const timeout = options.replicaTimeout ?? defaultReplicaTimeout
   const deadline = options.operationTimeout ?? defaultOperationTimeout
   if (timeout < deadline) return
