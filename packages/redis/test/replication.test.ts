@@ -120,6 +120,26 @@ describe.skipIf(skip)('redis stores across a failover of a Redis Cluster (issue 
     return 'value' in outcome ? outcome.value : outcome.error
   }
 
+  it('spreads callers over every primary, each call on one slot, with and without waiting for replicas', async () => {
+    for (const waitForReplicas of [0, 1]) {
+      const prefix = `spread${waitForReplicas}:`
+      const store = redisIdempotencyStore(client, { prefix, waitForReplicas, operationTimeout: 2000 })
+      const primaries = new Set<number>()
+      for (let i = 0; i < 30; i++) {
+        const caller = { caller: `caller-${i}` }
+        const claim = await store.claim('order', 'fp', 30_000, caller)
+        if (claim.state !== 'claimed') throw new Error('expected a claim')
+        const response = { status: 201, headers: {}, body: new Uint8Array([i]) }
+        // Any CROSSSLOT answer would reject here as a 503.
+        expect(await store.complete('order', claim.owner, response, 60_000)).toBe(true)
+        expect(await store.claim('order', 'fp', 30_000, caller)).toMatchObject({ state: 'completed' })
+        const tag = claim.owner.split('.')[1]
+        primaries.add((await cluster.primaryOf(`${prefix}{${tag}}:order`)).port)
+      }
+      expect(primaries.size).toBe(3)
+    }
+  }, 60_000)
+
   it('without waitForReplicas, loses a claim only its dead primary held: the proof passes twice', async () => {
     const store = redisReplayStore(client, { prefix: 'lost:', operationTimeout: 500 })
     const primary = await loseWrite('lost:jti-1', async () => {
