@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { BoundedFetchError } from './bounded-fetch.js'
 import { type DecisionEvent, reportDecision } from './decision.js'
@@ -89,5 +90,12 @@ describe('failureCause (issue 20)', () => {
     )
     expect(events.map((e) => e.cause)).toEqual(['dns', undefined, undefined])
     expect('cause' in (events[2] as object)).toBe(false)
+  })
+
+  it('lists in docs/decision-event.schema.json exactly the causes the code gives', () => {
+    const schema = JSON.parse(
+      readFileSync(new URL('../../../docs/decision-event.schema.json', import.meta.url), 'utf8'),
+    ) as { properties: { cause: { enum: string[] } } }
+    expect([...schema.properties.cause.enum].sort()).toEqual([...failureCauses].sort())
   })
 })
