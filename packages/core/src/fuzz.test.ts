@@ -213,8 +213,122 @@ describe('fuzz: renderError (issue 12)', () => {
           ...(e.headers === undefined ? {} : { headers: e.headers }),
           ...(e.retryAfter === undefined ? {} : { retryAfter: e.retryAfter }),
         })
+        // Only the rendering is timed (after a first, untimed one): the checks below run vitest's matchers
+        // over 64 KiB values, whose cost says nothing of renderError's.
+        let rendered = renderError(error, { realm: e.realm, exposed: e.exposed })
         expectFast(() => {
-          const rendered = renderError(error, { realm: e.realm, exposed: e.exposed })
+          rendered = renderError(error, { realm: e.realm, exposed: e.exposed })
+        }, 'renderError')
+        expect(rendered.status).toBe(errorTable[e.code].status)
+        for (const [name, value] of Object.entries(rendered.headers)) {
+          expect(() => validateHeaderName(name), name).not.toThrow()
+          expect(() => validateHeaderValue(name, value), `${name}: ${value}`).not.toThrow()
+          expect(value).not.toMatch(/[\r\n\0]/)
+        }
+        if (rendered.headers['retry-after'] !== undefined) {
+          expect(rendered.headers['retry-after']).toMatch(/^\d{1,10}$/)
+        }
+        const body = JSON.parse(rendered.body)
+        expect(body).toMatchObject({ status: rendered.status, code: e.code })
+      }),
+      runs,
+    )
+  })
+})
+
+describe('fuzz: request view and URL (issue 12)', () => {
+  const behindProxy = originResolver({ trustProxy: true })
+  const configured = originResolver({ publicOrigin: 'https://api.example.com' })
+
+  it('builds the view of any Node request and its URL, or refuses it with a 4xx, within the bound', () => {
+    fc.assert(
+      fc.property(anyInput, anyInput, anyInput, anyInput, (url, host, proto, requestId) => {
+        const source = {
+          method: 'get',
+          url: url.startsWith('/') ? url : `/${url}`,
+          rawHeaders: ['X-Forwarded-Host', host, 'X-Forwarded-Proto', proto, 'X-Request-Id', requestId],
+          socket: { remoteAddress: '127.0.0.1' },
+        }
+        expectFast(() => {
+          for (const resolveOrigin of [behindProxy, configured]) {
+            const built = fromNodeRequest(source, { resolveOrigin })
+            if (built.origin !== undefined) {
+              expect(new URL(built.origin).origin).toBe(built.origin)
+              const url = settle(() => requestUrl(built))
+              if (url instanceof URL) expect(url.origin).toBe(built.origin)
+            }
+            if (built.requestId !== undefined) expect(built.requestId.length).toBeLessThanOrEqual(128)
+            expect(built.target.startsWith(built.path)).toBe(true)
+          }
+        }, 'fromNodeRequest')
+      }),
+      runs,
+    )
+  })
+
+  it('builds the view of any Fetch request, within the bound', () => {
+    fc.assert(
+      fc.property(anyInput, anyInput, (path, requestId) => {
+        let request: Request
+        try {
+          const headers = new Headers()
+          headers.set('x-request-id', requestId)
+          request = new Request(`http://127.0.0.1/${path}`, { headers })
+        } catch {
+          return // not a request Fetch would build: nothing of ours runs
+        }
+        expectFast(() => {
+          const built = fromFetchRequest(request, { resolveOrigin: configured })
+          const url = settle(() => requestUrl(built))
+          if (url instanceof URL) expect(url.origin).toBe('https://api.example.com')
+        }, 'fromFetchRequest')
+      }),
+      runs,
+    )
+  })
+})
+
+describe('fuzz: renderError (issue 12)', () => {
+  const codes = Object.keys(errorTable) as ZeroTrustErrorCode[]
+  const params = fc.dictionary(anyInput, anyInput, { maxKeys: 3 })
+  const hostileError = fc.record({
+    code: fc.constantFrom(...codes),
+    message: anyInput,
+    reason: fc.option(anyInput, { nil: undefined }),
+    scope: fc.option(fc.array(anyInput, { maxLength: 3 }), { nil: undefined }),
+    challenges: fc.option(
+      fc.array(
+        fc.record({
+          scheme: fc.oneof(fc.constantFrom('Bearer' as const, 'DPoP' as const), anyInput),
+          params: fc.option(params, { nil: undefined }),
+          error: fc.option(fc.boolean(), { nil: undefined }),
+        }),
+        { maxLength: 3 },
+      ),
+      { nil: undefined },
+    ),
+    headers: fc.option(params, { nil: undefined }),
+    retryAfter: fc.option(fc.oneof(fc.integer(), fc.double()), { nil: undefined }),
+    realm: fc.option(anyInput, { nil: undefined }),
+    exposed: fc.option(anyInput, { nil: undefined }),
+  })
+
+  it('renders hostile messages, reasons, realms, scopes and parameters as valid headers and JSON', () => {
+    fc.assert(
+      fc.property(hostileError, (e) => {
+        const error = new ZeroTrustError(e.code, e.message, {
+          ...(e.reason === undefined ? {} : { reason: e.reason }),
+          ...(e.scope === undefined ? {} : { scope: e.scope }),
+          ...(e.challenges === undefined ? {} : { challenges: e.challenges as never }),
+          ...(e.headers === undefined ? {} : { headers: e.headers }),
+          ...(e.retryAfter === undefined ? {} : { retryAfter: e.retryAfter }),
+        })
+        // Only the rendering is timed: the checks below run vitest's matchers over 64 KiB values.
+        let rendered = renderError(error, { realm: e.realm, exposed: e.exposed })
+        expectFast(() => {
+          rendered = renderError(error, { realm: e.realm, exposed: e.exposed })
+        }, 'renderError')
+        {
           expect(rendered.status).toBe(errorTable[e.code].status)
           for (const [name, value] of Object.entries(rendered.headers)) {
             expect(() => validateHeaderName(name), name).not.toThrow()
@@ -226,7 +340,7 @@ describe('fuzz: renderError (issue 12)', () => {
           }
           const body = JSON.parse(rendered.body)
           expect(body).toMatchObject({ status: rendered.status, code: e.code })
-        }, 'renderError')
+        }
       }),
       runs,
     )
