@@ -137,9 +137,14 @@ export interface RedisProcess {
 
 function startProcess(command: string, args: string[], port: number): RedisProcess {
   let child: ChildProcess
+  // A test process that exits without its teardown (a timeout, an uncaught error) takes its Redis
+  // processes with it; a process killed outright cannot, and leaves them running.
+  const reap = () => child.kill('SIGKILL')
   const spawnChild = () => {
     child = spawn(command, args, { stdio: 'ignore' })
     child.on('error', () => {})
+    process.once('exit', reap)
+    child.once('exit', () => process.removeListener('exit', reap))
   }
   spawnChild()
   const alive = () => child.exitCode === null && child.signalCode === null
