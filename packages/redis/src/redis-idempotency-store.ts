@@ -119,6 +119,7 @@ export function redisIdempotencyStore(
         maxBytesPerCaller,
         minRetention,
       ] as const
+      // A pipeline has no evalBuffer: callBuffer('EVAL') keeps the record a reply may carry as bytes.
       const reply = await write(
         () => redis.evalBuffer(claimQuotaScript, 3, ...args),
         (pipeline) => pipeline.callBuffer('EVAL', claimQuotaScript, 3, ...args),
