@@ -4,6 +4,7 @@
 // a change to what users can import shows in review as a diff of that file; `pnpm api --update` (after a
 // change meant to be public) writes the reports anew. Reads the built declarations: run `pnpm build`
 // first. One report per entry point of `exports` (`core.api.md`, `core-layer.api.md`, ...).
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,16 +31,13 @@ function entryPoints() {
   return entries
 }
 
-// What a report shows besides the signatures: a type the surface uses but does not export
-// (ae-forgotten-export) is written into the report, where review sees it; release tags (@public,
-// @beta) are not used here. TSDoc syntax is the TypeScript compiler's business, not the report's.
+// A report holds the signatures only. API Extractor's findings (an undocumented member, a type the
+// surface uses but does not export) name lines of the built .d.ts and its hashed chunk files, which move
+// with any edit, so in the report they would make every build look like a change; they are not kept.
 const messages = {
   compilerMessageReporting: { default: { logLevel: 'warning' } },
-  extractorMessageReporting: {
-    default: { logLevel: 'warning', addToApiReportFile: true },
-    'ae-missing-release-tag': { logLevel: 'none' },
-  },
-  tsdocMessageReporting: { default: { logLevel: 'none' } },
+  extractorMessageReporting: { default: { logLevel: 'none', addToApiReportFile: false } },
+  tsdocMessageReporting: { default: { logLevel: 'none', addToApiReportFile: false } },
 }
 
 const entries = entryPoints()
@@ -88,13 +86,22 @@ for (const entry of entries) {
   const result = Extractor.invoke(config, {
     localBuild: update,
     messageCallback(message) {
-      // The bundled compiler newer than the repository's is expected; everything else is printed.
-      if (message.messageId === 'console-compiler-version-notice') message.logLevel = ExtractorLogLevel.None
+      // The bundled compiler newer than the repository's is expected, and a changed report is shown
+      // below as a diff rather than as advice to copy a file this script removes; the rest is printed.
+      if (
+        message.messageId === 'console-compiler-version-notice' ||
+        message.messageId === 'console-api-report-not-copied'
+      )
+        message.logLevel = ExtractorLogLevel.None
     },
   })
   if (result.apiReportChanged) {
     changed++
-    if (!update) console.error(`api: packages/${entry.dir}/api/${entry.name}.api.md differs from the build`)
+    if (!update) {
+      const report = `packages/${entry.dir}/api/${entry.name}.api.md`
+      console.error(`api: ${report} differs from the build:`)
+      spawnSync('diff', ['-u', join(root, report), join(temp, `${entry.name}.api.md`)], { stdio: 'inherit' })
+    }
   }
   if (result.errorCount > 0) failed++
 }
