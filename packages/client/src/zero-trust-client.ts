@@ -14,7 +14,7 @@ import { maxProblemBytes, parseProblem } from './lib/problem.js'
 import { type ContextPropagator, propagateInto } from './lib/propagation.js'
 import { backoff, keyedMethods, mayRepeat, retryAfterMs, retryableStatus } from './lib/retry.js'
 import type { Svid, SvidSource } from './lib/svid.js'
-import type { AccessToken } from './lib/token-cache.js'
+import { type AccessToken, waitFor } from './lib/token-cache.js'
 import { type Lease, Transport } from './lib/transport.js'
 import { OutboundError, type OutboundTarget, type UpstreamAnswer } from './outbound-error.js'
 import type { ClientReason } from './reasons.js'
@@ -679,7 +679,7 @@ async function mintToken(state: ClientState, request: Call, attempts: number): P
         if (caller.aborted) onAbort()
         else caller.addEventListener('abort', onAbort, { once: true })
       }
-      token = await untilAborted(minted, controller.signal)
+      token = await waitFor(Promise.resolve(minted), controller.signal)
     } else token = minted
     if (!mintedTokens.has(token)) {
       if (!isAccessToken(token)) throw new TypeError('the minter returned something that is not a token')
@@ -718,25 +718,6 @@ function isAccessToken(value: unknown): value is AccessToken {
     token.value.length <= maxTokenLength &&
     tokenPattern.test(token.value)
   )
-}
-
-/** `pending`'s outcome, or a rejection as soon as `signal` aborts. */
-function untilAborted<T>(pending: PromiseLike<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    pending.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      },
-    )
-  })
 }
 
 /** The signal of one attempt: aborted by its timer or by the caller's signal. */
