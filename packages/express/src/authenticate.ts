@@ -1,5 +1,6 @@
 import type { Auth, Authenticator } from '@zerotrust/core'
 import {
+  type AdapterContext,
   type AdapterOptions,
   adapterSettings,
   attachContext,
@@ -8,6 +9,8 @@ import {
 } from '@zerotrust/core/adapter'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { sendError, setResponseHeaders } from './lib/context.js'
+
+type MutableContext = { -readonly [K in keyof AdapterContext]: AdapterContext[K] }
 
 /** Options of {@link authenticate}: `publicOrigin`, `trustProxy`, `onDecision`, `realm`. */
 export type AuthenticateOptions = AdapterOptions
@@ -29,7 +32,9 @@ export function authenticate(
 
   return async function zeroTrustAuthenticate(req: Request, res: Response, next: NextFunction) {
     const view = fromNodeRequest(req, { resolveOrigin, target: req.originalUrl })
-    attachContext(req, { view, onDecision, realm })
+    // One context object per request, its `auth` filled in once known, rather than a second one then.
+    const context: MutableContext = { view, onDecision, realm, auth: undefined }
+    attachContext(req, context)
     let auth: Auth
     try {
       auth = await runAuthentication(authenticator, view, onDecision)
@@ -37,7 +42,7 @@ export function authenticate(
       sendError(res, error, realm)
       return
     }
-    attachContext(req, { view, onDecision, realm, auth })
+    context.auth = auth
     req.auth = auth
     if (auth.responseHeaders !== undefined) setResponseHeaders(res, auth.responseHeaders)
     next()

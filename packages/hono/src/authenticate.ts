@@ -1,5 +1,6 @@
 import type { Auth, Authenticator } from '@zerotrust/core'
 import {
+  type AdapterContext,
   type AdapterOptions,
   adapterSettings,
   attachContext,
@@ -9,6 +10,8 @@ import type { MiddlewareHandler } from 'hono'
 import { errorResponse, setResponseHeaders } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
+
+type MutableContext = { -readonly [K in keyof AdapterContext]: AdapterContext[K] }
 
 /** Options of {@link authenticate}: `publicOrigin`, `trustProxy`, `onDecision`, `realm`. */
 export type AuthenticateOptions = AdapterOptions
@@ -34,14 +37,16 @@ export function authenticate(
 
   return async function zeroTrustAuthenticate(c, next) {
     const view = requestView(c, resolveOrigin)
-    attachContext(c, { view, onDecision, realm })
+    // One context object per request, its `auth` filled in once known, rather than a second one then.
+    const context: MutableContext = { view, onDecision, realm, auth: undefined }
+    attachContext(c, context)
     let auth: Auth
     try {
       auth = await runAuthentication(authenticator, view, onDecision)
     } catch (error) {
       return errorResponse(c, error, realm)
     }
-    attachContext(c, { view, onDecision, realm, auth })
+    context.auth = auth
     c.set('auth', auth)
     if (auth.responseHeaders !== undefined) setResponseHeaders(c, auth.responseHeaders)
     await next()

@@ -1,5 +1,6 @@
 import type { Auth, Authenticator } from '@zerotrust/core'
 import {
+  type AdapterContext,
   type AdapterOptions,
   adapterSettings,
   attachContext,
@@ -8,6 +9,8 @@ import {
 } from '@zerotrust/core/adapter'
 import type { Middleware } from 'koa'
 import { sendError, setResponseHeaders } from './lib/context.js'
+
+type MutableContext = { -readonly [K in keyof AdapterContext]: AdapterContext[K] }
 
 /** Options of {@link authenticate}: `publicOrigin`, `trustProxy`, `onDecision`, `realm`. */
 export type AuthenticateOptions = AdapterOptions
@@ -28,7 +31,9 @@ export function authenticate(authenticator: Authenticator, options: Authenticate
   return async function zeroTrustAuthenticate(ctx, next) {
     // `originalUrl`, not `url`: koa-mount and rewrites change `url`, and DPoP `htu` names what was sent.
     const view = fromNodeRequest(ctx.req, { resolveOrigin, target: ctx.originalUrl })
-    attachContext(ctx, { view, onDecision, realm })
+    // One context object per request, its `auth` filled in once known, rather than a second one then.
+    const context: MutableContext = { view, onDecision, realm, auth: undefined }
+    attachContext(ctx, context)
     let auth: Auth
     try {
       auth = await runAuthentication(authenticator, view, onDecision)
@@ -36,7 +41,7 @@ export function authenticate(authenticator: Authenticator, options: Authenticate
       sendError(ctx, error, realm)
       return
     }
-    attachContext(ctx, { view, onDecision, realm, auth })
+    context.auth = auth
     ctx.state.auth = auth
     if (auth.responseHeaders !== undefined) setResponseHeaders(ctx, auth.responseHeaders)
     await next()
