@@ -908,24 +908,22 @@ function reportUnsent(
   if (sink === undefined) return
   const outbound = error instanceof OutboundError
   const known = isZeroTrustError(error)
-  const event: { -readonly [K in keyof ClientEvent]: ClientEvent[K] } = {
+  const event = {
     layer: 'client',
     outcome: known && !outbound && error.status < 500 ? 'deny' : 'error',
     code: known ? error.code : 'internal_error',
-  } as ClientEvent
+  } as MutableEvent
   if (outbound) event.reason = error.reason
-  event.method = request.method
-  event.origin = request.target.origin
-  event.path = request.target.path
-  event.attempt = attempt
-  const workload = state.transport.spiffeId
-  if (workload !== undefined) event.workload = workload
-  if (state.settings.peer !== undefined) event.peer = state.settings.peer
-  if (known && !outbound && error.reason !== undefined && /^[a-z0-9_-]{1,64}$/.test(error.reason)) {
-    event.diagnostics = [`minter_refused:${error.reason}`]
-  }
-  event.durationMs = since(started)
-  emit(sink, event)
+  const refused = known && !outbound && error.reason !== undefined && /^[a-z0-9_-]{1,64}$/.test(error.reason)
+  emitAttempt(
+    sink,
+    state,
+    request,
+    attempt,
+    started,
+    event,
+    refused ? [`minter_refused:${error.reason}`] : undefined,
+  )
 }
 
 function reportAttempt(
@@ -946,20 +944,31 @@ function reportAttempt(
       : status !== undefined && status < 500 && status !== 429 && status !== 408
         ? 'deny'
         : 'error'
-  const workload = state.transport.spiffeId
   // Members in the order of DecisionEvent, absent ones left out rather than undefined (JSON logs).
-  const event: { -readonly [K in keyof ClientEvent]: ClientEvent[K] } = {
-    layer: 'client',
-    outcome,
-    code: error === undefined ? 'ok' : error.code,
-  } as ClientEvent
+  const event = { layer: 'client', outcome, code: error === undefined ? 'ok' : error.code } as MutableEvent
   if (error !== undefined) event.reason = error.reason
   if (status !== undefined) event.status = status
   if (retryInMs !== undefined) event.retryInMs = retryInMs
+  emitAttempt(sink, state, request, attempt, started, event, diagnostics)
+}
+
+type MutableEvent = { -readonly [K in keyof ClientEvent]: ClientEvent[K] }
+
+/** Adds what every attempt's event names after its outcome (the call, the workloads, the time) and emits it. */
+function emitAttempt(
+  sink: ClientEventSink,
+  state: ClientState,
+  request: Call,
+  attempt: number,
+  started: number,
+  event: MutableEvent,
+  diagnostics: readonly string[] | undefined,
+): void {
   event.method = request.method
   event.origin = request.target.origin
   event.path = request.target.path
   event.attempt = attempt
+  const workload = state.transport.spiffeId
   if (workload !== undefined) event.workload = workload
   if (state.settings.peer !== undefined) event.peer = state.settings.peer
   if (diagnostics !== undefined) event.diagnostics = diagnostics
