@@ -127,16 +127,18 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     const payload = single === undefined ? readPayload(jws) : undefined
     const issuer = single ?? pickIssuer(payload as Record<string, unknown>)
     const header = headers.read(jws)
-    const key = (keysByIssuer.get(issuer) as Keys).keyFor(header.header, jws)
+    const keys = keysByIssuer.get(issuer) as Keys
+    const key = keys.keyFor(header.header, jws)
     return key instanceof Promise
-      ? key.then((found) => accept(jws, header, found, issuer, payload))
-      : accept(jws, header, key, issuer, payload)
+      ? key.then((found) => accept(jws, header, found, keys, issuer, payload))
+      : accept(jws, header, key, keys, issuer, payload)
   }
 
   function accept(
     jws: CompactJws,
     { header, b64 }: ReadHeader,
     key: SignatureKey,
+    keys: Keys,
     issuer: string,
     payload: Record<string, unknown> | undefined,
   ): Auth {
@@ -153,7 +155,7 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
       const expiresAt = cacheUntil(claims, o)
       const ttl = expiresAt - Date.now()
       if (ttl > 0) {
-        const keys = keysByIssuer.get(issuer) as Keys
+        // The generation after the key was found: a refetch that brought it is the one it belongs to.
         const entry = { token: jws.token, auth, expiresAt, keys, generation: keys.generation() }
         cache.set(cacheKey(jws.token), entry, { ttl })
       }
