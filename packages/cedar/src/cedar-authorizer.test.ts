@@ -601,7 +601,7 @@ describe('decision cache', () => {
   })
 
   it('keeps each key whole when a value calls back in while the key is being built', async () => {
-    const nested: Promise<Decision>[] = []
+    const nested: (Decision | Promise<Decision>)[] = []
     const charges = routed('POST', '/v1/charges')
     const policies: CedarAuthorizer = cedarAuthorizer({
       policies: { text: 'permit (principal == Client::"a", action, resource);' },

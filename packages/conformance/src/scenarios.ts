@@ -3,7 +3,8 @@ import { expect } from 'vitest'
 import type { TestRequest } from './harness.js'
 
 /** The authenticators a scenario can run against; the suite mounts one app per kind and framework. */
-export type AuthenticatorKind = 'issuer' | 'issuer-down' | 'jwt-or-opaque' | 'broken'
+/** `broken` rejects, `broken-sync` throws before returning: adapters must answer both alike (issue 14). */
+export type AuthenticatorKind = 'issuer' | 'issuer-down' | 'jwt-or-opaque' | 'broken' | 'broken-sync'
 
 /** The tokens and keys the suite prepares once. */
 export interface Fixtures {
@@ -350,5 +351,15 @@ export const scenarios: readonly Scenario[] = [
     body: () => ({ status: 500, code: 'internal_error', detail: 'an internal error occurred' }),
     bodyExcludes: 'secret-detail',
     events: () => [{ ...base, layer: 'broken', outcome: 'error', code: 'internal_error', status: 500 }],
+  },
+  {
+    name: 'an authenticator that throws instead of rejecting: the same 500, one event',
+    authenticator: 'broken-sync',
+    request: async (f) => request('/orders', [bearer(await f.token())]),
+    status: 500,
+    wwwAuthenticate: null,
+    body: () => ({ status: 500, code: 'internal_error', detail: 'an internal error occurred' }),
+    bodyExcludes: 'secret-detail',
+    events: () => [{ ...base, layer: 'broken-sync', outcome: 'error', code: 'internal_error', status: 500 }],
   },
 ]

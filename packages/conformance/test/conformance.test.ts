@@ -18,7 +18,7 @@ describe.each(Object.entries(frameworks))('%s', (_name, mount) => {
   const apps = new Map<AuthenticatorKind, MountedApp>()
 
   beforeAll(async () => {
-    for (const kind of ['issuer', 'issuer-down', 'jwt-or-opaque', 'broken'] as const) {
+    for (const kind of ['issuer', 'issuer-down', 'jwt-or-opaque', 'broken', 'broken-sync'] as const) {
       apps.set(
         kind,
         await mount({

@@ -30,7 +30,7 @@ beforeAll(async () => {
   fixtures = await startFixtures()
   for (const [name, mount] of Object.entries(frameworks)) {
     const mounted = new Map<AuthenticatorKind, MountedApp>()
-    for (const kind of ['issuer', 'issuer-down', 'jwt-or-opaque', 'broken'] as const) {
+    for (const kind of ['issuer', 'issuer-down', 'jwt-or-opaque', 'broken', 'broken-sync'] as const) {
       mounted.set(
         kind,
         await mount({

@@ -59,6 +59,14 @@ export async function startFixtures(): Promise<Fixtures & { close(): Promise<voi
             throw new Error('secret-detail: the database password is hunter2')
           },
         }
+      case 'broken-sync':
+        // Authenticators may answer without a promise (issue 14); one that throws must still be caught.
+        return {
+          layer: 'broken-sync',
+          authenticate: () => {
+            throw new Error('secret-detail: the database password is hunter2')
+          },
+        }
     }
   }
 

@@ -77,7 +77,7 @@ describe('allOf (issue 15)', () => {
   it('answers the first refusal and runs nothing after it', async () => {
     const calls: string[] = []
     const both = allOf(refusing('workload', calls), answering('jwt', userAuth, calls))
-    await expect(both.authenticate(req)).rejects.toMatchObject({
+    await expect(Promise.resolve(both.authenticate(req))).rejects.toMatchObject({
       code: 'unauthenticated_workload',
       status: 401,
       reason: 'no_client_certificate',
@@ -93,13 +93,16 @@ describe('allOf (issue 15)', () => {
       },
     }
     const both = allOf(answering('workload', workloadAuth(checkout)), missing)
-    await expect(both.authenticate(req)).rejects.toMatchObject({ code: 'missing_credentials', status: 401 })
+    await expect(Promise.resolve(both.authenticate(req))).rejects.toMatchObject({
+      code: 'missing_credentials',
+      status: 401,
+    })
   })
 
   it('refuses two different workloads', async () => {
     const other = { ...checkout, id: 'spiffe://prod.example.com/billing', path: '/billing' }
     const two = allOf(answering('a', workloadAuth(checkout)), answering('b', workloadAuth(other)))
-    await expect(two.authenticate(req)).rejects.toMatchObject({
+    await expect(Promise.resolve(two.authenticate(req))).rejects.toMatchObject({
       code: 'unauthenticated_workload',
       reason: 'workload_mismatch',
     })

@@ -85,8 +85,13 @@ export interface Auth {
 export interface Authenticator {
   /** The layer name reported in decision events, such as `jwt`. */
   readonly layer: string
-  /** Authenticates one request; rejects with a `ZeroTrustError`. */
-  authenticate(req: RequestLike): Promise<Auth>
+  /**
+   * Authenticates one request: the `Auth`, or a promise of it. An authenticator that can answer without
+   * waiting (a verified-token cache hit) returns the `Auth` itself, which spares the adapter a promise
+   * and a microtask per request; a refusal is a rejected promise (or a throw) carrying a
+   * `ZeroTrustError`. Callers use `await`, or core's `runAuthentication`, which takes every form.
+   */
+  authenticate(req: RequestLike): Auth | Promise<Auth>
   /**
    * Whether this authenticator handles the credential the request carries, for {@link anyOf}. Absent
    * means it handles every request.
@@ -122,5 +127,10 @@ export type Decision =
 export interface Authorizer {
   /** The layer name reported in decision events, such as `scopes`. */
   readonly layer: string
-  authorize(req: RequestLike, auth: Auth): Promise<Decision>
+  /**
+   * Decides on one authenticated request: the {@link Decision}, or a promise of it. An authorizer that
+   * decides without waiting (a scope check, a decision-cache hit) returns the decision itself. Callers
+   * use `await`, or core's `runAuthorization`, which takes every form.
+   */
+  authorize(req: RequestLike, auth: Auth): Decision | Promise<Decision>
 }

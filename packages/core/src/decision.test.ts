@@ -172,13 +172,79 @@ describe('runAuthorization', () => {
     await expect(
       runAuthorization(answering({ ...fine, 'X-Split': 'a\r\nSet-Cookie: b', 'bad name': 'c' }), req, auth),
     ).resolves.toEqual(fine)
-    await expect(runAuthorization(requireScopes('orders:read'), req, auth)).resolves.toBeUndefined()
+    // A scope check decides at once: the answer is the headers themselves, here none.
+    expect(runAuthorization(requireScopes('orders:read'), req, auth)).toBeUndefined()
   })
 
   it('fails closed when no authentication ran before it', async () => {
     await expect(runAuthorization(requireScopes('a'), req, undefined)).rejects.toMatchObject({
       code: 'internal_error',
     })
+  })
+})
+
+describe('a layer that answers at once (issue 14)', () => {
+  const syncAllow: Authenticator = { layer: 'cache', authenticate: () => auth }
+
+  it('runAuthentication answers with the Auth itself, reported before it returns', () => {
+    const events: DecisionEvent[] = []
+    const answer = runAuthentication(syncAllow, req, (e) => events.push(e))
+    expect(answer).toBe(auth)
+    expect(events.map((e) => [e.layer, e.outcome])).toEqual([['cache', 'allow']])
+  })
+
+  it('runAuthentication turns a synchronous throw into a rejected promise, reported once', async () => {
+    const events: DecisionEvent[] = []
+    const throwing: Authenticator = {
+      layer: 'jwt',
+      authenticate: () => {
+        throw new ZeroTrustError('missing_credentials', 'no token')
+      },
+    }
+    const answer = runAuthentication(throwing, req, (e) => events.push(e))
+    expect(answer).toBeInstanceOf(Promise)
+    await expect(answer).rejects.toMatchObject({ code: 'missing_credentials' })
+    expect(events.map((e) => [e.outcome, e.code])).toEqual([['deny', 'missing_credentials']])
+  })
+
+  it('runAuthentication still answers with a promise for a layer that waits', async () => {
+    const answer = runAuthentication(allow, req)
+    expect(answer).toBeInstanceOf(Promise)
+    await expect(answer).resolves.toBe(auth)
+  })
+
+  it('runAuthorization answers an allow at once, and rejects a synchronous denial', async () => {
+    const events: DecisionEvent[] = []
+    const headers = { RateLimit: '"default";r=9;t=60' }
+    const quota: Authorizer = {
+      layer: 'quota',
+      authorize: () => ({ allowed: true, responseHeaders: headers }),
+    }
+    expect(runAuthorization(quota, req, auth, (e) => events.push(e))).toBe(headers)
+    const denial = runAuthorization(requireScopes('orders:write'), req, auth, (e) => events.push(e))
+    expect(denial).toBeInstanceOf(Promise)
+    await expect(denial).rejects.toMatchObject({ code: 'insufficient_scope' })
+    expect(events.map((e) => [e.layer, e.outcome])).toEqual([
+      ['quota', 'allow'],
+      ['scopes', 'deny'],
+    ])
+  })
+
+  it('runAuthorization fails closed on an answer that is no decision, in either form', async () => {
+    const events: DecisionEvent[] = []
+    for (const answer of [undefined, { allowed: 'yes' }, Promise.resolve({})]) {
+      const odd = { layer: 'odd', authorize: () => answer } as unknown as Authorizer
+      await expect(
+        Promise.resolve(runAuthorization(odd, req, auth, (e) => events.push(e))),
+      ).rejects.toMatchObject({
+        code: 'internal_error',
+      })
+    }
+    expect(events.map((e) => [e.layer, e.outcome, e.code])).toEqual([
+      ['odd', 'error', 'internal_error'],
+      ['odd', 'error', 'internal_error'],
+      ['odd', 'error', 'internal_error'],
+    ])
   })
 })
 
@@ -237,9 +303,8 @@ describe('reportRendered', () => {
   it('does not report again a denial a layer reported before it was rendered', async () => {
     const events: DecisionEvent[] = []
     const context = { view: req, onDecision: (e: DecisionEvent) => events.push(e), auth }
-    const error = await runAuthorization(requireScopes('orders:write'), req, auth, context.onDecision).catch(
-      (thrown: ZeroTrustError) => thrown,
-    )
+    const answer = runAuthorization(requireScopes('orders:write'), req, auth, context.onDecision)
+    const error = await Promise.resolve(answer).catch((thrown: ZeroTrustError) => thrown)
     reportRendered(context, error as ZeroTrustError)
     expect(events.map((e) => [e.layer, e.code])).toEqual([['scopes', 'insufficient_scope']])
   })

@@ -1,4 +1,4 @@
-import type { Auth, Authenticator, Authorizer, DecisionDetails } from './auth.js'
+import type { Auth, Authenticator, Authorizer, Decision, DecisionDetails } from './auth.js'
 import { toZeroTrustError, type ZeroTrustError, type ZeroTrustErrorCode } from './errors.js'
 import { type FailureCause, failureCause } from './failure-cause.js'
 import { isFieldValue, isToken } from './lib/header-params.js'
@@ -56,58 +56,140 @@ export interface DecisionEvent {
 export type DecisionSink = (event: DecisionEvent) => void
 
 /**
- * Runs an authenticator on a request and reports the decision. Resolves with the `Auth`; rejects with a
- * `ZeroTrustError` (unknown errors become `internal_error`). Adapters call this, so they report alike.
+ * Runs an authenticator on a request and reports the decision. Answers with the `Auth` itself when the
+ * authenticator answered without waiting (a cache hit), else with a promise of it, so an adapter calls
+ * the next middleware without a microtask on the hot path (`answer instanceof Promise` tells which).
+ * A refusal is always a rejected promise, never a throw, carrying a `ZeroTrustError` (unknown errors
+ * become `internal_error`). Adapters call this, so they report alike.
+ *
+ * @example
+ * const answer = runAuthentication(authenticator, view, onDecision)
+ * if (answer instanceof Promise) answer.then(proceed, refuse)
+ * else proceed(answer)
  */
-export async function runAuthentication(
+export function runAuthentication(
   authenticator: Authenticator,
   req: RequestLike,
   onDecision?: DecisionSink,
-): Promise<Auth> {
+): Auth | Promise<Auth> {
   const started = onDecision ? performance.now() : 0
+  let answer: Auth | PromiseLike<Auth>
   try {
-    const auth = await authenticator.authenticate(req)
-    if (onDecision) reportDecision(onDecision, authenticator.layer, req, started, auth, undefined)
-    return auth
+    answer = authenticator.authenticate(req)
   } catch (thrown) {
-    const error = toZeroTrustError(thrown)
-    if (onDecision) reportDecision(onDecision, authenticator.layer, req, started, undefined, error)
-    throw error
+    return Promise.reject(refused(authenticator, req, onDecision, started, thrown))
   }
+  if (!isThenable(answer)) return authenticated(authenticator, req, onDecision, started, answer)
+  return Promise.resolve(answer).then(
+    (auth) => authenticated(authenticator, req, onDecision, started, auth),
+    (thrown: unknown) => {
+      throw refused(authenticator, req, onDecision, started, thrown)
+    },
+  )
 }
 
+function authenticated(
+  authenticator: Authenticator,
+  req: RequestLike,
+  onDecision: DecisionSink | undefined,
+  started: number,
+  auth: Auth,
+): Auth {
+  if (onDecision) reportDecision(onDecision, authenticator.layer, req, started, auth, undefined)
+  return auth
+}
+
+function refused(
+  authenticator: Authenticator,
+  req: RequestLike,
+  onDecision: DecisionSink | undefined,
+  started: number,
+  thrown: unknown,
+): ZeroTrustError {
+  const error = toZeroTrustError(thrown)
+  if (onDecision) reportDecision(onDecision, authenticator.layer, req, started, undefined, error)
+  return error
+}
+
+/** The headers an allowed decision asks the adapter to add to the response, or `undefined`. */
+export type AllowedHeaders = Readonly<Record<string, string>> | undefined
+
 /**
- * Runs an authorizer for an authenticated request and reports the decision. Resolves when allowed, with
- * the headers the allowed decision asks the adapter to add to the response (`responseHeaders`, entries
- * that could not be sent as they are left out), or `undefined`; rejects with the denial's
- * `ZeroTrustError`. Without `auth` (authorization mounted before authentication) it fails closed with
- * `internal_error`.
+ * Runs an authorizer for an authenticated request and reports the decision. When allowed, answers with
+ * the headers the decision asks the adapter to add to the response (`responseHeaders`, entries that
+ * could not be sent as they are left out) or `undefined`: itself when the authorizer decided without
+ * waiting, else a promise of it (`answer instanceof Promise` tells which). A denial is always a rejected
+ * promise carrying its `ZeroTrustError`. Without `auth` (authorization mounted before authentication)
+ * it fails closed with `internal_error`.
  */
-export async function runAuthorization(
+export function runAuthorization(
   authorizer: Authorizer,
   req: RequestLike,
   auth: Auth | undefined,
   onDecision?: DecisionSink,
-): Promise<Readonly<Record<string, string>> | undefined> {
+): AllowedHeaders | Promise<AllowedHeaders> {
   const started = onDecision ? performance.now() : 0
-  let error: ZeroTrustError
-  let details: DecisionDetails | undefined
+  let answer: Decision | PromiseLike<Decision>
   try {
     if (auth === undefined) {
       throw new Error('authorization ran before authentication: mount authenticate() first')
     }
-    const decision = await authorizer.authorize(req, auth)
-    details = decision
-    if (decision.allowed) {
-      if (onDecision) reportDecision(onDecision, authorizer.layer, req, started, auth, undefined, details)
-      return decision.responseHeaders === undefined ? undefined : sendable(decision.responseHeaders)
-    }
-    error = toZeroTrustError(decision.error)
+    answer = authorizer.authorize(req, auth)
   } catch (thrown) {
-    error = toZeroTrustError(thrown)
+    return Promise.reject(denied(authorizer, req, auth, onDecision, started, toZeroTrustError(thrown)))
   }
+  if (!isThenable(answer)) {
+    try {
+      return decided(authorizer, req, auth, onDecision, started, answer)
+    } catch (error) {
+      // A denial from the synchronous form rejects too, as the promise form's does.
+      return Promise.reject(error)
+    }
+  }
+  return Promise.resolve(answer).then(
+    (decision) => decided(authorizer, req, auth, onDecision, started, decision),
+    (thrown: unknown) => {
+      throw denied(authorizer, req, auth, onDecision, started, toZeroTrustError(thrown))
+    },
+  )
+}
+
+// An allowed decision's headers. A denial, or an answer that is no decision at all (fail closed), is
+// reported and thrown as its `ZeroTrustError`.
+function decided(
+  authorizer: Authorizer,
+  req: RequestLike,
+  auth: Auth,
+  onDecision: DecisionSink | undefined,
+  started: number,
+  decision: Decision,
+): AllowedHeaders {
+  if (decision?.allowed === true) {
+    if (onDecision) reportDecision(onDecision, authorizer.layer, req, started, auth, undefined, decision)
+    return decision.responseHeaders === undefined ? undefined : sendable(decision.responseHeaders)
+  }
+  const cause =
+    decision?.allowed === false
+      ? decision.error
+      : new Error(`the ${authorizer.layer} authorizer answered no decision`)
+  throw denied(authorizer, req, auth, onDecision, started, toZeroTrustError(cause), decision ?? undefined)
+}
+
+function denied(
+  authorizer: Authorizer,
+  req: RequestLike,
+  auth: Auth | undefined,
+  onDecision: DecisionSink | undefined,
+  started: number,
+  error: ZeroTrustError,
+  details?: DecisionDetails,
+): ZeroTrustError {
   if (onDecision) reportDecision(onDecision, authorizer.layer, req, started, auth, error, details)
-  throw error
+  return error
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function'
 }
 
 /**

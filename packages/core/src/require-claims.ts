@@ -29,7 +29,7 @@ export function requireClaims(checks: Readonly<Record<string, ClaimCheck>>): Aut
   }
   return {
     layer: 'claims',
-    async authorize(_req, auth: Auth): Promise<Decision> {
+    authorize(_req, auth: Auth): Decision {
       for (const [name, check] of entries) {
         const value = Object.hasOwn(auth.claims, name) ? auth.claims[name] : undefined
         const ok =

@@ -37,7 +37,7 @@ export function requireScopes(
 
   return {
     layer: 'scopes',
-    async authorize(_req, auth: Auth): Promise<Decision> {
+    authorize(_req, auth: Auth): Decision {
       const granted = auth.scopes
       const ok =
         match === 'all'

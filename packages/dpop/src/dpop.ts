@@ -1,4 +1,4 @@
-import { type Authenticator, type RequestLike, ZeroTrustError } from '@zerotrust/core'
+import { type Auth, type Authenticator, type RequestLike, ZeroTrustError } from '@zerotrust/core'
 import { takeCredentials } from '@zerotrust/core/layer'
 import { authenticateBearer } from './lib/authenticate-bearer.js'
 import { authenticateDpop } from './lib/authenticate-dpop.js'
@@ -16,6 +16,8 @@ export type { TokenAuthenticator } from './lib/state.js'
 export interface DpopAuthenticator extends Authenticator {
   /** `dpop/<inner layer>`, such as `dpop/jwt`. */
   readonly layer: string
+  /** Authenticates one request; always a promise, as a proof's replay check may ask the shared store. */
+  authenticate(req: RequestLike): Promise<Auth>
   /** The current server nonce, when nonces are on: a client may be sent it ahead of time. */
   currentNonce(): string | undefined
 }

@@ -26,7 +26,7 @@ export function requireDpop(options: { readonly realm?: string } = {}): Authoriz
   const allowed: Decision = { allowed: true }
   return {
     layer: 'dpop-required',
-    async authorize(_req: RequestLike, auth: Auth): Promise<Decision> {
+    authorize(_req: RequestLike, auth: Auth): Decision {
       return auth.scheme === 'DPoP' ? allowed : denied
     },
   }

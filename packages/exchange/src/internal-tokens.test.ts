@@ -68,8 +68,8 @@ function bearer(token: string): RequestLike {
   }
 }
 
-async function refusal(promise: Promise<unknown>): Promise<ZeroTrustError> {
-  const error = await promise.then(
+async function refusal(promise: unknown): Promise<ZeroTrustError> {
+  const error = await Promise.resolve(promise).then(
     () => undefined,
     (e: unknown) => e,
   )
@@ -247,8 +247,12 @@ describe('internalTokens', () => {
       algorithms: ['ES256'],
       jwks: set as never,
     })
-    await expect(verifier.authenticate(bearer(before.value))).resolves.toMatchObject({ subject: 'alice' })
-    await expect(verifier.authenticate(bearer(after.value))).resolves.toMatchObject({ subject: 'bob' })
+    await expect(Promise.resolve(verifier.authenticate(bearer(before.value)))).resolves.toMatchObject({
+      subject: 'alice',
+    })
+    await expect(Promise.resolve(verifier.authenticate(bearer(after.value)))).resolves.toMatchObject({
+      subject: 'bob',
+    })
     vi.advanceTimersByTime(121_000)
     expect(tokens.jwks().keys.map((key) => key.kid)).toEqual([set.keys[0]?.kid])
     // Every public JWK is public only.
@@ -308,7 +312,9 @@ describe('internalTokens', () => {
       algorithms: [alg],
       jwks: tokens.jwks() as never,
     })
-    await expect(verifier.authenticate(bearer(minted.value))).resolves.toMatchObject({ subject: 'alice' })
+    await expect(Promise.resolve(verifier.authenticate(bearer(minted.value)))).resolves.toMatchObject({
+      subject: 'alice',
+    })
   })
 
   it('serves the JWKS framework-free', async () => {

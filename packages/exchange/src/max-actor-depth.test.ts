@@ -45,7 +45,7 @@ function chainOf(depth: number): unknown {
 }
 
 async function refusal(layer: Authenticator, req: RequestLike) {
-  const error = await layer.authenticate(req).then(
+  const error = await Promise.resolve(layer.authenticate(req)).then(
     () => undefined,
     (e: unknown) => e,
   )

@@ -30,21 +30,27 @@ export function authenticate(
 ): RequestHandler {
   const { resolveOrigin, onDecision, realm } = adapterSettings(authenticator, options)
 
-  return async function zeroTrustAuthenticate(req: Request, res: Response, next: NextFunction) {
+  // Not async: when the authenticator answers at once (a cache hit), `next()` runs without a promise or
+  // a microtask. Otherwise the promise goes back to Express 5, which hands a failure to `next(error)`.
+  return function zeroTrustAuthenticate(req: Request, res: Response, next: NextFunction) {
     const view = fromNodeRequest(req, { resolveOrigin, target: req.originalUrl })
     // One context object per request, its `auth` filled in once known, rather than a second one then.
     const context: MutableContext = { view, onDecision, realm, auth: undefined }
     attachContext(req, context)
-    let auth: Auth
-    try {
-      auth = await runAuthentication(authenticator, view, onDecision)
-    } catch (error) {
-      sendError(res, error, realm)
-      return
-    }
-    context.auth = auth
-    req.auth = auth
-    if (auth.responseHeaders !== undefined) setResponseHeaders(res, auth.responseHeaders)
-    next()
+    const answer = runAuthentication(authenticator, view, onDecision)
+    if (!(answer instanceof Promise)) return proceed(req, res, next, context, answer)
+    return answer.then(
+      (auth) => proceed(req, res, next, context, auth),
+      (error: unknown) => {
+        sendError(res, error, realm)
+      },
+    )
   }
+}
+
+function proceed(req: Request, res: Response, next: NextFunction, context: MutableContext, auth: Auth): void {
+  context.auth = auth
+  req.auth = auth
+  if (auth.responseHeaders !== undefined) setResponseHeaders(res, auth.responseHeaders)
+  next()
 }

@@ -4,6 +4,7 @@ import {
   requireScopes as scopesAuthorizer,
 } from '@zerotrust/core'
 import {
+  type AllowedHeaders,
   checkAuthorizer,
   contextOf,
   fromNodeRequest,
@@ -39,21 +40,26 @@ export interface AuthorizeOptions {
 export function authorize(authorizer: Authorizer, options: AuthorizeOptions = {}): RequestHandler {
   checkAuthorizer(authorizer)
   const mountPath = checkMountPath('authorize', options?.mountPath)
-  return async function zeroTrustAuthorize(req: Request, res: Response, next: NextFunction) {
+  return function zeroTrustAuthorize(req: Request, res: Response, next: NextFunction) {
     const context = contextOf(req)
     const base = context?.view ?? fromNodeRequest(req, { resolveOrigin: noOrigin, target: req.originalUrl })
     // Route-level authorizers (Cedar actions) see the matched pattern and parameters, never only the path.
     const view = withRoute(base, routePattern(req, mountPath), routeParams(req.params))
-    let headers: Readonly<Record<string, string>> | undefined
-    try {
-      headers = await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
-    } catch (error) {
-      sendError(res, error, context?.realm)
-      return
-    }
-    if (headers !== undefined) setResponseHeaders(res, headers)
-    next()
+    const answer = runAuthorization(authorizer, view, context?.auth, context?.onDecision)
+    // An authorizer that decides at once (scopes, a decision-cache hit) lets `next()` run without a promise.
+    if (!(answer instanceof Promise)) return allowed(res, next, answer)
+    return answer.then(
+      (headers) => allowed(res, next, headers),
+      (error: unknown) => {
+        sendError(res, error, context?.realm)
+      },
+    )
   }
+}
+
+function allowed(res: Response, next: NextFunction, headers: AllowedHeaders): void {
+  if (headers !== undefined) setResponseHeaders(res, headers)
+  next()
 }
 
 /**

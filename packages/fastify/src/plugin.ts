@@ -1,16 +1,24 @@
-import type { Authenticator, RequestLike } from '@zerotrust/core'
+import type { Auth, Authenticator, Authorizer, RequestLike } from '@zerotrust/core'
 import {
   type AdapterOptions,
+  type AllowedHeaders,
   adapterSettings,
   fromNodeRequest,
   optionError,
   runAuthentication,
   runAuthorization,
 } from '@zerotrust/core/adapter'
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+} from 'fastify'
 import fp from 'fastify-plugin'
 import { routedView } from './authorize.js'
 import {
+  decorateState,
   noAuthorizers,
   RequestState,
   sendError,
@@ -43,9 +51,9 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
     )
   }
 
-  // Fastify decorations must start as null or a primitive, never a shared object. The request state is
-  // no decoration: Fastify's constructor would set it on every request, even where the plugin never runs.
+  // Fastify decorations must start as null or a primitive, never a shared object.
   fastify.decorateRequest('auth', undefined)
+  decorateState(fastify)
 
   fastify.addHook('onRoute', function zeroTrustRoute(route) {
     // Checked and built once, here: a mistake throws from app.get() / app.route() at startup.
@@ -71,27 +79,15 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
     }
     const state = new RequestState(view, onDecision, realm, plan)
     setState(request, state)
-    runAuthentication(authenticator, view, onDecision).then(
-      (auth) => {
-        try {
-          // Authorizers read the state's auth, which other hooks cannot overwrite the way `request.auth` can.
-          state.auth = auth
-          request.auth = auth
-          if (auth.responseHeaders !== undefined) setResponseHeaders(reply, auth.responseHeaders)
-        } catch (error) {
-          done(error as Error)
-          return
-        }
-        done()
-      },
-      (error: unknown) => {
-        // Answered here; not calling `done` ends the request's hooks (Fastify's callback hook contract).
-        try {
-          sendError(reply, error, realm)
-        } catch (failure) {
-          done(failure as Error)
-        }
-      },
+    const answer = runAuthentication(authenticator, view, onDecision)
+    // A cache hit answers at once: the hook finishes without a promise or a microtask.
+    if (!(answer instanceof Promise)) {
+      authenticated(request, reply, state, answer, done)
+      return
+    }
+    answer.then(
+      (auth) => authenticated(request, reply, state, auth, done),
+      (error: unknown) => refuse(error, state, reply, done),
     )
   })
 
@@ -101,32 +97,79 @@ async function zeroTrustPlugin(fastify: FastifyInstance, options: ZeroTrustOptio
       done()
       return
     }
-    authorizeInTurn(state, routedView(state.view, request), reply).then(
-      (answered) => {
-        if (!answered) done()
-      },
-      (error: unknown) => done(error as Error),
-    )
+    authorizeFrom(0, state, routedView(state.view, request), reply, done)
   })
 }
 
-// Runs the route's authorizers in order; resolves `true` once a denial has been answered.
-async function authorizeInTurn(
+function authenticated(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  state: RequestState,
+  auth: Auth,
+  done: HookHandlerDoneFunction,
+): void {
+  try {
+    // Authorizers read the state's auth, which other hooks cannot overwrite the way `request.auth` can.
+    state.auth = auth
+    request.auth = auth
+    if (auth.responseHeaders !== undefined) setResponseHeaders(reply, auth.responseHeaders)
+  } catch (error) {
+    done(error as Error)
+    return
+  }
+  done()
+}
+
+// Runs the route's authorizers in order from the `first`, synchronously while each answers at once, and
+// calls `done` once all allowed; a denial is answered here, and `done` is then not called.
+function authorizeFrom(
+  first: number,
   state: RequestState,
   view: RequestLike,
   reply: FastifyReply,
-): Promise<boolean> {
-  for (const authorizer of state.authorizers) {
-    let headers: Readonly<Record<string, string>> | undefined
-    try {
-      headers = await runAuthorization(authorizer, view, state.auth, state.onDecision)
-    } catch (error) {
-      sendError(reply, error, state.realm)
-      return true
+  done: HookHandlerDoneFunction,
+): void {
+  const { authorizers } = state
+  for (let i = first; i < authorizers.length; i++) {
+    const answer = runAuthorization(authorizers[i] as Authorizer, view, state.auth, state.onDecision)
+    if (answer instanceof Promise) {
+      answer.then(
+        (headers) => {
+          if (allowed(headers, reply, done)) authorizeFrom(i + 1, state, view, reply, done)
+        },
+        (error: unknown) => refuse(error, state, reply, done),
+      )
+      return
     }
-    if (headers !== undefined) setResponseHeaders(reply, headers)
+    if (!allowed(answer, reply, done)) return
   }
-  return false
+  done()
+}
+
+// Sets an allowed decision's headers; `false` when setting them failed and `done` took the error.
+function allowed(headers: AllowedHeaders, reply: FastifyReply, done: HookHandlerDoneFunction): boolean {
+  if (headers === undefined) return true
+  try {
+    setResponseHeaders(reply, headers)
+    return true
+  } catch (error) {
+    done(error as Error)
+    return false
+  }
+}
+
+// Answers a refusal; not calling `done` then ends the request's hooks (Fastify's callback hook contract).
+function refuse(
+  error: unknown,
+  state: RequestState,
+  reply: FastifyReply,
+  done: HookHandlerDoneFunction,
+): void {
+  try {
+    sendError(reply, error, state.realm)
+  } catch (failure) {
+    done(failure as Error)
+  }
 }
 
 /**

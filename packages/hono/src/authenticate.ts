@@ -6,7 +6,7 @@ import {
   attachContext,
   runAuthentication,
 } from '@zerotrust/core/adapter'
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler, Next } from 'hono'
 import { errorResponse, setResponseHeaders } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
@@ -35,20 +35,25 @@ export function authenticate(
 ): MiddlewareHandler<ZeroTrustEnv> {
   const { resolveOrigin, onDecision, realm } = adapterSettings(authenticator, options)
 
-  return async function zeroTrustAuthenticate(c, next) {
+  // Not async: when the authenticator answers at once (a cache hit), the next middleware runs without a
+  // promise of ours or a microtask.
+  return function zeroTrustAuthenticate(c, next) {
     const view = requestView(c, resolveOrigin)
     // One context object per request, its `auth` filled in once known, rather than a second one then.
     const context: MutableContext = { view, onDecision, realm, auth: undefined }
     attachContext(c, context)
-    let auth: Auth
-    try {
-      auth = await runAuthentication(authenticator, view, onDecision)
-    } catch (error) {
-      return errorResponse(c, error, realm)
-    }
-    context.auth = auth
-    c.set('auth', auth)
-    if (auth.responseHeaders !== undefined) setResponseHeaders(c, auth.responseHeaders)
-    await next()
+    const answer = runAuthentication(authenticator, view, onDecision)
+    if (!(answer instanceof Promise)) return proceed(c, next, context, answer)
+    return answer.then(
+      (auth) => proceed(c, next, context, auth),
+      (error: unknown) => errorResponse(c, error, realm),
+    )
   }
+}
+
+function proceed(c: Context<ZeroTrustEnv>, next: Next, context: MutableContext, auth: Auth): Promise<void> {
+  context.auth = auth
+  c.set('auth', auth)
+  if (auth.responseHeaders !== undefined) setResponseHeaders(c, auth.responseHeaders)
+  return next()
 }

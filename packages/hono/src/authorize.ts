@@ -3,8 +3,15 @@ import {
   type RequireScopesOptions,
   requireScopes as scopesAuthorizer,
 } from '@zerotrust/core'
-import { checkAuthorizer, contextOf, noOrigin, runAuthorization, withRoute } from '@zerotrust/core/adapter'
-import type { MiddlewareHandler } from 'hono'
+import {
+  type AllowedHeaders,
+  checkAuthorizer,
+  contextOf,
+  noOrigin,
+  runAuthorization,
+  withRoute,
+} from '@zerotrust/core/adapter'
+import type { Context, MiddlewareHandler, Next } from 'hono'
 import { errorResponse, setResponseHeaders } from './lib/context.js'
 import { requestView } from './lib/request-view.js'
 import type { ZeroTrustEnv } from './types.js'
@@ -20,7 +27,7 @@ import type { ZeroTrustEnv } from './types.js'
  */
 export function authorize(authorizer: Authorizer): MiddlewareHandler<ZeroTrustEnv> {
   checkAuthorizer(authorizer)
-  return async function zeroTrustAuthorize(c, next) {
+  return function zeroTrustAuthorize(c, next) {
     const context = contextOf(c)
     // Route-level authorizers (Cedar actions) see the matched pattern and parameters, never only the path.
     // In `app.use('*', …)` the pattern is `*` or `/*`: no route has matched yet.
@@ -30,16 +37,20 @@ export function authorize(authorizer: Authorizer): MiddlewareHandler<ZeroTrustEn
       route === '*' || route === '/*' ? undefined : route,
       c.req.param() as Record<string, string>,
     )
-    let headers: Readonly<Record<string, string>> | undefined
-    try {
-      // Without authenticate() before it there is no context and no auth: runAuthorization fails closed.
-      headers = await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
-    } catch (error) {
-      return errorResponse(c, error, context?.realm)
-    }
-    if (headers !== undefined) setResponseHeaders(c, headers)
-    await next()
+    // Without authenticate() before it there is no context and no auth: runAuthorization fails closed.
+    const answer = runAuthorization(authorizer, view, context?.auth, context?.onDecision)
+    // An authorizer that decides at once (scopes, a decision-cache hit) adds no promise of ours.
+    if (!(answer instanceof Promise)) return allowed(c, next, answer)
+    return answer.then(
+      (headers) => allowed(c, next, headers),
+      (error: unknown) => errorResponse(c, error, context?.realm),
+    )
   }
+}
+
+function allowed(c: Context<ZeroTrustEnv>, next: Next, headers: AllowedHeaders): Promise<void> {
+  if (headers !== undefined) setResponseHeaders(c, headers)
+  return next()
 }
 
 /**

@@ -24,6 +24,8 @@ import { toAuth } from './lib/to-auth.js'
 /** An authenticator of opaque access tokens; {@link Introspection.verify} checks a bare token. */
 export interface Introspection extends Authenticator {
   readonly layer: 'introspection'
+  /** Authenticates one request; always a promise, as an introspection may have to ask the server. */
+  authenticate(req: RequestLike): Promise<Auth>
   /**
    * Introspects one access token (or serves the cached answer) and checks the answer, without reading a
    * request. A bound token (`cnf`, `token_type: DPoP`) is refused unless the caller checks the binding

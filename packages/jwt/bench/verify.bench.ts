@@ -326,7 +326,7 @@ async function prepare(algorithm: Algorithm): Promise<Subject> {
     requests: {
       sync: async () => floor(syncToken()),
       pool: () => floorOnPool(poolToken()),
-      jwtBearer: distinct,
+      jwtBearer: async () => distinct(),
     },
   }
 }

@@ -51,9 +51,8 @@ async function closedPort(): Promise<number> {
 /** Authenticates one token and returns the error and the one decision event. */
 async function attempt(tokens: ReturnType<typeof jwtBearer>, iss = 'https://idp.example.com/') {
   const events: DecisionEvent[] = []
-  const error = await runAuthentication(tokens, bearer(await sign(key, claims({ iss }))), (e) =>
-    events.push(e),
-  ).then(
+  const request = bearer(await sign(key, claims({ iss })))
+  const error = await Promise.resolve(runAuthentication(tokens, request, (e) => events.push(e))).then(
     () => undefined,
     (thrown: unknown) => thrown,
   )

@@ -350,7 +350,9 @@ describe('jwtBearer: "iat" in the future and non-canonical encodings (issue 12)'
     ).resolves.toBeDefined()
     // Without "iat" (typ: false drops it from the required claims) there is nothing to check.
     const untyped = await sign(es256, claims({ iat: undefined }), { typ: 'JWT' })
-    await expect(verifier({ typ: false }).authenticate(bearer(untyped))).resolves.toBeDefined()
+    await expect(
+      Promise.resolve(verifier({ typ: false }).authenticate(bearer(untyped))),
+    ).resolves.toBeDefined()
   })
 
   it('refuses a signature whose last character is a sibling that decodes to the same bytes', async () => {
@@ -364,7 +366,7 @@ describe('jwtBearer: "iat" in the future and non-canonical encodings (issue 12)'
     expect(await rejection(resigned)).toEqual(invalidToken('non_canonical_encoding'))
     // Neither before nor after the canonical token is cached does the other spelling get through.
     await tokens.authenticate(bearer(token))
-    await expect(tokens.authenticate(bearer(resigned))).rejects.toMatchObject({
+    await expect(Promise.resolve(tokens.authenticate(bearer(resigned)))).rejects.toMatchObject({
       code: 'invalid_token',
       reason: 'non_canonical_encoding',
     })
@@ -423,7 +425,7 @@ describe('jwtBearer: verified-token cache', () => {
     // Flip the first signature character (the last one may only carry unused padding bits).
     const at = token.lastIndexOf('.') + 1
     const tampered = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`
-    await expect(tokens.authenticate(bearer(tampered))).rejects.toMatchObject({
+    await expect(Promise.resolve(tokens.authenticate(bearer(tampered)))).rejects.toMatchObject({
       code: 'invalid_token',
       reason: 'signature',
     })
@@ -435,14 +437,16 @@ describe('jwtBearer: verified-token cache', () => {
     await tokens.authenticate(bearer(token))
     // Same last characters (the cache key), another header: the entry holds the whole token and refuses it.
     const lookalike = `${token[0] === 'e' ? 'f' : 'e'}${token.slice(1)}`
-    await expect(tokens.authenticate(bearer(lookalike))).rejects.toMatchObject({ code: 'invalid_token' })
+    await expect(Promise.resolve(tokens.authenticate(bearer(lookalike)))).rejects.toMatchObject({
+      code: 'invalid_token',
+    })
   })
 
   it('still checks the token syntax on a miss', async () => {
     const tokens = verifier()
     const token = await sign(es256)
     await tokens.authenticate(bearer(token))
-    await expect(tokens.authenticate(bearer(`${token}"`))).rejects.toMatchObject({
+    await expect(Promise.resolve(tokens.authenticate(bearer(`${token}"`)))).rejects.toMatchObject({
       code: 'invalid_request',
       reason: 'malformed_authorization',
     })
@@ -456,7 +460,9 @@ describe('jwtBearer: verified-token cache', () => {
       const token = await sign(es256, claims({ exp: now + 30 }))
       await tokens.authenticate(bearer(token))
       vi.setSystemTime((now + 31) * 1000)
-      await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({ reason: 'expired' })
+      await expect(Promise.resolve(tokens.authenticate(bearer(token)))).rejects.toMatchObject({
+        reason: 'expired',
+      })
     } finally {
       vi.useRealTimers()
     }
@@ -468,7 +474,9 @@ describe('jwtBearer: verified-token cache', () => {
     await expect(tokens.verify(token, { binding: 'checked-by-caller' })).resolves.toMatchObject({
       cnf: { jkt: 'aGVsbG8' },
     })
-    await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({ reason: 'dpop_bound' })
+    await expect(Promise.resolve(tokens.authenticate(bearer(token)))).rejects.toMatchObject({
+      reason: 'dpop_bound',
+    })
     // Without a proof to check it against, verify() refuses a bound token too.
     await expect(tokens.verify(token)).rejects.toMatchObject({ reason: 'dpop_bound' })
   })
@@ -491,11 +499,13 @@ describe('jwtBearer: hardening', () => {
     ).rejects.toMatchObject({
       reason: 'missing_claim:exp',
     })
-    await expect(tokens.authenticate(bearer(await sign(es256, claims())))).rejects.toMatchObject({
+    await expect(
+      Promise.resolve(tokens.authenticate(bearer(await sign(es256, claims())))),
+    ).rejects.toMatchObject({
       reason: 'missing_claim:tenant',
     })
     await expect(
-      tokens.authenticate(bearer(await sign(es256, claims({ tenant: 'a' })))),
+      Promise.resolve(tokens.authenticate(bearer(await sign(es256, claims({ tenant: 'a' }))))),
     ).resolves.toBeDefined()
   })
 
@@ -514,7 +524,7 @@ describe('jwtBearer: hardening', () => {
       },
     })
     const token = hmacToken({ alg: 'HS256', typ: 'at+jwt' }, claims(), 'x'.repeat(32))
-    await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({
+    await expect(Promise.resolve(tokens.authenticate(bearer(token)))).rejects.toMatchObject({
       code: 'dependency_unavailable',
       reason: 'secret_unavailable',
       status: 503,
@@ -530,7 +540,7 @@ describe('jwtBearer: hardening', () => {
     const input = `${b64({ alg: 'RS256', kid: 'weak', typ: 'at+jwt' })}.${b64(claims())}`
     const token = `${input}.${rsaSign('sha256', Buffer.from(input), weak.privateKey).toString('base64url')}`
     const tokens = jwtBearer({ issuer, audience, algorithms: ['RS256'], jwks: { keys: [jwk] } })
-    await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({
+    await expect(Promise.resolve(tokens.authenticate(bearer(token)))).rejects.toMatchObject({
       code: 'invalid_token',
       reason: 'unknown_key',
     })
@@ -552,7 +562,9 @@ describe('jwtBearer: HMAC', () => {
   it('verifies with an explicit secret', async () => {
     const tokens = jwtBearer({ issuer, audience, algorithms: ['HS256'], secret })
     expect((await tokens.authenticate(bearer(hs()))).subject).toBe('alice')
-    await expect(tokens.authenticate(bearer(hs(claims(), `${secret}x`)))).rejects.toMatchObject({
+    await expect(
+      Promise.resolve(tokens.authenticate(bearer(hs(claims(), `${secret}x`)))),
+    ).rejects.toMatchObject({
       reason: 'signature',
     })
   })
@@ -560,15 +572,17 @@ describe('jwtBearer: HMAC', () => {
   it('picks up a rotated secret from a getter without restart', async () => {
     let current = secret
     const tokens = jwtBearer({ issuer, audience, algorithms: ['HS256'], secret: () => current, cache: false })
-    await expect(tokens.authenticate(bearer(hs()))).resolves.toBeDefined()
+    await expect(Promise.resolve(tokens.authenticate(bearer(hs())))).resolves.toBeDefined()
     current = 'the-next-shared-secret-also-32-bytes-long'
-    await expect(tokens.authenticate(bearer(hs()))).rejects.toMatchObject({ reason: 'signature' })
-    await expect(tokens.authenticate(bearer(hs(claims(), current)))).resolves.toBeDefined()
+    await expect(Promise.resolve(tokens.authenticate(bearer(hs())))).rejects.toMatchObject({
+      reason: 'signature',
+    })
+    await expect(Promise.resolve(tokens.authenticate(bearer(hs(claims(), current))))).resolves.toBeDefined()
   })
 
   it('rejects an RS256 token when only HMAC is pinned', async () => {
     const tokens = jwtBearer({ issuer, audience, algorithms: ['HS256'], secret })
-    await expect(tokens.authenticate(bearer(await sign(rs256)))).rejects.toMatchObject({
+    await expect(Promise.resolve(tokens.authenticate(bearer(await sign(rs256))))).rejects.toMatchObject({
       reason: 'algorithm',
     })
   })

@@ -208,24 +208,37 @@ export function jwtBearer(options: JwtBearerOptions): JwtBearer {
     return auth
   }
 
+  // A token bound to a key or a certificate (RFC 9449, RFC 8705) is checked against this request.
+  function bound(auth: Auth, req: RequestLike): Auth {
+    if (auth.cnf !== undefined) checkBinding(auth, req, challenges)
+    return auth
+  }
+
   return {
     layer: 'jwt',
     maxTokenLength: o.maxTokenLength,
     verify,
-    async authenticate(req: RequestLike): Promise<Auth> {
-      const credentials = takeCredentials(req, readOptions)
-      if (credentials === undefined) {
-        throw new ZeroTrustError('missing_credentials', 'the request carries no access token', { challenges })
+    // Not async: a cache hit answers with the Auth itself, so adapters go on without a promise; every
+    // refusal is a rejected promise, as callers of `authenticate` expect.
+    authenticate(req: RequestLike): Auth | Promise<Auth> {
+      try {
+        const credentials = takeCredentials(req, readOptions)
+        if (credentials === undefined) {
+          throw new ZeroTrustError('missing_credentials', 'the request carries no access token', {
+            challenges,
+          })
+        }
+        const { token } = credentials
+        const auth = cached(token)
+        if (auth === undefined) {
+          // A cached token passed these checks before it was cached, so only a miss pays for them.
+          const fresh = verifyFresh(checkShape(token))
+          return fresh instanceof Promise ? fresh.then((verified) => bound(verified, req)) : bound(fresh, req)
+        }
+        return bound(auth, req)
+      } catch (error) {
+        return Promise.reject(error)
       }
-      const { token } = credentials
-      let auth = cached(token)
-      if (auth === undefined) {
-        // A cached token passed these checks before it was cached, so only a miss pays for them.
-        const fresh = verifyFresh(checkShape(token))
-        auth = fresh instanceof Promise ? await fresh : fresh
-      }
-      if (auth.cnf !== undefined) checkBinding(auth, req, challenges)
-      return auth
     },
     accepts(req: RequestLike): boolean {
       const header = req.headerValues('authorization')[0]

@@ -7,7 +7,7 @@ import {
   fromNodeRequest,
   runAuthentication,
 } from '@zerotrust/core/adapter'
-import type { Middleware } from 'koa'
+import type { Context, Middleware, Next } from 'koa'
 import { sendError, setResponseHeaders } from './lib/context.js'
 
 type MutableContext = { -readonly [K in keyof AdapterContext]: AdapterContext[K] }
@@ -28,22 +28,28 @@ export type AuthenticateOptions = AdapterOptions
 export function authenticate(authenticator: Authenticator, options: AuthenticateOptions = {}): Middleware {
   const { resolveOrigin, onDecision, realm } = adapterSettings(authenticator, options)
 
-  return async function zeroTrustAuthenticate(ctx, next) {
+  // Not async: when the authenticator answers at once (a cache hit), the next middleware runs without a
+  // promise of ours or a microtask.
+  return function zeroTrustAuthenticate(ctx, next) {
     // `originalUrl`, not `url`: koa-mount and rewrites change `url`, and DPoP `htu` names what was sent.
     const view = fromNodeRequest(ctx.req, { resolveOrigin, target: ctx.originalUrl })
     // One context object per request, its `auth` filled in once known, rather than a second one then.
     const context: MutableContext = { view, onDecision, realm, auth: undefined }
     attachContext(ctx, context)
-    let auth: Auth
-    try {
-      auth = await runAuthentication(authenticator, view, onDecision)
-    } catch (error) {
-      sendError(ctx, error, realm)
-      return
-    }
-    context.auth = auth
-    ctx.state.auth = auth
-    if (auth.responseHeaders !== undefined) setResponseHeaders(ctx, auth.responseHeaders)
-    await next()
+    const answer = runAuthentication(authenticator, view, onDecision)
+    if (!(answer instanceof Promise)) return proceed(ctx, next, context, answer)
+    return answer.then(
+      (auth) => proceed(ctx, next, context, auth),
+      (error: unknown) => {
+        sendError(ctx, error, realm)
+      },
+    )
   }
+}
+
+function proceed(ctx: Context, next: Next, context: MutableContext, auth: Auth): Promise<unknown> {
+  context.auth = auth
+  ctx.state.auth = auth
+  if (auth.responseHeaders !== undefined) setResponseHeaders(ctx, auth.responseHeaders)
+  return next()
 }

@@ -4,6 +4,7 @@ import {
   requireScopes as scopesAuthorizer,
 } from '@zerotrust/core'
 import {
+  type AllowedHeaders,
   checkAuthorizer,
   contextOf,
   fromNodeRequest,
@@ -11,7 +12,7 @@ import {
   runAuthorization,
   withRoute,
 } from '@zerotrust/core/adapter'
-import type { Middleware } from 'koa'
+import type { Context, Middleware, Next } from 'koa'
 import { sendError, setResponseHeaders } from './lib/context.js'
 import { matchedRoute, stringParams } from './lib/route.js'
 
@@ -26,22 +27,27 @@ import { matchedRoute, stringParams } from './lib/route.js'
  */
 export function authorize(authorizer: Authorizer): Middleware {
   checkAuthorizer(authorizer)
-  return async function zeroTrustAuthorize(ctx, next) {
+  return function zeroTrustAuthorize(ctx, next) {
     const context = contextOf(ctx)
     const base =
       context?.view ?? fromNodeRequest(ctx.req, { resolveOrigin: noOrigin, target: ctx.originalUrl })
     // Route-level authorizers (Cedar actions) see the matched pattern and parameters, never only the path.
     const view = withRoute(base, matchedRoute(ctx), stringParams((ctx as { params?: unknown }).params))
-    let headers: Readonly<Record<string, string>> | undefined
-    try {
-      headers = await runAuthorization(authorizer, view, context?.auth, context?.onDecision)
-    } catch (error) {
-      sendError(ctx, error, context?.realm)
-      return
-    }
-    if (headers !== undefined) setResponseHeaders(ctx, headers)
-    await next()
+    const answer = runAuthorization(authorizer, view, context?.auth, context?.onDecision)
+    // An authorizer that decides at once (scopes, a decision-cache hit) adds no promise of ours.
+    if (!(answer instanceof Promise)) return allowed(ctx, next, answer)
+    return answer.then(
+      (headers) => allowed(ctx, next, headers),
+      (error: unknown) => {
+        sendError(ctx, error, context?.realm)
+      },
+    )
   }
+}
+
+function allowed(ctx: Context, next: Next, headers: AllowedHeaders): Promise<unknown> {
+  if (headers !== undefined) setResponseHeaders(ctx, headers)
+  return next()
 }
 
 /**

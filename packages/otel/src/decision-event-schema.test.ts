@@ -46,13 +46,17 @@ describe('decision events hold to docs/decision-event.schema.json', () => {
     const guarded = failureLimit(jwt, { failures: 1 })
     const token = await idp.sign({ sub: 'alice', client_id: 'web-app', scope: 'orders:read' })
     const auth = await runAuthentication(guarded, request(`Bearer ${token}`), sink)
-    await runAuthentication(guarded, request(), sink).catch(() => undefined)
-    await runAuthentication(guarded, request('Bearer e30.e30.e30'), sink).catch(() => undefined)
+    await Promise.resolve(runAuthentication(guarded, request(), sink)).catch(() => undefined)
+    await Promise.resolve(runAuthentication(guarded, request('Bearer e30.e30.e30'), sink)).catch(
+      () => undefined,
+    )
     await runAuthorization(requireScopes('orders:read'), request(), auth, sink)
-    await runAuthorization(requireScopes('orders:write'), request(), auth, sink).catch(() => undefined)
+    await Promise.resolve(runAuthorization(requireScopes('orders:write'), request(), auth, sink)).catch(
+      () => undefined,
+    )
     const limits = rateLimit({ budgets: [{ name: 'default', limit: 1, windowSeconds: 60 }] })
     await runAuthorization(limits, request(), auth, sink)
-    await runAuthorization(limits, request(), auth, sink).catch(() => undefined)
+    await Promise.resolve(runAuthorization(limits, request(), auth, sink)).catch(() => undefined)
     const failing: Authorizer = {
       layer: 'cedar',
       authorize: async () => ({
@@ -62,8 +66,8 @@ describe('decision events hold to docs/decision-event.schema.json', () => {
         diagnostics: ['policy p2 errored'],
       }),
     }
-    await runAuthorization(failing, request(), auth, sink).catch(() => undefined)
-    await runAuthorization(failing, request(), undefined, sink).catch(() => undefined)
+    await Promise.resolve(runAuthorization(failing, request(), auth, sink)).catch(() => undefined)
+    await Promise.resolve(runAuthorization(failing, request(), undefined, sink)).catch(() => undefined)
 
     expect(events.map((e) => `${e.layer}:${e.outcome}:${e.code}`)).toEqual([
       'jwt:allow:ok',

@@ -79,7 +79,9 @@ describe('failureLimit', () => {
     const layer = failureLimit(counting(), { failures: 1, windowSeconds: 60 })
     await outcome(layer, from('192.0.2.7'))
     vi.advanceTimersByTime(20_000)
-    const error = await layer.authenticate(from('192.0.2.7')).catch((e: unknown) => e as ZeroTrustError)
+    const error = await Promise.resolve(layer.authenticate(from('192.0.2.7'))).catch(
+      (e: unknown) => e as ZeroTrustError,
+    )
     expect(error).toMatchObject({ code: 'rate_limited', status: 429, reason: 'too_many_failures' })
     expect(renderError(error as ZeroTrustError).headers).toMatchObject({
       'retry-after': '40',

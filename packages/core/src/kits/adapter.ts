@@ -13,7 +13,13 @@ export {
 } from '../adapter.js'
 export { captureFetchResponse } from '../capture-fetch.js'
 export { captureNodeResponse, type NodeResponseTarget } from '../capture-node.js'
-export { type RenderedContext, reportRendered, runAuthentication, runAuthorization } from '../decision.js'
+export {
+  type AllowedHeaders,
+  type RenderedContext,
+  reportRendered,
+  runAuthentication,
+  runAuthorization,
+} from '../decision.js'
 export { toZeroTrustError } from '../errors.js'
 export { exposeHeaders } from '../expose-headers.js'
 export {

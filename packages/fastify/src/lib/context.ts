@@ -1,6 +1,6 @@
 import { type Auth, type Authorizer, type DecisionSink, type RequestLike, renderError } from '@zerotrust/core'
 import { type AdapterContext, exposeHeaders, reportRendered, toZeroTrustError } from '@zerotrust/core/adapter'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 /**
  * What the plugin's `onRequest` hook leaves for the hooks after it on the same request. One object per
@@ -32,6 +32,15 @@ interface StatefulRequest {
 /** The state the plugin left on `request`; `undefined` when the plugin did not run for it. */
 export function stateOf(request: FastifyRequest): RequestState | undefined {
   return (request as StatefulRequest)[kState]
+}
+
+/**
+ * Declares the state's property on every request of `fastify`, so Fastify's request constructor sets it
+ * and the plugin's hook only assigns it: adding a property to a built request would move each request
+ * to another hidden class on the hot path.
+ */
+export function decorateState(fastify: FastifyInstance): void {
+  fastify.decorateRequest(kState, undefined)
 }
 
 /** Leaves `state` on `request` for the hooks after the plugin's. */
