@@ -529,6 +529,17 @@ describe('decision cache', () => {
     expect(other.allowed).toBe(false)
   })
 
+  it('answers at once with entities from memory, and waits only for a loader that answers with a promise (issue 14)', async () => {
+    const policies = seeded({ time: false, schema: undefined, cache: { max: 10 } })
+    const first = policies.authorize(req, userAuth('alice'))
+    expect(first).not.toBeInstanceOf(Promise)
+    expect(policies.authorize(req, userAuth('alice'))).toBe(first)
+    const loaded = seeded({ time: false, schema: undefined, entities: async () => [] })
+    const waiting = loaded.authorize(req, userAuth('alice'))
+    expect(waiting).toBeInstanceOf(Promise)
+    expect((await waiting).allowed).toBe(false)
+  })
+
   it('checks values on the cached path too: a Date never hits the entry of its ISO string', async () => {
     let value: unknown = new Date(0).toISOString()
     const policies = cedarAuthorizer({

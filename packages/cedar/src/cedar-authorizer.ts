@@ -161,65 +161,87 @@ export function cedarAuthorizer(options: CedarAuthorizerOptions): CedarAuthorize
       for (const watcher of watchers) watcher.close()
       watchers = []
     },
-    async authorize(req: RequestLike, auth: Auth): Promise<Decision> {
+    // Not async: Cedar decides synchronously, so with entities from memory (or none) the decision, a
+    // cache hit above all, is answered at once and adapters go on without a promise (issue 14). Only an
+    // entity loader that answers with a promise makes the decision wait for it.
+    authorize(req: RequestLike, auth: Auth): Decision | Promise<Decision> {
       try {
         const plans = active.plans
-        let request = toCedarRequest(settings, plans, req, auth)
-        let loaded: unknown = settings.entities === undefined ? noEntities : settings.entities(req, auth)
-        // A loader that answers from memory costs no extra microtask.
-        if (isThenable(loaded)) loaded = await loaded
-        // Read after the loader's await: a reload that finished meanwhile serves this request, with the
-        // context its schema declares.
-        const set = active
-        if (set.plans !== plans) request = replan(settings, set.plans, request, req, auth)
-        const versioned = isSnapshot(loaded) ? loaded : undefined
-        let key: DecisionKey | undefined
-        if (set.cache === undefined) checkRecord(request.context, 'context')
-        else {
-          // Checking and keying in one pass: a hit costs this, a lookup by hash, a comparison of the
-          // whole key, and no wasm call. A request too big to key is checked and decided uncached. A
-          // version stands for its entities, so a hit walks none of them.
-          key = versioned ? versionedKey(request, versioned.version) : decisionKey(request, loaded)
-          const hit = key === undefined ? undefined : set.cache.get(key.hash)
-          if (hit !== undefined && key !== undefined && sameKey(hit.key, key)) return hit.decision
+        const request = toCedarRequest(settings, plans, req, auth)
+        const loaded: unknown = settings.entities === undefined ? noEntities : settings.entities(req, auth)
+        if (isThenable(loaded)) {
+          return Promise.resolve(loaded).then(
+            (entities) => decideWith(plans, request, entities, req, auth),
+            failed,
+          )
         }
-        let entities: EntityJson[]
-        let schemaName = set.schemaName
-        if (versioned !== undefined) {
-          const snapshot = snapshotFor(set, versioned.version, versioned.entities, set === active)
-          if (snapshot.unrepresentable !== undefined) throw snapshot.unrepresentable
-          if (snapshot.refused !== undefined) {
-            const decision = decide({ type: 'failure', errors: [...snapshot.refused], warnings: [] })
-            if (key !== undefined) set.cache?.set(key.hash, { key, decision })
-            return decision
-          }
-          if (snapshot.nodes === undefined) entities = snapshot.entities
-          else {
-            entities = slice(snapshot, roots(request))
-            schemaName = set.slicer(false)?.schemaName
-          }
-        } else entities = toEntities(loaded)
-        const call: StatefulAuthorizationCall = {
-          principal: request.principal,
-          action: request.action,
-          resource: request.resource,
-          context: request.context as Context,
-          entities,
-          preparsedPolicySetId:
-            set.sets === undefined
-              ? set.slot
-              : (set.sets.named.get(entityKey(request.action.type, request.action.id)) ?? set.sets.rest),
-          validateRequest: settings.validateRequest,
-        }
-        if (schemaName !== undefined) call.preparsedSchemaName = schemaName
-        const decision = decide(evaluate(call))
-        // Replaces an entry whose key shares the hash: the newer request is the likelier to come again.
-        if (key !== undefined) set.cache?.set(key.hash, { key, decision })
-        return decision
+        return decideWith(plans, request, loaded, req, auth)
       } catch (error) {
         return failed(error)
       }
     },
+  }
+
+  function decideWith(
+    plans: ContextPlans,
+    planned: CedarRequest,
+    loaded: unknown,
+    req: RequestLike,
+    auth: Auth,
+  ): Decision {
+    let request = planned
+    try {
+      // Read after the loader's wait, if any: a reload that finished meanwhile serves this request,
+      // with the context its schema declares.
+      const set = active
+      if (set.plans !== plans) request = replan(settings, set.plans, request, req, auth)
+      const versioned = isSnapshot(loaded) ? loaded : undefined
+      let key: DecisionKey | undefined
+      if (set.cache === undefined) checkRecord(request.context, 'context')
+      else {
+        // Checking and keying in one pass: a hit costs this, a lookup by hash, a comparison of the
+        // whole key, and no wasm call. A request too big to key is checked and decided uncached. A
+        // version stands for its entities, so a hit walks none of them.
+        key = versioned ? versionedKey(request, versioned.version) : decisionKey(request, loaded)
+        const hit = key === undefined ? undefined : set.cache.get(key.hash)
+        if (hit !== undefined && key !== undefined && sameKey(hit.key, key)) return hit.decision
+      }
+      let entities: EntityJson[]
+      let schemaName = set.schemaName
+      if (versioned !== undefined) {
+        const snapshot = snapshotFor(set, versioned.version, versioned.entities, set === active)
+        if (snapshot.unrepresentable !== undefined) throw snapshot.unrepresentable
+        if (snapshot.refused !== undefined) {
+          const decision = decide({ type: 'failure', errors: [...snapshot.refused], warnings: [] })
+          if (key !== undefined) set.cache?.set(key.hash, { key, decision })
+          return decision
+        }
+        if (snapshot.nodes === undefined) entities = snapshot.entities
+        else {
+          entities = slice(snapshot, roots(request))
+          schemaName = set.slicer(false)?.schemaName
+        }
+      } else entities = toEntities(loaded)
+      const call: StatefulAuthorizationCall = {
+        principal: request.principal,
+        action: request.action,
+        resource: request.resource,
+        context: request.context as Context,
+        entities,
+        preparsedPolicySetId:
+          set.sets === undefined
+            ? set.slot
+            : (set.sets.named.get(entityKey(request.action.type, request.action.id)) ?? set.sets.rest),
+        validateRequest: settings.validateRequest,
+      }
+      if (schemaName !== undefined) call.preparsedSchemaName = schemaName
+      const decision = decide(evaluate(call))
+      // Replaces an entry whose key shares the hash: the newer request is the likelier to come again.
+      if (key !== undefined) set.cache?.set(key.hash, { key, decision })
+      return decision
+    } catch (error) {
+      return failed(error)
+    }
   }
 
   if (settings.debounceMs !== undefined) {

@@ -137,6 +137,46 @@ describe('allOf (issue 15)', () => {
     expect((await composed.authenticate(req)).subject).toBe('alice')
   })
 
+  it('answers at once when every authenticator does, and awaits from the first that does not (issue 14)', async () => {
+    const at = (layer: string, auth: Auth, calls: string[]): Authenticator => ({
+      layer,
+      authenticate: () => {
+        calls.push(layer)
+        return auth
+      },
+    })
+    const calls: string[] = []
+    const both = allOf(at('workload', workloadAuth(checkout), calls), at('jwt', userAuth, calls))
+    const answer = both.authenticate(requestLike({}))
+    expect(answer).not.toBeInstanceOf(Promise)
+    expect(answer).toMatchObject({ subject: 'alice', workload: checkout })
+
+    calls.length = 0
+    const mixed = allOf(
+      at('workload', workloadAuth(checkout), calls),
+      answering('introspection', userAuth, calls),
+      at('last', userAuth, calls),
+    )
+    const later = mixed.authenticate(requestLike({}))
+    expect(later).toBeInstanceOf(Promise)
+    await expect(later).resolves.toMatchObject({ subject: 'alice', workload: checkout })
+    expect(calls).toEqual(['workload', 'introspection', 'last'])
+  })
+
+  it('turns a synchronous throw into a rejected promise, and runs nothing after it', async () => {
+    const calls: string[] = []
+    const throwing: Authenticator = {
+      layer: 'workload',
+      authenticate: () => {
+        throw new ZeroTrustError('unauthenticated_workload', 'no certificate')
+      },
+    }
+    const answer = allOf(throwing, answering('jwt', userAuth, calls)).authenticate(requestLike({}))
+    expect(answer).toBeInstanceOf(Promise)
+    await expect(answer).rejects.toMatchObject({ code: 'unauthenticated_workload' })
+    expect(calls).toEqual([])
+  })
+
   it('needs authenticators', () => {
     expect(() => allOf()).toThrow(TypeError)
     expect(() => allOf({} as Authenticator)).toThrow(/^allOf: argument 0/)

@@ -1,5 +1,6 @@
 import type { Auth, Authenticator, Workload } from './auth.js'
 import { ZeroTrustError } from './errors.js'
+import { isThenable } from './lib/thenable.js'
 import { presentedToken, recordPresentedToken } from './presented-token.js'
 import type { RequestLike } from './request.js'
 
@@ -28,13 +29,35 @@ export function allOf(...authenticators: readonly Authenticator[]): Authenticato
   const all = [...authenticators]
   return {
     layer: all.map((a) => a.layer).join('&'),
-    async authenticate(req: RequestLike): Promise<Auth> {
+    // In turn, and at once while each answers at once (a workload's certificate, a cached token): the
+    // first that answers with a promise is awaited, and the rest after it. A refusal is a rejected promise.
+    authenticate(req: RequestLike): Auth | Promise<Auth> {
       const results: Auth[] = []
-      for (const a of all) results.push(await a.authenticate(req))
-      return merge(results)
+      try {
+        for (let i = 0; i < all.length; i++) {
+          const answer = (all[i] as Authenticator).authenticate(req)
+          if (isThenable(answer)) return awaitRest(all, i, answer, results, req)
+          results.push(answer)
+        }
+        return merge(results)
+      } catch (error) {
+        return Promise.reject(error)
+      }
     },
     accepts: (req) => all.every((a) => a.accepts === undefined || a.accepts(req)),
   }
+}
+
+async function awaitRest(
+  all: readonly Authenticator[],
+  from: number,
+  pending: PromiseLike<Auth>,
+  results: Auth[],
+  req: RequestLike,
+): Promise<Auth> {
+  results.push(await pending)
+  for (let i = from + 1; i < all.length; i++) results.push(await (all[i] as Authenticator).authenticate(req))
+  return merge(results)
 }
 
 // A workload's own Auth (from `workloadIdentity`) carries no token: scheme `mtls`, format `x509`.

@@ -2,6 +2,7 @@ import type { Auth, Authenticator, Authorizer, Decision, DecisionDetails } from 
 import { toZeroTrustError, type ZeroTrustError, type ZeroTrustErrorCode } from './errors.js'
 import { type FailureCause, failureCause } from './failure-cause.js'
 import { isFieldValue, isToken } from './lib/header-params.js'
+import { isThenable } from './lib/thenable.js'
 import type { RequestLike } from './request.js'
 
 /**
@@ -186,10 +187,6 @@ function denied(
 ): ZeroTrustError {
   if (onDecision) reportDecision(onDecision, authorizer.layer, req, started, auth, error, details)
   return error
-}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as PromiseLike<T> | null)?.then === 'function'
 }
 
 /**

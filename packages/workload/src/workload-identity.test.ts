@@ -105,6 +105,14 @@ describe('workloadIdentity, source mtls (issue 15)', () => {
     expect(Object.isFrozen(auth.workload)).toBe(true)
   })
 
+  it('answers a proven workload at once and a refusal as a rejected promise (issue 14)', async () => {
+    const layer = mtls()
+    expect(layer.authenticate(view({ svid: checkout }))).not.toBeInstanceOf(Promise)
+    const refused = layer.authenticate(view())
+    expect(refused).toBeInstanceOf(Promise)
+    await expect(refused).rejects.toMatchObject({ reason: 'no_client_certificate' })
+  })
+
   it('refuses a request without a client certificate, and one the handshake did not verify', async () => {
     const layer = mtls()
     expect(await refusalOf(layer.authenticate(view()))).toEqual(unauthenticated('no_client_certificate'))

@@ -70,15 +70,24 @@ export function workloadIdentity(options: WorkloadIdentityOptions): Authenticato
   const { ids, match } = settings
   return {
     layer: 'workload',
-    async authenticate(req: RequestLike): Promise<Auth> {
-      const auth = prove(req)
-      const workload = auth.workload as Workload
-      if ((ids !== undefined && !ids.has(workload.id)) || (match !== undefined && match(workload) !== true)) {
-        throw new ZeroTrustError('access_denied', 'this workload may not call this service', {
-          reason: 'workload_not_allowed' satisfies WorkloadReason,
-        })
+    // Not async: proving a workload reads the connection and headers only, so the answer comes at once
+    // and adapters go on without a promise (issue 14); a refusal is still a rejected promise.
+    authenticate(req: RequestLike): Auth | Promise<Auth> {
+      try {
+        const auth = prove(req)
+        const workload = auth.workload as Workload
+        if (
+          (ids !== undefined && !ids.has(workload.id)) ||
+          (match !== undefined && match(workload) !== true)
+        ) {
+          throw new ZeroTrustError('access_denied', 'this workload may not call this service', {
+            reason: 'workload_not_allowed' satisfies WorkloadReason,
+          })
+        }
+        return auth
+      } catch (error) {
+        return Promise.reject(error)
       }
-      return auth
     },
   }
 }
