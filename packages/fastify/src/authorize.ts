@@ -13,6 +13,7 @@ import {
 } from '@zerotrust/core/adapter'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { sendError, setResponseHeaders, stateOf } from './lib/context.js'
+import { routeConfig } from './lib/route-config.js'
 
 /**
  * A hook for a route's options: `preHandler`, or `onRequest` to decide before the body is read. It
@@ -78,5 +79,5 @@ export function routedView(view: RequestLike, request: FastifyRequest): RequestL
   if (typeof raw === 'object' && raw !== null) {
     for (const [name, value] of Object.entries(raw)) if (typeof value === 'string') params[name] = value
   }
-  return withRoute(view, request.routeOptions.url, params)
+  return withRoute(view, routeConfig(request).url, params)
 }

@@ -131,3 +131,26 @@ describe('@zerotrust/fastify hooks end the request where they answer', () => {
     }
   })
 })
+
+describe('the route config the hooks read (issue 14)', () => {
+  it("is the object Fastify's routeOptions gives, on a route, on a 404 and on a late route", async () => {
+    const { readsRouteContext, routeConfig } = await import('./lib/route-config.js')
+    // This Fastify keeps the route context where the plugin reads it; the fallback is never needed here.
+    expect(readsRouteContext).toBe(true)
+    const app = Fastify()
+    const seen: [unknown, unknown][] = []
+    app.get('/early', async () => ({ ok: 1 }))
+    app.addHook('onRequest', (request, _reply, done) => {
+      seen.push([routeConfig(request), request.routeOptions.config])
+      done()
+    })
+    app.get('/orders/:id', { config: { zeroTrust: { scopes: 'orders:read' } } }, async () => ({ ok: 1 }))
+    for (const url of ['/orders/7', '/early', '/missing']) await app.inject({ method: 'GET', url })
+    await app.close()
+    expect(seen).toHaveLength(3)
+    for (const [ours, theirs] of seen) {
+      expect(ours).toBeDefined()
+      expect(ours).toBe(theirs)
+    }
+  })
+})

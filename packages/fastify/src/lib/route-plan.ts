@@ -1,6 +1,7 @@
 import { type Authorizer, type RequireScopesOptions, requireScopes } from '@zerotrust/core'
 import type { OptionMistake } from '@zerotrust/core/adapter'
 import type { FastifyContextConfig, FastifyRequest } from 'fastify'
+import { routeConfig } from './route-config.js'
 
 /**
  * What a route asks of zerotrust, in its `config.zeroTrust`. Scopes are checked first, then the
@@ -114,7 +115,7 @@ const latePlans = new WeakMap<object, RoutePlan | TypeError>()
  * every request with a 500), and a warning says so once.
  */
 export function routePlan(request: FastifyRequest): RoutePlan | TypeError {
-  const config = request.routeOptions.config as PlannedConfig
+  const config = routeConfig(request) as PlannedConfig
   const plan = config[kPlan]
   if (plan !== undefined) return plan
   // The not-found handler: authenticated like every other request, so routes cannot be enumerated.
