@@ -31,9 +31,31 @@ function nodeRequestOf(env: unknown, request: Request): NodeRequestSource | unde
   if (typeof env !== 'object' || env === null) return undefined
   const incoming = (env as { readonly incoming?: unknown }).incoming
   if (!isNodeRequest(incoming)) return undefined
-  if (incoming.method?.toUpperCase() !== request.method.toUpperCase()) return undefined
-  return (incoming.url ?? '').endsWith(requestTarget(request.url)) ? incoming : undefined
+  const method = incoming.method
+  if (method !== request.method && method?.toUpperCase() !== request.method.toUpperCase()) return undefined
+  return sameTarget(incoming.url ?? '', request.url) ? incoming : undefined
 }
+
+/**
+ * Whether the Node request's target ends with the Fetch request's. The Fetch URL @hono/node-server builds
+ * is `<scheme>://<authority>` followed by the Node target itself, which is told without the scheme
+ * pattern of `requestTarget`; a mounted app's rewritten URL, or any other, takes the full comparison.
+ */
+function sameTarget(nodeTarget: string, url: string): boolean {
+  const authorityEnd = url.length - nodeTarget.length
+  if (
+    authorityEnd > 0 &&
+    nodeTarget.charCodeAt(0) === slash &&
+    url.endsWith(nodeTarget) &&
+    !nodeTarget.includes('#')
+  ) {
+    const schemeEnd = url.indexOf('://')
+    if (schemeEnd > 0 && url.indexOf('/', schemeEnd + 3) === authorityEnd) return true
+  }
+  return nodeTarget.endsWith(requestTarget(url))
+}
+
+const slash = 0x2f
 
 function isNodeRequest(value: unknown): value is NodeRequestSource {
   if (typeof value !== 'object' || value === null) return false
