@@ -133,7 +133,9 @@ describe('introspection: active tokens', () => {
 
   it('accepts an "aud" array that contains this resource server', async () => {
     answer(activeAnswer({ aud: ['api://billing', audience] }))
-    await expect(introspection(options()).authenticate(bearer(opaque()))).resolves.toMatchObject({
+    await expect(
+      Promise.resolve(introspection(options()).authenticate(bearer(opaque()))),
+    ).resolves.toMatchObject({
       audience: ['api://billing', audience],
     })
   })
@@ -167,7 +169,9 @@ describe('introspection: rejected tokens', () => {
 
   it('tolerates clock skew within clockTolerance', async () => {
     answer(activeAnswer({ exp: now() - 2, nbf: now() + 2 }))
-    await expect(introspection(options()).authenticate(bearer(opaque()))).resolves.toBeDefined()
+    await expect(
+      Promise.resolve(introspection(options()).authenticate(bearer(opaque()))),
+    ).resolves.toBeDefined()
   })
 
   it('refuses a DPoP-bound token presented as Bearer (RFC 9449 §7.2) and exposes cnf through verify()', async () => {
@@ -333,7 +337,9 @@ describe('introspection: a failing endpoint is a 503, never a 401 and never an a
       else json(res, activeAnswer())
     })
     const before = idp.count
-    await expect(introspection(options()).authenticate(bearer(opaque()))).resolves.toBeDefined()
+    await expect(
+      Promise.resolve(introspection(options()).authenticate(bearer(opaque()))),
+    ).resolves.toBeDefined()
     expect(idp.count - before).toBe(2)
   })
 
@@ -376,9 +382,11 @@ describe('introspection: a failing endpoint is a 503, never a 401 and never an a
     const tokens = introspection(options())
     const token = opaque()
     idp.handle((_req, res) => res.writeHead(500).end())
-    await expect(tokens.authenticate(bearer(token))).rejects.toMatchObject({ status: 503 })
+    await expect(Promise.resolve(tokens.authenticate(bearer(token)))).rejects.toMatchObject({ status: 503 })
     answer(activeAnswer())
-    await expect(tokens.authenticate(bearer(token))).resolves.toMatchObject({ subject: 'alice' })
+    await expect(Promise.resolve(tokens.authenticate(bearer(token)))).resolves.toMatchObject({
+      subject: 'alice',
+    })
   })
 })
 
@@ -414,7 +422,9 @@ describe('introspection: endpoint discovery', () => {
         res.writeHead(404).end()
       }
     })
-    await expect(discovered().authenticate(bearer(opaque()))).resolves.toMatchObject({ subject: 'alice' })
+    await expect(Promise.resolve(discovered().authenticate(bearer(opaque())))).resolves.toMatchObject({
+      subject: 'alice',
+    })
   })
 
   it.each([
@@ -443,7 +453,7 @@ describe('introspection: endpoint discovery', () => {
         json(res, activeAnswer())
       }
     })
-    await expect(tokens.authenticate(bearer(opaque()))).resolves.toBeDefined()
+    await expect(Promise.resolve(tokens.authenticate(bearer(opaque())))).resolves.toBeDefined()
   })
 })
 
@@ -477,9 +487,14 @@ describe('introspection: cache and coalescing', () => {
     const token = opaque()
     const first = await tokens.authenticate(bearer(token))
     expect(fetch).toHaveBeenCalledTimes(1)
-    const second = await tokens.authenticate(bearer(token))
+    // Without a promise either (issue 14): adapters go on at once.
+    const second = tokens.authenticate(bearer(token))
     expect(second).toBe(first)
     expect(fetch).toHaveBeenCalledTimes(1)
+    // A refusal is still a rejected promise.
+    const missing = tokens.authenticate(bearer(''))
+    expect(missing).toBeInstanceOf(Promise)
+    await expect(missing).rejects.toMatchObject({ code: 'invalid_request' })
   })
 
   it('keys entries by the whole token: another token is introspected', async () => {
@@ -513,7 +528,7 @@ describe('introspection: cache and coalescing', () => {
       await tokens.authenticate(bearer(token))
       vi.setSystemTime(Date.now() + 59_000)
       answer({ active: false })
-      await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+      await expect(Promise.resolve(tokens.authenticate(bearer(token)))).resolves.toBeDefined()
       vi.setSystemTime(Date.now() + 2_000)
       expect(await rejection(tokens.authenticate(bearer(token)))).toEqual(invalidToken('inactive'))
     },
@@ -532,7 +547,7 @@ describe('introspection: cache and coalescing', () => {
       expect(await rejection(tokens.authenticate(bearer(token)))).toEqual(invalidToken('inactive'))
       expect(idp.count).toBe(before)
       vi.setSystemTime(Date.now() + 11_000)
-      await expect(tokens.authenticate(bearer(token))).resolves.toBeDefined()
+      await expect(Promise.resolve(tokens.authenticate(bearer(token)))).resolves.toBeDefined()
     },
   )
 
@@ -572,7 +587,7 @@ describe('introspection: a flood of random tokens cannot reach the endpoint unbo
     return seen
   }
 
-  const flood = (authenticate: (token: string) => Promise<unknown>, count: number) =>
+  const flood = (authenticate: (token: string) => unknown, count: number) =>
     Promise.all(Array.from({ length: count }, () => rejection(authenticate(opaque()))))
 
   const overloaded = unavailable('introspection_overloaded')
@@ -651,7 +666,9 @@ describe('introspection: a flood of random tokens cannot reach the endpoint unbo
     // The token became active at the authorization server: accepted once the negative entry has expired.
     answer(activeAnswer())
     vi.setSystemTime(Date.now() + 6_000)
-    await expect(tokens.authenticate(bearer(token))).resolves.toMatchObject({ subject: 'alice' })
+    await expect(Promise.resolve(tokens.authenticate(bearer(token)))).resolves.toMatchObject({
+      subject: 'alice',
+    })
     expect(idp.count - before).toBe(2)
   })
 
@@ -663,7 +680,9 @@ describe('introspection: a flood of random tokens cannot reach the endpoint unbo
     answer({ active: false })
     await flood((random) => tokens.authenticate(bearer(random)), 50)
     const before = idp.count
-    await expect(tokens.authenticate(bearer(token))).resolves.toMatchObject({ subject: 'alice' })
+    await expect(Promise.resolve(tokens.authenticate(bearer(token)))).resolves.toMatchObject({
+      subject: 'alice',
+    })
     expect(idp.count).toBe(before)
   })
 
@@ -698,12 +717,12 @@ describe('introspection: anyOf routes by token shape', () => {
       introspection(options()),
     )
     const before = idp.count
-    await expect(tokens.authenticate(bearer(jwt))).resolves.toMatchObject({
+    await expect(Promise.resolve(tokens.authenticate(bearer(jwt)))).resolves.toMatchObject({
       subject: 'jwt-user',
       format: 'jwt',
     })
     expect(idp.count).toBe(before)
-    await expect(tokens.authenticate(bearer(opaque()))).resolves.toMatchObject({
+    await expect(Promise.resolve(tokens.authenticate(bearer(opaque())))).resolves.toMatchObject({
       subject: 'opaque-user',
       format: 'opaque',
     })

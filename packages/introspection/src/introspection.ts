@@ -24,8 +24,6 @@ import { toAuth } from './lib/to-auth.js'
 /** An authenticator of opaque access tokens; {@link Introspection.verify} checks a bare token. */
 export interface Introspection extends Authenticator {
   readonly layer: 'introspection'
-  /** Authenticates one request; always a promise, as an introspection may have to ask the server. */
-  authenticate(req: RequestLike): Promise<Auth>
   /**
    * Introspects one access token (or serves the cached answer) and checks the answer, without reading a
    * request. A bound token (`cnf`, `token_type: DPoP`) is refused unless the caller checks the binding
@@ -121,21 +119,34 @@ export function introspection(options: IntrospectionOptions): Introspection {
     return cache.share(key, () => fresh(token))
   }
 
+  // The Auth of an answer, or its refusal; a token bound to a key or certificate is checked against `req`.
+  function settle(outcome: Outcome, req: RequestLike): Auth {
+    if (outcome.error !== undefined) throw outcome.error
+    if (outcome.bound) checkBinding(outcome.auth, req, challenges)
+    return outcome.auth
+  }
+
   return {
     layer: 'introspection',
     maxTokenLength: o.maxTokenLength,
     verify,
-    async authenticate(req: RequestLike): Promise<Auth> {
-      const credentials = takeCredentials(req, readOptions)
-      if (credentials === undefined) {
-        throw new ZeroTrustError('missing_credentials', 'the request carries no access token', { challenges })
+    // Not async: a cached answer is served with the Auth itself, so adapters go on without a promise
+    // (issue 14); a miss waits for the server, and every refusal is a rejected promise.
+    authenticate(req: RequestLike): Auth | Promise<Auth> {
+      try {
+        const credentials = takeCredentials(req, readOptions)
+        if (credentials === undefined) {
+          throw new ZeroTrustError('missing_credentials', 'the request carries no access token', {
+            challenges,
+          })
+        }
+        const key = tokenKey(credentials.token)
+        const outcome = cache.get(key)
+        if (outcome === undefined) return miss(credentials.token, key).then((answer) => settle(answer, req))
+        return settle(outcome, req)
+      } catch (error) {
+        return Promise.reject(error)
       }
-      // verify() inlined: one promise less on the path of a cache hit.
-      const key = tokenKey(credentials.token)
-      const outcome = cache.get(key) ?? (await miss(credentials.token, key))
-      if (outcome.error !== undefined) throw outcome.error
-      if (outcome.bound) checkBinding(outcome.auth, req, challenges)
-      return outcome.auth
     },
     accepts(req: RequestLike): boolean {
       const header = req.headerValues('authorization')[0]

@@ -74,7 +74,7 @@ export function json(res: ServerResponse, body: unknown, status = 200): void {
 }
 
 /** Runs `work` and renders its rejection as an adapter would. */
-export async function rejection(work: Promise<unknown>) {
+export async function rejection(work: unknown) {
   try {
     await work
   } catch (error) {
